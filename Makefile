@@ -1,0 +1,109 @@
+# corolab - every entry point. "make help" lists them.
+#
+# Variables:
+#	CH=N[,N]	grade only these chapters
+#	BORROW=N[,N]|all  take these chapters from solutions/ (make grade)
+#	LAB=DIR		grade a submission laid out like lab/ (default lab)
+#	SAN=1		build with AddressSanitizer and UBSan
+#	FORCE=1		let "make lab" overwrite edits in lab/
+
+CC ?= cc
+CFLAGS := -std=gnu11 -Wall -Wextra -Werror -g -O2
+LDFLAGS :=
+BUILD := build
+ifeq ($(SAN),1)
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+BUILD := build/san
+# Sanitized code runs slower: give each test more time.
+export CK_TIMEOUT_MULTIPLIER ?= 4
+endif
+export CC CFLAGS LDFLAGS
+
+LAB ?= lab
+VARIANT := $(MAKE) --no-print-directory -f tests/kit/variant.mk
+HAVE_SOLUTIONS := $(wildcard solutions/README.md)
+
+.PHONY: help deps demo test grade lab lab-check handout bench valgrind \
+	clean ref
+
+help:
+	@echo "corolab targets:"
+	@echo "  make demo        install what is missing, build, run the examples"
+	@echo "  make test        the kit's self-test: reference, promises, examples"
+	@echo "  make grade       grade lab/ (CH=N, BORROW=N|all, LAB=DIR); results"
+	@echo "                   in build/grade/results.json (Gradescope format)"
+	@echo "  make lab         regenerate lab/ from solutions/ (FORCE=1 to discard edits)"
+	@echo "  make lab-check   fail if lab/ is not exactly what make lab writes"
+	@echo "  make handout     pack the kit without solutions/ for students"
+	@echo "  make bench       benchmarks against ucontext, Boost.Context, CPython"
+	@echo "  make valgrind    the reference tests under valgrind (CH=N)"
+	@echo "  make clean       remove build/ (the tree is then as cloned)"
+	@echo "  SAN=1 make ...   any of them under AddressSanitizer + UBSan"
+
+deps:
+	@sh tests/kit/deps.sh
+
+$(BUILD)/labgen: tests/labgen.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< $(LDFLAGS) -o $@
+
+# The reference build: solutions/ as it is.
+ref: deps
+	@$(VARIANT) SRC=solutions OUT=$(BUILD)/ref all examples
+
+demo: ref
+	@sh tests/kit/demo.sh $(BUILD)/ref
+
+test: deps $(BUILD)/labgen
+	@sh tests/kit/selftest.sh $(BUILD)
+
+# Grade a lab tree, taking BORROW's chapters from solutions/. The
+# grader's exit status is ignored: a low score is not a build failure.
+GRADE_SRC := $(LAB)
+ifneq ($(BORROW),)
+GRADE_SRC := $(BUILD)/borrow/src
+endif
+grade: deps $(BUILD)/labgen
+ifneq ($(BORROW),)
+ifeq ($(HAVE_SOLUTIONS),)
+	@echo "BORROW is unavailable here: this copy of the kit has no solutions/."
+	@exit 1
+endif
+	@rm -rf $(BUILD)/borrow/src
+	@$(BUILD)/labgen mix solutions $(LAB) $(BUILD)/borrow/src $(BORROW)
+endif
+	@$(VARIANT) SRC=$(GRADE_SRC) OUT=$(BUILD)/grade all
+	@-$(BUILD)/grade/grade $(if $(CH),-c $(CH)) -j $(BUILD)/grade/results.json
+	@echo "results: $(BUILD)/grade/results.json"
+
+lab: $(BUILD)/labgen
+	@$(BUILD)/labgen lab solutions lab $(if $(FORCE),-f)
+	@echo "lab/ written from solutions/"
+
+lab-check: $(BUILD)/labgen
+ifeq ($(HAVE_SOLUTIONS),)
+	@echo "lab-check needs solutions/, which this copy of the kit does not have."
+	@exit 1
+endif
+	@$(BUILD)/labgen check solutions lab && echo "lab-check: lab/ is up to date"
+
+handout:
+	@rm -rf $(BUILD)/handout && mkdir -p $(BUILD)/handout/corolab
+	@git ls-files | grep -v '^solutions/' | \
+		tar -cf - -T - | tar -xf - -C $(BUILD)/handout/corolab
+	@tar -czf $(BUILD)/corolab-handout.tar.gz -C $(BUILD)/handout corolab
+	@echo "$(BUILD)/corolab-handout.tar.gz: the kit without solutions/"
+
+bench: ref
+	@sh tests/kit/deps.sh bench
+	@$(MAKE) --no-print-directory -f tests/bench/bench.mk OUT=$(BUILD)/bench
+	@sh tests/bench/run.sh $(BUILD)/bench
+
+valgrind: ref
+	CK_DEFAULT_TIMEOUT=60 valgrind -q --error-exitcode=1 \
+		--trace-children=no $(BUILD)/ref/grade $(if $(CH),-c $(CH))
+
+clean:
+	rm -rf build

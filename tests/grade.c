@@ -1,0 +1,329 @@
+/*
+ * grade.c - run the chapters' Check suites and score them.
+ *
+ *	grade [-c N[,N...]] [-j results.json] [-q] [-m]
+ *
+ *	-c	grade only these chapters (default: every chapter linked in)
+ *	-j	write the Gradescope autograder results to this file
+ *	-q	quiet: no failure details, only the table
+ *	-m	machine-readable table: one line "chapter N passed P failed F"
+ *		per chapter, read by the kit's self-test (tests/kit/selftest.sh)
+ *
+ * Every test gets a TCase of its own, named after the test, so Check runs
+ * it in a forked child with its own timeout. A test that crashes or never
+ * returns fails alone; the grader goes on. Check's environment variables
+ * work as usual: CK_FORK=no runs the tests in this process (for gdb),
+ * CK_RUN_CASE=test_name runs one test, CK_DEFAULT_TIMEOUT and
+ * CK_TIMEOUT_MULTIPLIER change the timeouts.
+ *
+ * The steps:
+ *	1. the constructors of the linked test files have registered each
+ *	   chapter and its tests (grade.h);
+ *	2. build one Suite per chapter to grade, one TCase per test;
+ *	3. run them silently, flushing stdout first so that nothing buffered
+ *	   is printed twice by the forked children;
+ *	4. match each result back to its test, print failures Pintos-style
+ *	   (what was expected, what happened, what to reread), the points
+ *	   table, and the JSON file.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "grade.h"
+
+#define MAX_CHAPTERS 16
+#define MAX_TESTS 64
+#define TIMEOUT_SECONDS 5
+
+struct test {
+	const TTest *t;
+	int points;
+	const char *reread;
+	int passed; /* set in step 4 */
+	int ran;
+	const char *msg;
+	const char *file;
+	int line;
+};
+
+struct chapter {
+	int number;
+	const char *dir;
+	const char *title;
+	int selected;
+	int ntests;
+	struct test tests[MAX_TESTS];
+};
+
+static struct chapter chapters[MAX_CHAPTERS];
+static int nchapters;
+static struct chapter *adding; /* the chapter whose add function runs */
+
+void cl__register_chapter(int number, const char *dir, const char *title,
+			  void (*add)(void))
+{
+	struct chapter *c = NULL;
+
+	/* Several files may register the same chapter: merge them. */
+	for (int i = 0; i < nchapters; i++)
+		if (chapters[i].number == number)
+			c = &chapters[i];
+	if (c == NULL) {
+		if (nchapters == MAX_CHAPTERS) {
+			fprintf(stderr, "grade: too many chapters\n");
+			exit(2);
+		}
+		c = &chapters[nchapters++];
+		c->number = number;
+		c->dir = dir;
+		c->title = title;
+	}
+	adding = c;
+	add();
+	adding = NULL;
+}
+
+void cl_test(const TTest *t, int points, const char *reread)
+{
+	if (adding == NULL || adding->ntests == MAX_TESTS) {
+		fprintf(stderr, "grade: cl_test(%s) outside a chapter or "
+				"too many tests\n", t->name);
+		exit(2);
+	}
+	adding->tests[adding->ntests++] =
+		(struct test){ .t = t, .points = points, .reread = reread };
+}
+
+static int by_number(const void *a, const void *b)
+{
+	return ((const struct chapter *)a)->number -
+	       ((const struct chapter *)b)->number;
+}
+
+static struct test *find_test(const char *name)
+{
+	for (int i = 0; i < nchapters; i++)
+		for (int j = 0; j < chapters[i].ntests; j++)
+			if (strcmp(chapters[i].tests[j].t->name, name) == 0)
+				return &chapters[i].tests[j];
+	return NULL;
+}
+
+/*
+ * Check's messages for a dead child are terse. Say what they mean and
+ * what to try.
+ */
+static void explain(const char *msg)
+{
+	if (strstr(msg, "timeout") != NULL)
+		printf("     It did not finish in %d seconds: something loops "
+		       "or waits forever.\n", TIMEOUT_SECONDS);
+	else if (strstr(msg, "signal") != NULL)
+		printf("     It crashed. Run it alone in gdb:\n"
+		       "       CK_FORK=no CK_RUN_CASE=<test> gdb --args "
+		       "<this grader>\n");
+}
+
+static void json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\')
+			fprintf(f, "\\%c", ch);
+		else if (ch == '\n')
+			fputs("\\n", f);
+		else if (ch < 0x20)
+			fprintf(f, "\\u%04x", ch);
+		else
+			fputc(ch, f);
+	}
+	fputc('"', f);
+}
+
+static int write_json(const char *path)
+{
+	FILE *f = fopen(path, "w");
+	int score = 0, first = 1;
+
+	if (f == NULL) {
+		fprintf(stderr, "grade: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	for (int i = 0; i < nchapters; i++)
+		for (int j = 0; j < chapters[i].ntests; j++)
+			if (chapters[i].tests[j].passed)
+				score += chapters[i].tests[j].points;
+	fprintf(f, "{\n  \"score\": %d,\n  \"tests\": [", score);
+	for (int i = 0; i < nchapters; i++) {
+		struct chapter *c = &chapters[i];
+		if (!c->selected)
+			continue;
+		for (int j = 0; j < c->ntests; j++) {
+			struct test *t = &c->tests[j];
+			char name[160], out[1024];
+
+			snprintf(name, sizeof name, "ch%02d %s", c->number,
+				 t->t->name);
+			if (t->passed)
+				snprintf(out, sizeof out, "passed");
+			else
+				snprintf(out, sizeof out,
+					 "%s (%s:%d)\nReread chapters/%s/"
+					 "README.md, section %s.",
+					 t->ran ? t->msg : "did not run",
+					 t->file ? t->file : "?", t->line,
+					 c->dir, t->reread);
+			fprintf(f, "%s\n    {\"name\": ", first ? "" : ",");
+			json_string(f, name);
+			fprintf(f, ", \"score\": %d, \"max_score\": %d, "
+				   "\"output\": ",
+				t->passed ? t->points : 0, t->points);
+			json_string(f, out);
+			fputc('}', f);
+			first = 0;
+		}
+	}
+	fprintf(f, "\n  ]\n}\n");
+	return fclose(f);
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: grade [-c N[,N...]] [-j results.json] [-q] "
+			"[-m]\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	const char *json = NULL, *only = NULL;
+	int quiet = 0, machine = 0, failed = 0, all_points = 0, all_max = 0;
+	SRunner *sr = NULL;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			only = argv[++i];
+		else if (strcmp(argv[i], "-j") == 0 && i + 1 < argc)
+			json = argv[++i];
+		else if (strcmp(argv[i], "-q") == 0)
+			quiet = 1;
+		else if (strcmp(argv[i], "-m") == 0)
+			machine = 1;
+		else
+			usage();
+	}
+
+	/* Step 2: a suite per selected chapter, a TCase per test. */
+	qsort(chapters, nchapters, sizeof chapters[0], by_number);
+	for (int i = 0; i < nchapters; i++) {
+		struct chapter *c = &chapters[i];
+		char num[8];
+
+		snprintf(num, sizeof num, "%d", c->number);
+		c->selected = 1;
+		if (only != NULL) {
+			char list[64], *tok, *save;
+			snprintf(list, sizeof list, "%s", only);
+			c->selected = 0;
+			for (tok = strtok_r(list, ",", &save); tok;
+			     tok = strtok_r(NULL, ",", &save))
+				if (atoi(tok) == c->number)
+					c->selected = 1;
+		}
+		if (!c->selected)
+			continue;
+		Suite *s = suite_create(c->dir);
+		for (int j = 0; j < c->ntests; j++) {
+			TCase *tc = tcase_create(c->tests[j].t->name);
+			tcase_set_timeout(tc, TIMEOUT_SECONDS);
+			tcase_add_test(tc, c->tests[j].t);
+			suite_add_tcase(s, tc);
+		}
+		if (sr == NULL)
+			sr = srunner_create(s);
+		else
+			srunner_add_suite(sr, s);
+	}
+	if (sr == NULL) {
+		fprintf(stderr, "grade: no chapter to grade (-c %s)\n",
+			only ? only : "");
+		return 2;
+	}
+
+	/* Step 3. */
+	fflush(stdout);
+	fflush(stderr);
+	srunner_run_all(sr, CK_SILENT);
+
+	/* Step 4: results back to tests. */
+	TestResult **res = srunner_results(sr);
+	for (int i = 0; i < srunner_ntests_run(sr); i++) {
+		struct test *t = find_test(tr_tcname(res[i]));
+		if (t == NULL)
+			continue;
+		t->ran = 1;
+		t->passed = tr_rtype(res[i]) == CK_PASS;
+		t->msg = tr_msg(res[i]);
+		t->file = tr_lfile(res[i]);
+		t->line = tr_lno(res[i]);
+	}
+
+	for (int i = 0; i < nchapters && !quiet; i++) {
+		struct chapter *c = &chapters[i];
+		for (int j = 0; c->selected && j < c->ntests; j++) {
+			struct test *t = &c->tests[j];
+			if (t->passed)
+				continue;
+			printf("FAIL ch%02d %s (0/%d)\n", c->number, t->t->name,
+			       t->points);
+			printf("     %s\n", t->ran ? t->msg : "did not run");
+			if (t->ran)
+				explain(t->msg);
+			printf("     at %s:%d; reread chapters/%s/README.md, "
+			       "section %s\n",
+			       t->file ? t->file : "?", t->line, c->dir,
+			       t->reread);
+		}
+	}
+
+	if (!machine)
+		printf("\n%-28s %8s %8s\n", "chapter", "tests", "points");
+	for (int i = 0; i < nchapters; i++) {
+		struct chapter *c = &chapters[i];
+		int pass = 0, points = 0, max = 0;
+		if (!c->selected)
+			continue;
+		for (int j = 0; j < c->ntests; j++) {
+			pass += c->tests[j].passed;
+			points += c->tests[j].passed ? c->tests[j].points : 0;
+			max += c->tests[j].points;
+		}
+		failed += c->ntests - pass;
+		all_points += points;
+		all_max += max;
+		if (machine) {
+			printf("chapter %d passed %d failed %d\n", c->number,
+			       pass, c->ntests - pass);
+		} else {
+			char name[40], tests[16], pts[16];
+			snprintf(name, sizeof name, "%02d %s", c->number,
+				 c->title);
+			snprintf(tests, sizeof tests, "%d/%d", pass,
+				 c->ntests);
+			snprintf(pts, sizeof pts, "%d/%d", points, max);
+			printf("%-28s %8s %8s\n", name, tests, pts);
+		}
+	}
+	if (!machine) {
+		char pts[16];
+		snprintf(pts, sizeof pts, "%d/%d", all_points, all_max);
+		printf("%-28s %8s %8s\n", "total", "", pts);
+	}
+	if (json != NULL && write_json(json) != 0)
+		return 2;
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

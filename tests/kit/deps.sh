@@ -1,0 +1,38 @@
+#!/bin/sh
+# deps.sh - make sure what the kit builds with is installed.
+#
+#	deps.sh [bench]
+#
+# Checks for Check (libcheck), Graphviz with its C libraries, and
+# pkg-config; with "bench", also for libuv and Boost.Context, the peers the
+# benchmarks measure against. What is missing is installed with apt-get
+# when we are root on Debian; otherwise we stop and print the command.
+set -u
+
+missing=""
+have_pc() { command -v pkg-config >/dev/null 2>&1 && pkg-config --exists "$1"; }
+
+command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
+have_pc check || missing="$missing check"
+command -v dot >/dev/null 2>&1 || missing="$missing graphviz"
+have_pc libgvc || missing="$missing libgraphviz-dev"
+if [ "${1:-}" = bench ]; then
+	have_pc libuv || missing="$missing libuv1-dev"
+	[ -f /usr/include/boost/context/detail/fcontext.hpp ] ||
+		missing="$missing libboost-context-dev"
+	command -v g++ >/dev/null 2>&1 || missing="$missing g++"
+fi
+[ -z "$missing" ] && exit 0
+
+echo "corolab needs:$missing"
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+	echo "installing with apt-get ..."
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq && apt-get install -y -qq $missing >/dev/null &&
+		exit 0
+	echo "apt-get failed; try it by hand:" >&2
+else
+	echo "run this, then make again:" >&2
+fi
+echo "    sudo apt-get install -y$missing" >&2
+exit 1

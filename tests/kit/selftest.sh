@@ -1,0 +1,141 @@
+#!/bin/sh
+# selftest.sh - "make test": the kit checks itself.
+#
+#	selftest.sh BUILD
+#
+#   1. lab/ is exactly what the generator writes from solutions/;
+#   2. the generator refuses to overwrite a student's edits, and names the
+#      line of a malformed region;
+#   3. the reference passes every test of every chapter;
+#   4. the two promises of the design hold for every chapter N:
+#	incremental: reference for chapters <= N, lab stubs after N, passes
+#		     every test of chapters <= N;
+#	meaningful:  lab stubs for chapter N, reference elsewhere, passes
+#		     no test of chapter N;
+#   5. the untouched lab/ grades without a crash and scores 0 everywhere;
+#   6. the examples build and run.
+#
+# It ends with one line "N passed, N failed", counting test cases of the
+# reference run and one check for each other item above.
+set -u
+BUILD=$1
+KIT=$BUILD/kit
+VARIANT="${MAKE:-make} --no-print-directory -f tests/kit/variant.mk"
+LABGEN=$BUILD/labgen
+passed=0
+failed=0
+mkdir -p "$KIT"
+
+ok() { passed=$((passed + 1)); echo "  ok    $*"; }
+bad() { failed=$((failed + 1)); echo "  FAIL  $*"; }
+
+# grade_counts OUT ARGS...: run a grader, print "P F" summed over the
+# chapters it graded, keep its full output in OUT/grade.log.
+grade_counts() {
+	out=$1
+	shift
+	timeout 600 "$out/grade" -m "$@" >"$out/grade.log" 2>&1
+	st=$?
+	if [ $st -gt 1 ]; then
+		echo "grader died (status $st)" >>"$out/grade.log"
+		echo "-1 -1"
+		return
+	fi
+	awk '/^chapter /{p += $4; f += $6} END {print p + 0, f + 0}' \
+		"$out/grade.log"
+}
+
+# build_mix NAME BORROW: a tree of lab/ with BORROW's chapters from
+# solutions/, built in KIT/NAME.
+build_mix() {
+	rm -rf "$KIT/$1/src"
+	$LABGEN mix solutions lab "$KIT/$1/src" "$2" &&
+		$VARIANT SRC="$KIT/$1/src" OUT="$KIT/$1" all >"$KIT/$1.build" 2>&1
+}
+
+echo "== lab generator"
+if $LABGEN check solutions lab; then ok "lab/ is what make lab writes"
+else bad "lab/ is stale (make lab, then commit)"; fi
+
+rm -rf "$KIT/edited" "$KIT/badsol"
+cp -r lab "$KIT/edited"
+victim=$(ls "$KIT/edited" | grep '\.c$' | head -n 1)
+echo "/* my work */" >>"$KIT/edited/$victim"
+if ! $LABGEN lab solutions "$KIT/edited" 2>/dev/null &&
+	grep -q "my work" "$KIT/edited/$victim"; then
+	ok "make lab refuses to overwrite an edited $victim"
+else bad "make lab overwrote an edited $victim"; fi
+
+cp -r solutions "$KIT/badsol"
+printf 'int x;\n// LAB ch09: never closed\nint y;\n' >"$KIT/badsol/zz_bad.c"
+msg=$($LABGEN lab "$KIT/badsol" "$KIT/badlab" 2>&1)
+case $msg in
+*"zz_bad.c"*"line 2"*) ok "a malformed region is reported with its line" ;;
+*) bad "malformed region not reported: $msg" ;;
+esac
+
+echo "== reference"
+if ! $VARIANT SRC=solutions OUT="$BUILD/ref" all examples >"$KIT/ref.build" 2>&1; then
+	cat "$KIT/ref.build"
+	bad "the reference does not build"
+	echo "$passed passed, $failed failed"
+	exit 1
+fi
+set -- $(grade_counts "$BUILD/ref")
+passed=$((passed + $1))
+failed=$((failed + $2))
+if [ "$2" != 0 ]; then cat "$BUILD/ref/grade.log"; fi
+grep -v '^chapter ' "$BUILD/ref/grade.log" | grep -v '^$' | sed 's/^/  /'
+chapters=$(awk '/^chapter /{print $2}' "$BUILD/ref/grade.log")
+
+echo "== promises (design section 2)"
+printf '  %-12s %-8s %s\n' promise chapter "tests of that chapter passed"
+upto=""
+for n in $chapters; do
+	upto=${upto:+$upto,}$n
+	others=$(echo $chapters | tr ' ' '\n' | grep -vx "$n" | paste -sd, -)
+	label=$(printf 'ch%02d' "$n")
+
+	if build_mix "inc$n" "$upto"; then
+		set -- $(grade_counts "$KIT/inc$n" -c "$upto")
+		if [ "$1" -gt 0 ] && [ "$2" = 0 ]; then
+			printf '  %-12s %-8s %s\n' incremental "$label" \
+				"$1/$(($1 + $2)) (reference <= $label, stubs after)"
+			passed=$((passed + 1))
+		else
+			bad "incremental $label: $1 passed, $2 failed with reference <= $label"
+			sed 's/^/        /' "$KIT/inc$n/grade.log" | head -n 40
+		fi
+	else bad "incremental $label: does not build (see $KIT/inc$n.build)"; fi
+
+	if build_mix "mean$n" "${others:-none}"; then
+		set -- $(grade_counts "$KIT/mean$n" -c "$n")
+		if [ "$1" = 0 ] && [ "$2" -gt 0 ]; then
+			printf '  %-12s %-8s %s\n' meaningful "$label" \
+				"0/$2 (stubs for $label, reference elsewhere)"
+			passed=$((passed + 1))
+		else
+			bad "meaningful $label: $1 tests still pass with $label cut out"
+			grep '^chapter\|^FAIL' "$KIT/mean$n/grade.log" | head -n 40
+		fi
+	else bad "meaningful $label: does not build (see $KIT/mean$n.build)"; fi
+done
+
+echo "== untouched lab/"
+if $VARIANT SRC=lab OUT="$KIT/lab" all >"$KIT/lab.build" 2>&1; then
+	set -- $(grade_counts "$KIT/lab")
+	if [ "$1" = 0 ] && [ "$2" -gt 0 ]; then
+		ok "lab/ grades to 0 ($2 tests fail cleanly, none crash the grader)"
+	else bad "lab/ as handed out: $1 passed, $2 failed"; fi
+else bad "lab/ does not build (see $KIT/lab.build)"; fi
+
+echo "== examples"
+for ex in "$BUILD"/ref/examples/*/*; do
+	[ -x "$ex" ] || continue
+	name=${ex#"$BUILD"/ref/examples/}
+	if timeout 20 "$ex" >"$KIT/example.out" 2>&1; then ok "$name"
+	else bad "$name exited with status $?"; sed 's/^/        /' "$KIT/example.out" | tail -n 5; fi
+done
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

@@ -1,0 +1,58 @@
+# variant.mk - build one variant of the library and its grader.
+#
+#	make -f tests/kit/variant.mk SRC=dir OUT=dir [all|examples]
+#
+# SRC is a flat source tree laid out like solutions/ (solutions/ itself,
+# lab/, a submission, or a mix of the two made by labgen); OUT receives
+# libcorolab.a, the grader linked with every chapter's tests, and the
+# examples. The top-level Makefile sets CFLAGS and LDFLAGS.
+
+SRC ?= solutions
+OUT ?= build/ref
+
+LIB_C := $(wildcard $(SRC)/*.c)
+LIB_S := $(wildcard $(SRC)/*.S)
+OBJS := $(patsubst $(SRC)/%.c,$(OUT)/obj/%.o,$(LIB_C)) \
+	$(patsubst $(SRC)/%.S,$(OUT)/obj/%.o,$(LIB_S))
+TESTS := $(sort $(wildcard tests/ch[0-9][0-9]_*.c))
+EXAMPLES := $(sort $(wildcard chapters/*/examples/*.c))
+EXAMPLE_BINS := $(foreach e,$(EXAMPLES),$(OUT)/examples/$(notdir $(patsubst %/examples/,%,$(dir $(e))))/$(basename $(notdir $(e))))
+# A variant directory belongs to one source tree: if SRC changed since the
+# last build here, start afresh (timestamps alone would mix the two).
+$(shell mkdir -p $(OUT); \
+	if [ "$$(cat $(OUT)/.src 2>/dev/null)" != "$(abspath $(SRC))" ]; then \
+		rm -rf $(OUT)/obj $(OUT)/libcorolab.a $(OUT)/grade; \
+		echo "$(abspath $(SRC))" > $(OUT)/.src; fi)
+
+CHECK_CFLAGS := $(shell pkg-config --cflags check)
+CHECK_LIBS := $(shell pkg-config --libs check)
+
+all: $(OUT)/grade
+examples: $(EXAMPLE_BINS)
+
+$(OUT)/obj/%.o: $(SRC)/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -I$(SRC) -MMD -MP -c $< -o $@
+
+$(OUT)/obj/%.o: $(SRC)/%.S
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -I$(SRC) -MMD -MP -c $< -o $@
+
+$(OUT)/libcorolab.a: $(OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(OUT)/grade: tests/grade.c tests/grade.h $(TESTS) $(OUT)/libcorolab.a
+	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -I$(SRC) -Itests tests/grade.c \
+		$(TESTS) $(OUT)/libcorolab.a $(LDFLAGS) $(CHECK_LIBS) -o $@
+
+# chapters/NN-name/examples/foo.c -> OUT/examples/NN-name/foo
+define example_rule
+$(OUT)/examples/$(notdir $(patsubst %/examples/,%,$(dir $(1))))/$(basename $(notdir $(1))): $(1) $(OUT)/libcorolab.a
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS) -I$(SRC) $$< $(OUT)/libcorolab.a $$(LDFLAGS) -o $$@
+endef
+$(foreach e,$(EXAMPLES),$(eval $(call example_rule,$(e))))
+
+-include $(OBJS:.o=.d)
+.PHONY: all examples
