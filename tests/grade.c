@@ -115,15 +115,17 @@ static struct test *find_test(const char *name)
  * Check's messages for a dead child are terse. Say what they mean and
  * what to try.
  */
-static void explain(const char *msg)
+static const char *grader; /* argv[0], for the gdb hint */
+
+static void explain(const char *msg, const char *test)
 {
 	if (strstr(msg, "timeout") != NULL)
 		printf("     It did not finish in %d seconds: something loops "
 		       "or waits forever.\n", TIMEOUT_SECONDS);
 	else if (strstr(msg, "signal") != NULL)
 		printf("     It crashed. Run it alone in gdb:\n"
-		       "       CK_FORK=no CK_RUN_CASE=<test> gdb --args "
-		       "<this grader>\n");
+		       "       CK_FORK=no CK_RUN_CASE=%s gdb --args %s\n",
+		       test, grader);
 }
 
 static void json_string(FILE *f, const char *s)
@@ -203,6 +205,8 @@ int main(int argc, char **argv)
 	int quiet = 0, machine = 0, failed = 0, all_points = 0, all_max = 0;
 	SRunner *sr = NULL;
 
+	grader = argv[0];
+
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
 			only = argv[++i];
@@ -281,7 +285,7 @@ int main(int argc, char **argv)
 			       t->points);
 			printf("     %s\n", t->ran ? t->msg : "did not run");
 			if (t->ran)
-				explain(t->msg);
+				explain(t->msg, t->t->name);
 			printf("     at %s:%d; reread chapters/%s/README.md, "
 			       "section %s\n",
 			       t->file ? t->file : "?", t->line, c->dir,

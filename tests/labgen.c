@@ -370,6 +370,25 @@ static uint64_t recorded(const char *old, const char *name)
 	return 0;
 }
 
+/* mkdir -p */
+static void mkdirs(const char *dir)
+{
+	char path[PATH_LEN];
+
+	if (strlen(dir) >= sizeof path)
+		die("%s: path too long", dir);
+	strcpy(path, dir);
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		mkdir(path, 0755);
+		*p = '/';
+	}
+	if (mkdir(path, 0755) != 0 && errno != EEXIST)
+		die("%s: %s", dir, strerror(errno));
+}
+
 static int cmd_lab(const char *lab, int force)
 {
 	char path[PATH_LEN];
@@ -377,7 +396,7 @@ static int cmd_lab(const char *lab, int force)
 	char *old;
 	int refused = 0;
 
-	mkdir(lab, 0755);
+	mkdirs(lab);
 	join(path, lab, ".labgen");
 	old = slurp(path, &len);
 
@@ -482,7 +501,7 @@ static int cmd_mix(const char *sol, const char *lab, const char *out,
 	char path[PATH_LEN];
 	size_t len;
 
-	mkdir(out, 0755);
+	mkdirs(out);
 	for (int i = 0; i < nfiles; i++) {
 		const char *from = files[i].chapter &&
 					   listed(list, files[i].chapter)

@@ -49,6 +49,7 @@ grade_counts() {
 # solutions/, built in KIT/NAME.
 build_mix() {
 	rm -rf "$KIT/$1/src"
+	mkdir -p "$KIT/$1"
 	$LABGEN mix solutions lab "$KIT/$1/src" "$2" &&
 		$VARIANT SRC="$KIT/$1/src" OUT="$KIT/$1" all >"$KIT/$1.build" 2>&1
 }
@@ -85,7 +86,8 @@ set -- $(grade_counts "$BUILD/ref")
 passed=$((passed + $1))
 failed=$((failed + $2))
 if [ "$2" != 0 ]; then cat "$BUILD/ref/grade.log"; fi
-grep -v '^chapter ' "$BUILD/ref/grade.log" | grep -v '^$' | sed 's/^/  /'
+awk '/^chapter /{printf "  ch%02d  %d/%d tests pass\n", $2, $4, $4 + $6}' \
+	"$BUILD/ref/grade.log"
 chapters=$(awk '/^chapter /{print $2}' "$BUILD/ref/grade.log")
 
 echo "== promises (design section 2)"
