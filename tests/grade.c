@@ -274,6 +274,7 @@ int main(int argc, char **argv)
 		t->file = tr_lfile(res[i]);
 		t->line = tr_lno(res[i]);
 	}
+	free(res); /* the array is ours; the results stay the runner's */
 
 	for (int i = 0; i < nchapters && !quiet; i++) {
 		struct chapter *c = &chapters[i];
