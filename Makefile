@@ -99,7 +99,8 @@ handout:
 
 bench: ref
 	@sh tests/kit/deps.sh bench
-	@$(MAKE) --no-print-directory -f tests/bench/bench.mk OUT=$(BUILD)/bench
+	@$(MAKE) --no-print-directory -f tests/bench/bench.mk \
+		LIB=$(BUILD)/ref OUT=$(BUILD)/bench
 	@sh tests/bench/run.sh $(BUILD)/bench
 
 valgrind: ref

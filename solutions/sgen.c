@@ -90,8 +90,9 @@ int cl_sgen_next(struct cl_sgen *g, void **out)
 }
 
 /*
- * A stackless body has no way to run cleanup code at its yield (that
- * needs exceptions, chapter 05), so closing only marks g finished.
+ * A stackless body has no way to run cleanup code at its yield (CPython
+ * throws GeneratorExit in there; chapter 02 does too), so closing only
+ * marks g finished.
  */
 int cl_sgen_close(struct cl_sgen *g)
 {

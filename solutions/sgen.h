@@ -59,11 +59,13 @@
  * reports PYGEN_NEXT / PYGEN_RETURN / PYGEN_ERROR in the same way.
  */
 enum cl_sgen_status {
-	CL_SGEN_YIELDED = 1,	/* *out is the yielded value */
-	CL_SGEN_RETURNED = 2,	/* *out is the return value (StopIteration.value);
-				   the generator is now finished */
-	CL_SGEN_FINISHED = 3,	/* it was already finished: *out is NULL
-				   (a bare StopIteration) */
+	/* It yielded: *out is the value. */
+	CL_SGEN_YIELDED = 1,
+	/* It returned: *out is the return value (StopIteration.value), and
+	 * the generator is now finished. */
+	CL_SGEN_RETURNED = 2,
+	/* It was finished already: *out is NULL (a bare StopIteration). */
+	CL_SGEN_FINISHED = 3,
 };
 /*
  * Errors a resume returns (the generator is left as it was unless said):
@@ -76,10 +78,10 @@ enum cl_sgen_status {
 
 /* Where a generator is in its life: inspect.getgeneratorstate's names. */
 enum cl_sgen_state {
-	CL_SGEN_CREATED,	/* made, body not entered yet */
-	CL_SGEN_SUSPENDED,	/* stopped at a yield */
-	CL_SGEN_RUNNING,	/* inside its body right now */
-	CL_SGEN_CLOSED,		/* finished: returned, failed or closed */
+	CL_SGEN_CREATED,   /* made, body not entered yet */
+	CL_SGEN_SUSPENDED, /* stopped at a yield */
+	CL_SGEN_RUNNING,   /* inside its body right now */
+	CL_SGEN_CLOSED,	   /* finished: returned, failed or closed */
 };
 
 struct cl_sgen;
@@ -102,9 +104,9 @@ struct cl_sgen {
 	int resume;
 
 	/* The hand-over between protocol and body, valid during a resume. */
-	void *sent;	/* written by send, read by the body after a yield */
-	void *value;	/* written by the body, read by send: what it
-			   yielded or returned */
+	void *sent;  /* written by send, read by the body after a yield */
+	void *value; /* written by the body, read by send: what it
+			yielded or returned */
 
 	/* The body's locals: its frame struct, zeroed at creation. */
 	_Alignas(max_align_t) unsigned char frame[];
@@ -119,26 +121,26 @@ struct cl_sgen {
  * CL_SGEN_END closes the switch; falling off the end returns NULL, as a
  * Python function returns None.
  */
-#define CL_SGEN_BEGIN(g)                                                     \
-	switch ((g)->resume) {                                               \
+#define CL_SGEN_BEGIN(g)                                                       \
+	switch ((g)->resume) {                                                 \
 	case 0:
 
-#define CL_SGEN_YIELD(g, v)                                                  \
-	do {                                                                 \
-		(g)->resume = __LINE__;                                      \
-		(g)->value = (v);                                            \
-		return CL_SGEN_YIELDED;                                      \
-	case __LINE__:;                                                      \
+#define CL_SGEN_YIELD(g, v)                                                    \
+	do {                                                                   \
+		(g)->resume = __LINE__;                                        \
+		(g)->value = (v);                                              \
+		return CL_SGEN_YIELDED;                                        \
+	case __LINE__:;                                                        \
 	} while (0)
 
-#define CL_SGEN_RETURN(g, v)                                                 \
-	do {                                                                 \
-		(g)->value = (v);                                            \
-		return CL_SGEN_RETURNED;                                     \
+#define CL_SGEN_RETURN(g, v)                                                   \
+	do {                                                                   \
+		(g)->value = (v);                                              \
+		return CL_SGEN_RETURNED;                                       \
 	} while (0)
 
-#define CL_SGEN_END(g)                                                       \
-	}                                                                    \
+#define CL_SGEN_END(g)                                                         \
+	}                                                                      \
 	CL_SGEN_RETURN(g, NULL)
 
 /*

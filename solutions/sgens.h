@@ -42,15 +42,15 @@ struct cl_sgen *cl_sgen_chars(const char *s);
 #define CL_TOKEN_MAX 16
 
 enum cl_token_kind {
-	CL_TOKEN_NUMBER = 1,	/* decimal digits: 42 */
-	CL_TOKEN_WORD,		/* a letter or '_', then letters, digits, '_' */
-	CL_TOKEN_PUNCT,		/* any other character but space: + ( ; */
+	CL_TOKEN_NUMBER = 1, /* decimal digits: 42 */
+	CL_TOKEN_WORD,	     /* a letter or '_', then letters, digits, '_' */
+	CL_TOKEN_PUNCT,	     /* any other character but space: + ( ; */
 };
 
 struct cl_token {
 	enum cl_token_kind kind;
-	intptr_t number;		/* its value, for CL_TOKEN_NUMBER */
-	char text[CL_TOKEN_MAX];	/* as written */
+	intptr_t number;	 /* its value, for CL_TOKEN_NUMBER */
+	char text[CL_TOKEN_MAX]; /* as written */
 };
 
 /*

@@ -29,4 +29,5 @@ INTPTR_MAX = 2**63 - 1
 fits = list(itertools.takewhile(lambda x: x <= INTPTR_MAX, fib()))
 print("numbers that fit in int64:", len(fits))
 print("last that fits:", fits[-1])
-print("first that does not:", list(itertools.islice(fib(), len(fits), len(fits) + 1))[0])
+first_too_big = next(itertools.islice(fib(), len(fits), None))
+print("first that does not:", first_too_big)
