@@ -28,14 +28,15 @@ const struct cl_exc_type cl_TypeError = { "TypeError", &cl_Exception };
 const struct cl_exc_type cl_ValueError = { "ValueError", &cl_Exception };
 
 /*
- * The newest handler of the coroutine running on this thread. It is one of
- * the two pieces of global state in the library (gen.c holds the other,
- * the running generator), and both exist for the same reason: raise and
- * yield are called from anywhere in a coroutine's body, through any depth
- * of plain C calls, with no object to hang the state on. Python keeps the
- * same thing per thread (tstate->exc_info, tstate->cframe). _Thread_local
- * makes each thread its own world; a thread runs one coroutine at a time,
- * and the switch code swaps the chain with the stack.
+ * The newest handler of the coroutine running on this thread. It is
+ * global state, and it has to be: cl_raise is called from anywhere,
+ * through any depth of plain C calls that were never handed a handler,
+ * as a Python raise names no frame (CPython keeps the running frame and
+ * the exception being handled in its thread state). gen.c keeps the
+ * running generator global for the same reason. Its true scope is the
+ * thread: a thread runs one coroutine at a time, so _Thread_local, and
+ * every switch puts the chain of the coroutine it resumes in place
+ * (cl_exc_swap_chain).
  */
 static _Thread_local struct cl_try *cl__head;
 
@@ -51,21 +52,26 @@ struct cl_exc *cl_exc_new(const struct cl_exc_type *type, const char *fmt,
 			  ...)
 {
 	va_list ap;
-	int len;
+	int len = 0;
 	struct cl_exc *e;
 
 	/* Measure the message, then allocate object and text in one go. */
-	va_start(ap, fmt);
-	len = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (len < 0)
-		len = 0;
+	if (fmt != NULL) {
+		va_start(ap, fmt);
+		len = vsnprintf(NULL, 0, fmt, ap);
+		va_end(ap);
+		if (len < 0)
+			len = 0;
+	}
 	e = malloc(sizeof *e + (size_t)len + 1);
 	if (e == NULL)
 		return &cl__nomem;
-	va_start(ap, fmt);
-	vsnprintf(e->msg, (size_t)len + 1, fmt, ap);
-	va_end(ap);
+	e->msg[0] = '\0';
+	if (fmt != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(e->msg, (size_t)len + 1, fmt, ap);
+		va_end(ap);
+	}
 	e->type = type;
 	e->refcnt = 1;
 	e->value = NULL;
@@ -76,7 +82,7 @@ struct cl_exc *cl_exc_new(const struct cl_exc_type *type, const char *fmt,
 
 struct cl_exc *cl_exc_stop_iteration(void *value)
 {
-	struct cl_exc *e = cl_exc_new(&cl_StopIteration, "%s", "");
+	struct cl_exc *e = cl_exc_new(&cl_StopIteration, NULL);
 
 	if (e != &cl__nomem)
 		e->value = value;

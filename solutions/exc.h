@@ -29,14 +29,21 @@
  * 1. Never leave a CL_TRY block by return, goto, break or continue. Its
  *    handler would stay on the chain, pointing into a dead stack frame, and
  *    the next raise would jump there. Leave it by falling off its end or
- *    by raising.
- * 2. A local variable that the CL_TRY block modifies and the CL_CATCH
- *    block (or the code after CL_END_TRY) reads must be volatile. longjmp
- *    restores the registers saved by setjmp, so a variable the compiler
- *    kept in a register comes back with the value it had at CL_TRY; C11
- *    7.13.2.1 calls it indeterminate. volatile forces it into memory.
+ *    by raising. (The CL_CATCH block may be left any way you like: its
+ *    handler is already off the chain when it runs.)
+ * 2. A local variable of the function holding the CL_TRY that changes
+ *    after CL_TRY starts and is read after a catch (in the CL_CATCH block,
+ *    after CL_END_TRY, or in the next round of a loop around it) must be
+ *    volatile. longjmp restores the registers as setjmp saved them, so a
+ *    variable the compiler kept in a register comes back with its old
+ *    value; C11 7.13.2.1 calls it indeterminate. volatile keeps it in
+ *    memory. gcc's -Wclobbered (in -Wextra) catches many, not all.
  * 3. The catch block owns the reference to e: it must cl_exc_decref(e),
  *    keep it, or raise it again (cl_raise takes the reference over).
+ *    "except SomeType" is a test and a re-raise:
+ *	if (!cl_exc_matches(e, &cl_ValueError)) cl_raise(e);
+ *    "finally" is a catch block that cleans up and re-raises, plus the
+ *    same cleanup after CL_END_TRY.
  * 4. Each coroutine has its own chain. A longjmp must never cross from one
  *    stack to another, so the chain head is switched together with the
  *    stack (cl_exc_swap_chain, used by gen.c on every switch), and the
@@ -121,9 +128,10 @@ struct cl_try {
 };
 
 /*
- * A new exception of the given type with a printf-formatted message (""
- * for none), holding one reference. Never returns NULL: when memory runs
- * out it returns the preallocated MemoryError, as CPython does.
+ * A new exception of the given type with a printf-formatted message (fmt
+ * NULL for none: Python's bare "raise GeneratorExit"), holding one
+ * reference. Never returns NULL: when memory runs out it returns the
+ * preallocated MemoryError, as CPython does.
  */
 struct cl_exc *cl_exc_new(const struct cl_exc_type *type, const char *fmt,
 			  ...) __attribute__((format(printf, 2, 3)));
@@ -150,6 +158,17 @@ static inline const char *cl_exc_message(const struct cl_exc *e)
 static inline void *cl_exc_value(const struct cl_exc *e)
 {
 	return e->value;
+}
+
+/* e.__cause__ and e.__context__ (borrowed: NULL when not set). */
+static inline struct cl_exc *cl_exc_cause(const struct cl_exc *e)
+{
+	return e->cause;
+}
+
+static inline struct cl_exc *cl_exc_context(const struct cl_exc *e)
+{
+	return e->context;
 }
 
 /* e.__cause__ = cause and e.__context__ = ctx; both take cause/ctx over. */

@@ -2,11 +2,12 @@
  * gen.c - stackful generators: send, throw, close on a stack of their own.
  *
  * A generator owns a stack and a saved context (struct cl_ctx). Resuming
- * it is one cl_ctx_switch from the caller's stack onto the generator's;
- * cl_yield is the switch back. The two sides talk through a mailbox in the
- * generator object: the resumer puts a value (send) or an exception
- * (throw, close) in it before switching, the body puts a yielded or
- * returned value, or an escaped exception, in it before switching back.
+ * it is one context switch (cl_ctx_swap) from the caller's stack onto the
+ * generator's; cl_yield is the switch back. The two sides talk through a
+ * mailbox in the generator object: the resumer puts a value (send) or an
+ * exception (throw, close) in it before switching, the body puts a
+ * yielded or returned value, or an escaped exception, in it before
+ * switching back.
  *
  * Everything Python's generator protocol says is decided on the caller's
  * side, before and after that switch, in the same order as CPython's
@@ -33,40 +34,45 @@ struct cl_gen {
 	void *(*fn)(void *arg); /* the body */
 	void *arg;
 
-	/* The body's side. Written by the resume code and the body. */
+	/* Owned by the protocol functions (send, throw, close, free). */
 	enum cl_gen_state state;
 	struct cl_stack *stack; /* NULL once the generator is closed */
-	struct cl_ctx ctx;	/* the body's registers while suspended */
-	struct cl_try *chain;	/* the body's handlers while suspended */
 
-	/* The resumer's side: valid while the body runs. */
-	struct cl_ctx caller;	    /* where cl_yield switches back to */
+	/* The body while it is suspended: saved when it switches out,
+	 * put back by the next resume. */
+	struct cl_ctx ctx;    /* its registers, kept on its stack */
+	struct cl_try *chain; /* its CL_TRY handlers */
+
+	/* The resumer while the body runs: saved by the resume, put back
+	 * when the body yields or ends. */
+	struct cl_ctx caller;	     /* where cl_yield switches back to */
 	struct cl_try *caller_chain; /* the resumer's handlers */
 	struct cl_gen *caller_gen;   /* cl_gen_current() of the resumer */
 
 	/* The mailbox, one message each way per switch. */
-	int why;	     /* body -> resumer: YIELDED, RETURNED or RAISED */
-	void *value;	     /* sent value in; yielded/returned value out */
-	struct cl_exc *exc;  /* thrown exception in; escaped exception out */
+	int why;	    /* body -> resumer: YIELDED, RETURNED or RAISED */
+	void *value;	    /* sent value in; yielded/returned value out */
+	struct cl_exc *exc; /* thrown exception in; escaped exception out */
 
-	char name[];	     /* copied by cl_gen_new */
+	char name[]; /* copied by cl_gen_new */
 };
 
 /*
- * The generator running on this thread. Together with the handler chain
- * in exc.c it is the only global state of the library, and it has to be:
- * cl_yield and cl_raise are called from anywhere in a body, through any
- * depth of plain C calls, with no generator passed in, just as a Python
- * yield or raise names no frame (CPython finds it in the thread state).
- * _Thread_local gives every thread its own: a thread runs one body at a
- * time, and each resume saves the outer value and restores it afterwards.
+ * The generator running on this thread. It is global state, the only kind
+ * in this file, and it has to be: cl_yield is called from anywhere in a
+ * body, through any depth of plain C calls that were never handed the
+ * generator, just as a Python yield names no generator object (CPython
+ * finds the running frame in its thread state). The CL_TRY handler chain
+ * in exc.c is global for the same reason. Its true scope is the thread:
+ * a thread runs one body at a time, so _Thread_local, and each resume
+ * saves the value it replaces (caller_gen) and puts it back afterwards,
+ * which makes nested generators a stack of them.
  */
 static _Thread_local struct cl_gen *cl__current;
 
 static void cl__gen_main(void *arg);
 
-struct cl_gen *cl_gen_new(void *(*fn)(void *arg), void *arg,
-			  const char *name)
+struct cl_gen *cl_gen_new(void *(*fn)(void *arg), void *arg, const char *name)
 {
 	struct cl_gen *g;
 	size_t len;
@@ -90,8 +96,8 @@ struct cl_gen *cl_gen_new(void *(*fn)(void *arg), void *arg,
 		return NULL;
 	}
 	cl_stack_set_name(g->stack, g->name);
-	err = cl_ctx_make(&g->ctx, g->stack->base, g->stack->size,
-			  cl__gen_main, g);
+	err = cl_ctx_make(&g->ctx, g->stack->base, g->stack->size, cl__gen_main,
+			  g);
 	if (err < 0) {
 		cl_stack_free(g->stack);
 		free(g);
@@ -102,64 +108,32 @@ struct cl_gen *cl_gen_new(void *(*fn)(void *arg), void *arg,
 }
 
 /*
- * The generator has finished, by returning (why == CL_GEN_RETURNED, the
- * value in the mailbox) or by raising (CL_GEN_RAISED, the exception in
- * the mailbox). Mark it closed, give its stack back now (CPython drops a
- * finished generator's frame too), and hand the result to the caller.
- */
-static int cl__gen_finish(struct cl_gen *g, int why, void **out)
-{
-	struct cl_exc *e = g->exc;
-
-	g->state = CL_GEN_CLOSED;
-	cl_stack_free(g->stack);
-	g->stack = NULL;
-	g->exc = NULL;
-	if (why == CL_GEN_RETURNED) {
-		*out = g->value;
-		return CL_GEN_RETURNED;
-	}
-	/*
-	 * PEP 479: a StopIteration escaping the body would look, to the
-	 * caller, like the generator returning; make it a RuntimeError whose
-	 * cause is the StopIteration, like CPython's gen_send_ex2.
-	 */
-	if (cl_exc_matches(e, &cl_StopIteration)) {
-		struct cl_exc *rt = cl_exc_new(&cl_RuntimeError,
-					       "generator raised StopIteration");
-		cl_exc_set_context(rt, cl_exc_incref(e));
-		cl_exc_set_cause(rt, e);
-		e = rt;
-	}
-	*out = e;
-	return CL_GEN_RAISED;
-}
-
-static int cl__gen_raise_here(const struct cl_exc_type *type,
-			      const char *msg, void **out)
-{
-	*out = cl_exc_new(type, "%s", msg);
-	return CL_GEN_RAISED;
-}
-
-/*
- * Run the body of a started or suspended generator until it yields,
- * returns or raises. The steps:
- *	1. put the sent value or the thrown exception in the mailbox;
- *	2. mark g running and make it the current generator;
- *	3. install g's handler chain, keeping ours;
- *	4. switch to g's stack, telling AddressSanitizer first;
- *	   ... the body runs until cl_yield or the trampoline switches back ...
- *	5. take our handler chain and our current generator back;
- *	6. read the mailbox: a yield suspends g, anything else finishes it.
+ * Run the body of g until it yields, returns or raises, delivering value
+ * (a send) or exc (a throw, whose reference we take) at the point where
+ * it is suspended, or at its very start. The steps:
+ *	1. put value and exc in the mailbox; mark g running;
+ *	2. make g the current generator and install its handler chain,
+ *	   keeping the resumer's in g;
+ *	3. switch to g's stack (cl_ctx_swap also tells AddressSanitizer);
+ *	   ... the body runs until cl_yield or cl__gen_main switches back ...
+ *	4. take the resumer's chain and current generator back;
+ *	5. read the mailbox: a yield suspends g; a return or an exception
+ *	   finishes it, and its stack goes back to the pool right away
+ *	   (CPython also clears a finished generator's frame);
+ *	6. PEP 479: a StopIteration that escaped the body would read, to
+ *	   the caller, as "the generator returned"; turn it into
+ *	   RuntimeError("generator raised StopIteration") caused by it.
  */
 static int cl__gen_resume(struct cl_gen *g, void *value, struct cl_exc *exc,
 			  void **out)
 {
-	// LAB ch02: Fill the mailbox, make g the running generator with its
-	// LAB ch02: own handler chain, switch to its stack (cl_ctx_switch,
-	// LAB ch02: inside the ASan annotations), then undo all of that and
-	// LAB ch02: read what the body left in the mailbox.
+	// LAB ch02: Steps 1-6 above. The body's side is cl_yield and
+	// LAB ch02: cl__gen_main below: read them to see what they expect in
+	// LAB ch02: the mailbox and what they leave in it. Swap the handler
+	// LAB ch02: chain with cl_exc_swap_chain, and switch with cl_ctx_swap
+	// LAB ch02: (ctx.h), as cl_yield does.
+	struct cl_exc *e;
+
 	g->value = value;
 	g->exc = exc;
 	g->state = CL_GEN_RUNNING;
@@ -167,7 +141,7 @@ static int cl__gen_resume(struct cl_gen *g, void *value, struct cl_exc *exc,
 	cl__current = g;
 	g->caller_chain = cl_exc_swap_chain(g->chain);
 
-	cl_ctx_switch(&g->caller, &g->ctx);
+	cl_ctx_swap(&g->caller, &g->ctx);
 
 	g->chain = cl_exc_swap_chain(g->caller_chain);
 	cl__current = g->caller_gen;
@@ -176,35 +150,59 @@ static int cl__gen_resume(struct cl_gen *g, void *value, struct cl_exc *exc,
 		*out = g->value;
 		return CL_GEN_YIELDED;
 	}
-	return cl__gen_finish(g, g->why, out);
+	g->state = CL_GEN_CLOSED;
+	cl_stack_free(g->stack);
+	g->stack = NULL;
+	if (g->why == CL_GEN_RETURNED) {
+		*out = g->value;
+		return CL_GEN_RETURNED;
+	}
+	e = g->exc;
+	g->exc = NULL;
+	if (cl_exc_matches(e, &cl_StopIteration)) {
+		struct cl_exc *rt;
+
+		rt = cl_exc_new(&cl_RuntimeError,
+				"generator raised StopIteration");
+		cl_exc_set_context(rt, cl_exc_incref(e));
+		cl_exc_set_cause(rt, e);
+		e = rt;
+	}
+	*out = e;
+	return CL_GEN_RAISED;
 	// STUB ch02:
-	// (void)g, (void)value, (void)exc;
+	// (void)g, (void)value;
 	// cl_exc_decref(exc);
-	// return cl__gen_raise_here(&cl_NotImplementedError,
-	//			  "cl_gen_resume: not implemented (TODO ch02)",
-	//			  out);
+	// *out = cl_exc_new(&cl_NotImplementedError,
+	//		  "cl__gen_resume: not implemented (TODO ch02)");
+	// return CL_GEN_RAISED;
 	// END ch02
 }
 
 /*
  * The first function on a generator's stack. It runs the body inside a
- * handler that catches anything the body lets escape, posts the outcome
+ * handler that catches whatever the body lets escape, posts the outcome
  * in the mailbox and switches back for the last time. It never returns:
- * there is nothing below it on this stack to return to.
+ * below it on this stack there is nothing to return to.
+ *
+ * A throw into an unstarted generator arrives here with an exception in
+ * the mailbox. CPython raises it before the first instruction of the
+ * body, so nothing of the body runs; we raise it before calling fn.
  */
 static void cl__gen_main(void *arg)
 {
 	struct cl_gen *g = arg;
 
 	CL_TRY {
+		if (g->exc != NULL)
+			cl_raise(g->exc);
 		g->value = g->fn(g->arg);
 		g->why = CL_GEN_RETURNED;
 	} CL_CATCH(e) {
 		g->exc = e;
 		g->why = CL_GEN_RAISED;
 	} CL_END_TRY;
-	cl_ctx_switch(&g->ctx, &g->caller);
-	abort(); /* a finished generator is never resumed */
+	cl_ctx_swap_final(&g->ctx, &g->caller);
 }
 
 void *cl_yield(void *value)
@@ -217,7 +215,7 @@ void *cl_yield(void *value)
 				    "cl_yield outside a generator"));
 	g->value = value;
 	g->why = CL_GEN_YIELDED;
-	cl_ctx_switch(&g->ctx, &g->caller);
+	cl_ctx_swap(&g->ctx, &g->caller);
 
 	/* Resumed: by a throw or close if the mailbox holds an exception. */
 	e = g->exc;
@@ -228,36 +226,36 @@ void *cl_yield(void *value)
 	return g->value;
 }
 
+/*
+ * The checks of CPython's gen_send_ex2, in its order, come before any
+ * switch; only a generator that can run is resumed.
+ */
 int cl_gen_send(struct cl_gen *g, void *value, void **out)
 {
-	// LAB ch02: The checks of CPython's gen_send_ex2, in its order:
-	// LAB ch02: a non-NULL value to an unstarted generator is a TypeError
-	// LAB ch02: (it stays unstarted), a running one a ValueError, a
-	// LAB ch02: finished one returns NULL; otherwise resume the body.
+	// LAB ch02: Unstarted and sent a value: TypeError "can't send
+	// LAB ch02: non-None value to a just-started generator" (it stays
+	// LAB ch02: unstarted). Running: ValueError "generator already
+	// LAB ch02: executing". Finished: CL_GEN_RETURNED with *out = NULL.
 	switch (g->state) {
 	case CL_GEN_CREATED:
-		if (value != NULL)
-			return cl__gen_raise_here(&cl_TypeError,
-						  "can't send non-None value to "
-						  "a just-started generator",
-						  out);
-		break;
+		if (value == NULL)
+			break;
+		*out = cl_exc_new(&cl_TypeError, "can't send non-None value "
+				  "to a just-started generator");
+		return CL_GEN_RAISED;
 	case CL_GEN_RUNNING:
-		return cl__gen_raise_here(&cl_ValueError,
-					  "generator already executing", out);
+		*out = cl_exc_new(&cl_ValueError,
+				  "generator already executing");
+		return CL_GEN_RAISED;
 	case CL_GEN_CLOSED:
 		*out = NULL;
 		return CL_GEN_RETURNED;
 	case CL_GEN_SUSPENDED:
 		break;
 	}
-	return cl__gen_resume(g, value, NULL, out);
 	// STUB ch02:
-	// (void)g, (void)value;
-	// return cl__gen_raise_here(&cl_NotImplementedError,
-	//			  "cl_gen_send: not implemented (TODO ch02)",
-	//			  out);
 	// END ch02
+	return cl__gen_resume(g, value, NULL, out);
 }
 
 int cl_gen_next(struct cl_gen *g, void **out)
@@ -265,47 +263,52 @@ int cl_gen_next(struct cl_gen *g, void **out)
 	return cl_gen_send(g, NULL, out);
 }
 
+/*
+ * gen_throw in CPython: the exception is delivered by resuming the frame
+ * with it, so an unstarted generator is resumed too (cl__gen_main raises
+ * it before the body's first line) and finishes.
+ */
 int cl_gen_throw(struct cl_gen *g, struct cl_exc *exc, void **out)
 {
-	// LAB ch02: A running generator refuses (ValueError) and drops exc; a
-	// LAB ch02: finished one hands exc straight back; an unstarted one is
-	// LAB ch02: finished at once with exc (none of its body runs); a
-	// LAB ch02: suspended one gets exc raised at its cl_yield.
+	// LAB ch02: Running: drop exc, ValueError "generator already
+	// LAB ch02: executing". Finished: exc comes straight back
+	// LAB ch02: (CL_GEN_RAISED). Unstarted or suspended: resume with exc.
 	switch (g->state) {
 	case CL_GEN_RUNNING:
 		cl_exc_decref(exc);
-		return cl__gen_raise_here(&cl_ValueError,
-					  "generator already executing", out);
+		*out = cl_exc_new(&cl_ValueError,
+				  "generator already executing");
+		return CL_GEN_RAISED;
 	case CL_GEN_CLOSED:
 		*out = exc;
 		return CL_GEN_RAISED;
 	case CL_GEN_CREATED:
-		g->exc = exc;
-		return cl__gen_finish(g, CL_GEN_RAISED, out);
 	case CL_GEN_SUSPENDED:
 		break;
 	}
-	return cl__gen_resume(g, NULL, exc, out);
 	// STUB ch02:
-	// (void)g;
-	// cl_exc_decref(exc);
-	// return cl__gen_raise_here(&cl_NotImplementedError,
-	//			  "cl_gen_throw: not implemented (TODO ch02)",
-	//			  out);
 	// END ch02
+	return cl__gen_resume(g, NULL, exc, out);
 }
 
+/*
+ * gen_close in CPython: throw GeneratorExit, then judge what comes back.
+ * The body may let GeneratorExit out or return: both mean "closed". If it
+ * yields instead, it refused to close. Closing an unstarted or finished
+ * generator comes back with GeneratorExit at once, which is success.
+ */
 int cl_gen_close(struct cl_gen *g, struct cl_exc **err)
 {
+	// LAB ch02: Throw a new GeneratorExit into g (cl_gen_throw does the
+	// LAB ch02: state checks). Returned, or raised GeneratorExit: 0.
+	// LAB ch02: Yielded: *err = RuntimeError "generator ignored
+	// LAB ch02: GeneratorExit". Any other exception: *err = it. Both
+	// LAB ch02: errors return CL_GEN_RAISED; set *err = NULL on success.
 	void *out;
 	int status;
 
-	// LAB ch02: Throw GeneratorExit and judge the outcome as CPython's
-	// LAB ch02: gen_close does: a yield is a RuntimeError, a return or
-	// LAB ch02: GeneratorExit itself is success, anything else an error.
 	*err = NULL;
-	status = cl_gen_throw(g, cl_exc_new(&cl_GeneratorExit, "%s", ""),
-			      &out);
+	status = cl_gen_throw(g, cl_exc_new(&cl_GeneratorExit, NULL), &out);
 	if (status == CL_GEN_RETURNED)
 		return 0;
 	if (status == CL_GEN_YIELDED) {
@@ -320,7 +323,7 @@ int cl_gen_close(struct cl_gen *g, struct cl_exc **err)
 	*err = out;
 	return CL_GEN_RAISED;
 	// STUB ch02:
-	// (void)g, (void)out, (void)status;
+	// (void)g;
 	// *err = cl_exc_new(&cl_NotImplementedError,
 	//		  "cl_gen_close: not implemented (TODO ch02)");
 	// return CL_GEN_RAISED;
@@ -397,6 +400,7 @@ void cl_gen_free(struct cl_gen *g)
 		cl_exc_decref(err);
 	}
 	/* Still holding a stack: never started, or it ignored the close. */
-	cl_stack_free(g->stack);
+	if (g->stack != NULL)
+		cl_stack_free(g->stack);
 	free(g);
 }

@@ -8,12 +8,12 @@
  * generator's return ends it with StopIteration(value).
  *
  *	static void *count(void *arg)		def count(n):
- *	{					    total = 0
- *		intptr_t total = 0;		    for i in range(n):
- *		for (int i = 0; i < n; i++)	        total += yield i
- *			total += CL_TOINT(	    return total
- *				cl_yield(CL_INT(i)));
- *		return CL_INT(total);
+ *	{					    for i in range(n):
+ *		intptr_t n = CL_TOINT(arg);	        yield i
+ *						    return n
+ *		for (intptr_t i = 0; i < n; i++)
+ *			cl_yield(CL_INT(i));
+ *		return CL_INT(n);
  *	}
  *
  * Each resuming call returns a status and fills *out:
@@ -26,6 +26,15 @@
  *
  * The statuses are the three ways a Python call to send() can end:
  * it returns a value, it raises StopIteration, it raises something else.
+ * out (and close's err) must not be NULL: an exception cannot be ignored
+ * by accident.
+ *
+ * NULL plays Python's None: next() sends it, a bare return returns it.
+ * CL_INT(0) is NULL as well, so 0 and None look the same to a body; a
+ * generator that must tell them apart passes pointers, not CL_INT.
+ *
+ * A generator belongs to the thread that made it (its stack is watched
+ * for overflow there); resume it from that thread only.
  *
  * Python: Objects/genobject.c (gen_send_ex2, gen_throw, gen_close,
  * _PyGen_Finalize) and PEP 342 (send, throw, close), PEP 380 (yield from),
@@ -37,9 +46,11 @@
 #include "exc.h"
 #include "value.h"
 
-/* What a resuming call returns. Never 0, so a close that worked (0) and
- * an uninitialised status are told apart from all three. */
-enum {
+/*
+ * What a resuming call returns (chapter 01's cl_sgen uses the same
+ * numbers). None is 0, which cl_gen_close returns for success.
+ */
+enum cl_gen_status {
 	CL_GEN_YIELDED = 1,
 	CL_GEN_RETURNED = 2,
 	CL_GEN_RAISED = 3,
@@ -48,9 +59,9 @@ enum {
 /* Where a generator is in its life: inspect.getgeneratorstate(). */
 enum cl_gen_state {
 	CL_GEN_CREATED,	  /* made, body not started: GEN_CREATED */
-	CL_GEN_RUNNING,	  /* its body is executing: GEN_RUNNING */
 	CL_GEN_SUSPENDED, /* stopped in cl_yield: GEN_SUSPENDED */
-	CL_GEN_CLOSED,	  /* returned or raised: GEN_CLOSED */
+	CL_GEN_RUNNING,	  /* its body is executing: GEN_RUNNING */
+	CL_GEN_CLOSED,	  /* returned, raised or closed: GEN_CLOSED */
 };
 
 struct cl_gen;
@@ -61,8 +72,7 @@ struct cl_gen;
  * cl_gen_next) runs the body up to its first cl_yield. name is copied;
  * NULL means "generator". Returns NULL and sets errno on failure.
  */
-struct cl_gen *cl_gen_new(void *(*fn)(void *arg), void *arg,
-			  const char *name);
+struct cl_gen *cl_gen_new(void *(*fn)(void *arg), void *arg, const char *name);
 
 /*
  * g.send(value). The first resume must send NULL (Python's None):
@@ -106,7 +116,8 @@ void *cl_yield(void *value);
 /*
  * yield from sub: run sub to the end as if its body were ours. Its yields
  * go to our caller, our caller's sends and throws go to sub, closing us
- * closes sub first, and sub's return value is returned here (PEP 380).
+ * closes sub first, sub's return value is returned here and an exception
+ * it lets out is raised here (PEP 380). sub stays the caller's to free.
  * Plain C helpers need none of this, they can call cl_yield themselves;
  * this is for delegating to another generator object.
  */

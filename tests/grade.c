@@ -85,8 +85,18 @@ void cl__register_chapter(int number, const char *dir, const char *title,
 	adding = NULL;
 }
 
+static struct test *find_test(const char *name);
+
 void cl_test(const TTest *t, int points, const char *reread)
 {
+	/*
+	 * Results come back by TCase name, which is the test's name: it must
+	 * be unique across chapters (prefix it with the chapter's topic).
+	 */
+	if (find_test(t->name) != NULL) {
+		fprintf(stderr, "grade: two tests are named %s\n", t->name);
+		exit(2);
+	}
 	if (adding == NULL || adding->ntests == MAX_TESTS) {
 		fprintf(stderr, "grade: cl_test(%s) outside a chapter or "
 				"too many tests\n", t->name);
