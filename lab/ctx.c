@@ -1,0 +1,180 @@
+/*
+ * ctx.c - making a new context: its first frame, and the trampoline.
+ *
+ * cl_ctx_switch can only resume a context that an earlier cl_ctx_switch
+ * suspended: it pops a frame of saved registers and returns. So to start
+ * a new context we forge that frame by hand at the top of its stack, as
+ * if the context had suspended itself just before its first instruction.
+ * The forged return address is cl__ctx_entry (in the .S file), which
+ * calls cl__ctx_start(fn, arg) below. On x86-64:
+ *
+ *                     +---------------------------+ <- stack + size
+ *                     |  (0-15 bytes unused)      |
+ *   top ------------> +---------------------------+ <- 16-byte aligned
+ *            top-8    | ret = cl__ctx_entry       |
+ *            top-16   | rbp = 0  (ends fp chain)  |
+ *            top-24   | rbx = fn                  |
+ *            top-32   | r12 = arg                 |
+ *            top-40   | r13 = 0                   |
+ *            top-48   | r14 = 0                   |
+ *            top-56   | r15 = 0                   |
+ *   c->sp -> top-64   | MXCSR, x87 control word   |
+ *                     +---------------------------+
+ *                     |  free: fn's frames grow   |
+ *                     |  down from top            |
+ *   stack ----------> +---------------------------+
+ *                     |  guard page (stack.c)     |
+ *
+ * The first cl_ctx_switch to c loads rsp = c->sp, pops the 64 bytes and
+ * "returns" to cl__ctx_entry with rsp = top. cl__ctx_entry then calls
+ * cl__ctx_start: the ABI wants rsp to be a multiple of 16 at a call, and
+ * it is, because top is. Get this wrong and nothing fails at once; the
+ * first printf("%f") or SSE spill in fn crashes on an aligned move.
+ *
+ * AArch64 is the same picture with its own registers (fn in x19, arg in
+ * x20, cl__ctx_entry in x30) and a 176-byte frame; see struct cl__frame.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctx.h"
+
+#if CL_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
+/*
+ * The frame cl_ctx_switch pops, lowest address first. The field order is
+ * the order of the pops in the .S file; read them side by side.
+ */
+#if defined(__x86_64__)
+struct cl__frame {
+	uint32_t mxcsr; /* SSE control (rounding, masks) */
+	uint16_t fpucw; /* x87 control word */
+	uint16_t pad;
+	uint64_t r15, r14, r13;
+	void *arg;	    /* r12: cl__ctx_entry passes it on */
+	void (*fn)(void *); /* rbx: likewise */
+	uint64_t rbp;	    /* 0: the end of the frame-pointer chain */
+	void (*ret)(void);  /* where the first switch returns */
+};
+
+/* A new context starts with its creator's floating-point control, as a
+ * new thread does; the creator's exception flags (bits 0-5) stay behind. */
+static inline void cl__frame_fpu(struct cl__frame *f)
+{
+	__asm__ volatile("stmxcsr %0\n\tfnstcw %1"
+			 : "=m"(f->mxcsr), "=m"(f->fpucw));
+	f->mxcsr &= ~0x3fu;
+}
+#elif defined(__aarch64__)
+struct cl__frame {
+	uint64_t d8_d15[8];
+	void (*fn)(void *); /* x19: cl__ctx_entry passes it on */
+	void *arg;	    /* x20: likewise */
+	uint64_t x21_x28[8];
+	uint64_t fp;	   /* x29 = 0: the end of the frame chain */
+	void (*ret)(void); /* x30: where the first switch returns */
+	uint64_t fpcr;	   /* rounding mode, flush-to-zero */
+	uint64_t pad;
+};
+
+static inline void cl__frame_fpu(struct cl__frame *f)
+{
+	uint64_t fpcr;
+
+	__asm__ volatile("mrs %0, fpcr" : "=r"(fpcr));
+	f->fpcr = fpcr;
+}
+#else
+#error "corolab switches contexts on x86-64 and aarch64 only"
+#endif
+
+_Static_assert(sizeof(struct cl__frame) % 16 == 0,
+	       "the first frame must keep the stack 16-byte aligned");
+
+/* In the .S file: the first instruction a new context runs. */
+__attribute__((visibility("hidden"))) void cl__ctx_entry(void);
+
+/* Called by cl__ctx_entry only; not static, because assembly calls it. */
+__attribute__((visibility("hidden"), noreturn)) void
+cl__ctx_start(void (*fn)(void *), void *arg);
+
+#if CL_ASAN
+__thread struct cl_ctx *cl__ctx_from;
+#endif
+
+/*
+ * Tools: record the bounds of a made context's stack for cl_ctx_swap, and
+ * clear ASan's marks on it. A context that ended by switching away left
+ * its frames' redzones marked in ASan's shadow memory (they never
+ * returned to unmark them); a new context on the same memory would trip
+ * over them.
+ */
+static void cl__ctx_tools_make(struct cl_ctx *c, void *stack, size_t size)
+{
+#if CL_ASAN
+	if (c == NULL || stack == NULL)
+		return;
+	c->asan_stack = stack;
+	c->asan_size = size;
+	__asan_unpoison_memory_region(stack, size);
+#else
+	(void)c, (void)stack, (void)size;
+#endif
+}
+
+/* Tools: the first code on a new stack completes the switch for ASan
+ * (the second half of cl_ctx_swap, which the new context never ran). */
+static void cl__ctx_tools_arrived(void)
+{
+#if CL_ASAN
+	__sanitizer_finish_switch_fiber(NULL, &cl__ctx_from->asan_stack,
+					&cl__ctx_from->asan_size);
+#endif
+}
+
+#define CL__CTX_RETURNED                                                       \
+	"corolab: a context's function returned; it must switch away "         \
+	"for good instead (cl_ctx_swap_final)\n"
+
+/*
+ * The C side of the trampoline: runs on the new stack, first thing.
+ */
+void cl__ctx_start(void (*fn)(void *), void *arg)
+{
+	cl__ctx_tools_arrived();
+	/* TODO(ch02): Run fn(arg). fn must never return: below this frame there
+	 * is nothing to return to (cl__ctx_entry traps). If it does
+	 * return, write CL__CTX_RETURNED to fd 2 and abort(). */
+	(void)fn, (void)arg;
+	abort();
+}
+
+/*
+ * cl_ctx_make: forge the frame the first switch to c will pop.
+ *
+ * 1. Check the arguments: the stack must hold at least the frame.
+ * 2. Find top: the end of the stack rounded down to 16 bytes.
+ * 3. Lay struct cl__frame just below top: zero registers, the creator's
+ *    floating-point control, fn and arg in the slots cl__ctx_entry reads,
+ *    cl__ctx_entry as the return address.
+ * 4. Point c->sp at the frame.
+ */
+int cl_ctx_make(struct cl_ctx *c, void *stack, size_t size, void (*fn)(void *),
+		void *arg)
+{
+	cl__ctx_tools_make(c, stack, size);
+	/* TODO(ch02): Forge the first frame (see the picture at the top of this
+	 * file and struct cl__frame): top = stack + size rounded
+	 * down to 16, the frame just below it, fn, arg and
+	 * cl__ctx_entry in their slots, cl__frame_fpu() for the
+	 * floating-point control, c->sp = the frame. Return -EINVAL
+	 * for a NULL c, stack or fn, or a stack smaller than the
+	 * frame plus 16 bytes. */
+	(void)c, (void)stack, (void)size, (void)fn, (void)arg;
+	return -ENOSYS;
+}

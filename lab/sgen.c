@@ -1,0 +1,81 @@
+/*
+ * sgen.c - the generator protocol: next, send, close.
+ *
+ * The body (written with the macros in sgen.h) knows how to continue from
+ * its resume point. Everything around it is here: refusing a resume that
+ * makes no sense, marking the generator running while its body runs, and
+ * turning what the body reported into the caller's answer. CPython does
+ * the same in Objects/genobject.c, gen_send_ex2, around the call into
+ * the interpreter loop (_PyEval_EvalFrame).
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "sgen.h"
+
+struct cl_sgen *cl_sgen_new(cl_sgen_body *body, size_t frame_size)
+{
+	struct cl_sgen *g;
+
+	/* One allocation, frame included, as CPython's generator object
+	 * carries its frame inline (gi_iframe). calloc zeroes the frame, so
+	 * a body starts from known locals and resume == 0, the top. */
+	g = calloc(1, sizeof(*g) + frame_size);
+	if (g == NULL)
+		return NULL;
+	g->body = body;
+	g->state = CL_SGEN_CREATED;
+	return g;
+}
+
+void cl_sgen_free(struct cl_sgen *g)
+{
+	free(g);
+}
+
+/*
+ * Resume g with value and report what its body did. The steps:
+ *  1. Refuse what CPython refuses, in its order: a value sent to a
+ *     generator that has not started (no yield is waiting to receive it:
+ *     -EINVAL), and any resume of a running generator (-EBUSY).
+ *  2. A finished generator stays finished: CL_SGEN_FINISHED, no value.
+ *  3. Hand the value over (g->sent), mark g running, call the body.
+ *  4. Read the body's answer: a yield leaves g suspended with the value
+ *     for the caller; a return or an error finishes g for good.
+ */
+int cl_sgen_send(struct cl_sgen *g, void *value, void **out)
+{
+	/* TODO(ch01): Follow the four steps in the comment above. Set *out to
+	 * NULL first; only a yield or a return gives it a value (from
+	 * g->value). The state is what makes each check possible: set
+	 * CL_SGEN_RUNNING before calling g->body(g) so a body that
+	 * resumes itself is caught, and set the state the body's
+	 * answer calls for after it returns. */
+	(void)g, (void)value, (void)out;
+	return -ENOSYS;
+}
+
+int cl_sgen_next(struct cl_sgen *g, void **out)
+{
+	/* next(gen) is send(None): CPython's gen_iternext calls the same
+	 * gen_send_ex2 with no argument. */
+	return cl_sgen_send(g, NULL, out);
+}
+
+/*
+ * A stackless body has no way to run cleanup code at its yield (CPython
+ * throws GeneratorExit in there; chapter 02 does too), so closing only
+ * marks g finished.
+ */
+int cl_sgen_close(struct cl_sgen *g)
+{
+	/* TODO(ch01): A running generator cannot be closed (-EBUSY); any other
+	 * is finished from now on, whatever state it was in. */
+	(void)g;
+	return -ENOSYS;
+}
+
+enum cl_sgen_state cl_sgen_state(const struct cl_sgen *g)
+{
+	return g->state;
+}
