@@ -57,6 +57,11 @@ demo: ref
 	@sh tests/kit/demo.sh $(BUILD)/ref
 
 test: deps $(BUILD)/labgen
+ifeq ($(HAVE_SOLUTIONS),)
+	@echo "make test checks the kit against solutions/, which this copy does not have."
+	@echo "Grade your lab with: make grade"
+	@exit 1
+endif
 	@sh tests/kit/selftest.sh $(BUILD)
 
 # Grade a lab tree, taking BORROW's chapters from solutions/. The
