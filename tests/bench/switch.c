@@ -13,8 +13,9 @@
  * trip (main -> peer -> main) is TWO switches, and the figure printed is
  * nanoseconds per switch. The methods:
  *
- *	corolab    cl_ctx_switch: saves the callee-saved registers, swaps the
- *	           stack pointer, restores (solutions/ctx_x86_64.S)
+ *	corolab    cl_ctx_switch (solutions/ctx_x86_64.S): pushes the
+ *	           callee-saved registers and the FPU control words, swaps
+ *	           the stack pointer, pops the peer's
  *	ucontext   glibc swapcontext: saves every register, the FPU state
  *	           and the signal mask, which costs an rt_sigprocmask system
  *	           call per switch
@@ -32,6 +33,7 @@
  *
  * Output, one line each, for tests/bench/run.sh and anyone reading:
  *	switch <method> <ns per switch>
+ *	syscall rt_sigprocmask <ns per call>
  *	ratio <method>/corolab <how many times slower than corolab>
  * Lines starting with '#' are comments.
  */
@@ -72,8 +74,9 @@ static void die(const char *what)
 
 /*
  * corolab: the peer is a coroutine on a stack from cl_stack_alloc. Its
- * first switch-in starts peer_body; every later one resumes it inside
- * cl_ctx_switch, which returns straight into the loop.
+ * first switch-in starts cl_peer_body; every later one resumes it inside
+ * cl_ctx_switch, which returns straight into the loop. cl_ctx_swap is
+ * cl_ctx_switch itself unless built with AddressSanitizer (ctx.h).
  */
 static struct cl_ctx cl_main, cl_peer;
 static struct cl_stack *cl_peer_stack;
@@ -82,7 +85,7 @@ static void cl_peer_body(void *arg)
 {
 	(void)arg;
 	for (;;)
-		cl_ctx_switch(&cl_peer, &cl_main);
+		cl_ctx_swap(&cl_peer, &cl_main);
 }
 
 static void corolab_setup(void)
@@ -103,7 +106,7 @@ static void corolab_setup(void)
 static void corolab_run(long n)
 {
 	for (long i = 0; i < n; i++)
-		cl_ctx_switch(&cl_main, &cl_peer);
+		cl_ctx_swap(&cl_main, &cl_peer);
 }
 
 /* ucontext: the same ping-pong with swapcontext, on a plain mmap stack. */
@@ -326,7 +329,7 @@ int main(int argc, char **argv)
 		if (m->print)
 			printf("switch %s %.2f\n", m->name, m->best);
 		else
-			printf("# %s system call %.2f ns\n", m->name, m->best);
+			printf("syscall %s %.2f\n", m->name, m->best);
 	}
 	for (size_t i = 1; i < NMETHODS; i++) {
 		struct method *m = &methods[i];

@@ -10,9 +10,10 @@
  *
  *	boost_fcontext  make_fcontext/jump_fcontext, the assembly layer under
  *	                everything in Boost.Context: like cl_ctx_switch it
- *	                saves callee-saved registers and swaps stacks, and also
- *	                saves the x87 control word and MXCSR. The fair peer of
- *	                a raw register switch.
+ *	                saves the callee-saved registers and the FPU control
+ *	                words and swaps stacks, and it returns a value to the
+ *	                context it resumes. The fair peer of a raw register
+ *	                switch.
  *	boost_fiber     boost::context::fiber, the C++ object on top of it: a
  *	                move-only handle, resume() returns the peer's handle
  *	boost_callcc    boost::context::continuation (callcc), the older
