@@ -106,7 +106,7 @@ bench: ref
 	@sh tests/kit/deps.sh bench
 	@$(MAKE) --no-print-directory -f tests/bench/bench.mk \
 		LIB=$(BUILD)/ref OUT=$(BUILD)/bench
-	@sh tests/bench/run.sh $(BUILD)/bench
+	@BENCH_DIR=$(BUILD)/bench sh tests/bench/run.sh
 
 valgrind: ref
 	CK_DEFAULT_TIMEOUT=60 valgrind -q --error-exitcode=1 \
