@@ -127,15 +127,15 @@ static struct test *find_test(const char *name)
  */
 static const char *grader; /* argv[0], for the gdb hint */
 
-static void explain(const char *msg, const char *test)
+static void explain(const char *msg, const char *test, int chapter)
 {
 	if (strstr(msg, "timeout") != NULL)
 		printf("     It did not finish in %d seconds: something loops "
 		       "or waits forever.\n", TIMEOUT_SECONDS);
 	else if (strstr(msg, "signal") != NULL)
 		printf("     It crashed. Run it alone in gdb:\n"
-		       "       CK_FORK=no CK_RUN_CASE=%s gdb --args %s\n",
-		       test, grader);
+		       "       CK_FORK=no CK_RUN_CASE=%s gdb --args %s -c %d\n",
+		       test, grader, chapter);
 }
 
 static void json_string(FILE *f, const char *s)
@@ -296,7 +296,7 @@ int main(int argc, char **argv)
 			       t->points);
 			printf("     %s\n", t->ran ? t->msg : "did not run");
 			if (t->ran)
-				explain(t->msg, t->t->name);
+				explain(t->msg, t->t->name, c->number);
 			printf("     at %s:%d; reread chapters/%s/README.md, "
 			       "section %s\n",
 			       t->file ? t->file : "?", t->line, c->dir,
