@@ -1,0 +1,454 @@
+/*
+ * loop.c - the event loop: ready queue, timers, clock, iterations.
+ *
+ * The state is small: a FIFO of handles ready to run, a heap of timers
+ * ordered by deadline, and a clock. Everything else in the library is a
+ * callback in one or the other. The heart is cl_loop_run_once, one
+ * iteration, which is CPython's base_events._run_once almost line for
+ * line.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "future.h"
+#include "loop.h"
+#include "task.h"
+#include "trace.h"
+
+/*
+ * The running loop of this thread (asyncio's _running_loop). A loop is
+ * entered and left by cl_loop_run_until_complete; a second run while one
+ * is running is refused. It is the only state of this file outside the
+ * loop object: cl_sleep, cl_create_task and cl_await find their loop here,
+ * as asyncio.sleep finds it with get_running_loop().
+ */
+static _Thread_local struct cl_loop *cl__running;
+
+/*
+ * CPython drops cancelled timers all at once, rebuilding the heap, when
+ * they are more than half of more than 100 timers; below that, only
+ * those that reach the top of the heap (base_events.py).
+ */
+#define CL_MIN_SCHEDULED_TIMERS 100
+#define CL_MIN_CANCELLED_FRACTION 0.5
+
+#define CL_US_PER_S 1000000.0
+
+static uint64_t cl__monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Read the clock (the real one moves by itself; the virtual one only
+ * when the loop moves it) and tell the tracer. */
+static void cl__loop_tick(struct cl_loop *loop)
+{
+	if (!loop->virtual_clock)
+		loop->now = (cl__monotonic_ns() - loop->start_ns) / 1000;
+	cl__trace_clock(loop->now, loop->iteration);
+}
+
+uint64_t cl_loop_time_us(struct cl_loop *loop)
+{
+	if (!loop->virtual_clock)
+		loop->now = (cl__monotonic_ns() - loop->start_ns) / 1000;
+	return loop->now;
+}
+
+double cl_loop_time(struct cl_loop *loop)
+{
+	return (double)cl_loop_time_us(loop) / CL_US_PER_S;
+}
+
+static int cl__clock_from_env(void)
+{
+	const char *env = getenv("COROLAB_CLOCK");
+
+	return env != NULL && strcmp(env, "virtual") == 0;
+}
+
+struct cl_loop *cl_loop_new(enum cl_clock clock)
+{
+	struct cl_loop *loop = calloc(1, sizeof *loop);
+
+	if (loop == NULL)
+		return NULL;
+	cl_heap_init(&loop->timers);
+	if (clock == CL_CLOCK_DEFAULT)
+		loop->virtual_clock = cl__clock_from_env();
+	else
+		loop->virtual_clock = clock == CL_CLOCK_VIRTUAL;
+	loop->start_ns = cl__monotonic_ns();
+	loop->err = stderr;
+	return loop;
+}
+
+struct cl_loop *cl_get_running_loop(void)
+{
+	return cl__running;
+}
+
+const char *cl__src_str(char *buf, struct cl_src s)
+{
+	switch (s.kind) {
+	case CL_SRC_SPAWN:
+		return "spawn";
+	case CL_SRC_TASK:
+		snprintf(buf, 32, "task:%lu", s.id);
+		return buf;
+	case CL_SRC_TIMER:
+		snprintf(buf, 32, "timer:%lu", s.id);
+		return buf;
+	case CL_SRC_LOOP:
+		break;
+	}
+	return "loop";
+}
+
+struct cl_src cl__loop_waker(const struct cl_loop *loop)
+{
+	if (loop->cur_task != NULL)
+		return (struct cl_src){ CL_SRC_TASK, loop->cur_task->id };
+	if (loop->cur_handle != NULL)
+		return loop->cur_handle->src;
+	return (struct cl_src){ CL_SRC_LOOP, 0 };
+}
+
+/* Handles. */
+
+static struct cl_handle *cl__handle_new(struct cl_loop *loop)
+{
+	struct cl_handle *h = calloc(1, sizeof *h);
+
+	if (h == NULL)
+		return NULL;
+	h->refcnt = 1;
+	h->loop = loop;
+	h->src = cl__loop_waker(loop);
+	return h;
+}
+
+struct cl_handle *cl_handle_incref(struct cl_handle *h)
+{
+	h->refcnt++;
+	return h;
+}
+
+void cl_handle_decref(struct cl_handle *h)
+{
+	if (h == NULL || --h->refcnt > 0)
+		return;
+	cl_future_decref(h->fut);
+	if (h->arg_ref)
+		cl_future_decref(h->arg);
+	free(h);
+}
+
+void cl_handle_cancel(struct cl_handle *h)
+{
+	if (h->cancelled)
+		return;
+	h->cancelled = 1;
+	if (h->in_heap) {
+		/* Lazy deletion: leave it in the heap, count it. */
+		h->loop->ncancelled++;
+		CL_TRACE("timer.cancel", "timer=%lu", h->timer);
+	}
+}
+
+int cl_handle_cancelled(const struct cl_handle *h)
+{
+	return h->cancelled;
+}
+
+double cl_handle_when(const struct cl_handle *h)
+{
+	return h->timer ? (double)h->node.when / CL_US_PER_S : 0.0;
+}
+
+static struct cl_handle *cl__timer_of(struct cl_heap_node *n)
+{
+	return (struct cl_handle *)((char *)n -
+				    offsetof(struct cl_handle, node));
+}
+
+/* TODO(ch03): The ready queue: a FIFO linked through h->next, from
+ * loop->ready_head to loop->ready_tail, loop->nready long.
+ * Push takes over the loop's reference to h and returns 0; pop
+ * returns the oldest handle (NULL if none) with that reference. */
+static int cl__ready_push(struct cl_loop *loop, struct cl_handle *h)
+{
+	(void)loop, (void)h;
+	return -ENOSYS;
+}
+
+static struct cl_handle *cl__ready_pop(struct cl_loop *loop)
+{
+	(void)loop;
+	return NULL;
+}
+
+/* Queue a new handle; on failure free it and set errno. */
+static struct cl_handle *cl__loop_queue(struct cl_loop *loop,
+					struct cl_handle *h)
+{
+	int err = cl__ready_push(loop, h);
+
+	if (err < 0) {
+		cl_handle_decref(h);
+		errno = -err;
+		return NULL;
+	}
+	return h;
+}
+
+struct cl_handle *cl_loop_call_soon(struct cl_loop *loop, cl_callback fn,
+				    void *arg)
+{
+	struct cl_handle *h = cl__handle_new(loop);
+
+	if (h == NULL)
+		return NULL;
+	h->fn = fn;
+	h->arg = arg;
+	return cl__loop_queue(loop, h);
+}
+
+struct cl_handle *cl__loop_call_soon_done(struct cl_loop *loop,
+					  cl_done_callback done_fn,
+					  struct cl_future *fut, void *arg,
+					  int arg_ref, long cause)
+{
+	struct cl_handle *h = cl__handle_new(loop);
+
+	if (h == NULL)
+		return NULL;
+	h->done_fn = done_fn;
+	h->fut = cl_future_incref(fut);
+	h->arg = arg;
+	h->cause = cause;
+	/* Take over arg's reference only once nothing can fail: on failure
+	 * the caller still owns it. */
+	h = cl__loop_queue(loop, h);
+	if (h != NULL)
+		h->arg_ref = arg_ref;
+	return h;
+}
+
+/* Seconds to microseconds: negative is 0, absurdly far is "never". */
+static uint64_t cl__us(double s)
+{
+	if (!(s > 0))
+		return 0;
+	if (s > 1e12)
+		return UINT64_MAX / 2;
+	return (uint64_t)(s * CL_US_PER_S + 0.5);
+}
+
+static struct cl_handle *cl__loop_call_at_us(struct cl_loop *loop,
+					     uint64_t when, cl_callback fn,
+					     void *arg)
+{
+	struct cl_handle *h = cl__handle_new(loop);
+	int err;
+
+	if (h == NULL)
+		return NULL;
+	h->fn = fn;
+	h->arg = arg;
+	h->timer = ++loop->last_timer_id;
+	h->src = (struct cl_src){ CL_SRC_TIMER, h->timer };
+	h->node.when = when;
+	h->node.seq = loop->timer_seq++;
+	err = cl_heap_push(&loop->timers, &h->node);
+	if (err < 0) {
+		cl_handle_decref(h);
+		errno = -err;
+		return NULL;
+	}
+	h->in_heap = 1;
+	CL_TRACE("timer.set", "timer=%lu at=%llu", h->timer,
+		 (unsigned long long)when);
+	return h;
+}
+
+struct cl_handle *cl_loop_call_at(struct cl_loop *loop, double when,
+				  cl_callback fn, void *arg)
+{
+	return cl__loop_call_at_us(loop, cl__us(when), fn, arg);
+}
+
+struct cl_handle *cl_loop_call_later(struct cl_loop *loop, double delay,
+				     cl_callback fn, void *arg)
+{
+	return cl__loop_call_at_us(loop, cl_loop_time_us(loop) + cl__us(delay),
+				   fn, arg);
+}
+
+/* Take a timer off the heap for good (it is cancelled, or the loop is
+ * closing) and drop the heap's reference. */
+static void cl__timer_drop(struct cl_loop *loop, struct cl_handle *h)
+{
+	if (h->cancelled)
+		loop->ncancelled--;
+	h->in_heap = 0;
+	cl_handle_decref(h);
+}
+
+/*
+ * Run one callback. An exception that escapes it is reported and
+ * dropped, as Handle._run reports it through the loop's exception
+ * handler: one bad callback does not stop the loop.
+ */
+static void cl__loop_run_handle(struct cl_loop *loop, struct cl_handle *h)
+{
+	loop->cur_handle = h;
+	CL_TRY {
+		if (h->fut != NULL)
+			h->done_fn(h->fut, h->arg);
+		else
+			h->fn(h->arg);
+	} CL_CATCH(e) {
+		fprintf(loop->err, "corolab: exception in callback: %s%s%s\n",
+			cl_exc_name(e), cl_exc_message(e)[0] ? ": " : "",
+			cl_exc_message(e));
+		cl_exc_decref(e);
+	} CL_END_TRY;
+	loop->cur_handle = NULL;
+}
+
+/*
+ * Wait for timeout microseconds (-1: no limit) or until the poller has
+ * something. Without a poller (chapter 03) only timers can end a wait:
+ * the real clock sleeps until the deadline, the virtual clock jumps to
+ * it. A virtual loop with a poller still looks at its descriptors (with
+ * no wait, unless there is no timer at all) before it jumps.
+ */
+static int cl__loop_wait(struct cl_loop *loop, int64_t timeout)
+{
+	struct timespec ts;
+	uint64_t wake;
+	int err;
+
+	if (loop->poller != NULL) {
+		err = loop->poller->poll(loop->poller, loop->virtual_clock &&
+				timeout > 0 ? 0 : timeout);
+		if (err < 0)
+			return err;
+	} else if (!loop->virtual_clock && timeout > 0) {
+		wake = loop->start_ns + (loop->now + (uint64_t)timeout) * 1000;
+		ts.tv_sec = (time_t)(wake / 1000000000u);
+		ts.tv_nsec = (long)(wake % 1000000000u);
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts,
+				       NULL) == EINTR)
+			;
+	}
+	if (loop->virtual_clock && timeout > 0 && loop->nready == 0)
+		loop->now += (uint64_t)timeout; /* autojump */
+	cl__loop_tick(loop);
+	return 0;
+}
+
+/*
+ * cl_loop_run_once: one iteration of the loop. The steps:
+ *	1. drop cancelled timers: from the top of the heap, or all of them
+ *	   when they are too many;
+ *	2. compute how long to wait: 0 if a callback is ready (or the loop
+ *	   is stopping), until the first deadline if there is a timer,
+ *	   forever otherwise;
+ *	3. forever, with nothing else to wait for (no poller): nothing can
+ *	   ever happen again, report -EDEADLK rather than hang;
+ *	4. wait (sleep, poll, or move the virtual clock);
+ *	5. move the timers that are due to the back of the ready queue;
+ *	6. run the callbacks that are ready now, and only those: what they
+ *	   queue waits for the next iteration, after the next wait. A loop
+ *	   that ran until the queue was empty would never wait, never poll
+ *	   and never fire a timer while two tasks ping-pong.
+ */
+/* TODO(ch03): One iteration, as base_events._run_once: the steps above.
+ * Timers: the heap holds struct cl_heap_node pointers and
+ * cl__timer_of gives their handle; a cancelled one still in the
+ * heap is counted in loop->ncancelled and leaves through
+ * cl__timer_drop. A due timer (when <= now) goes to the back of
+ * the ready queue (trace timer.fire). Then run only the handles
+ * that are ready before you start running them: count them
+ * first. Each one popped comes with the queue's reference: run
+ * it (unless cancelled) with cl__loop_run_handle, then drop it. */
+int cl_loop_run_once(struct cl_loop *loop)
+{
+	(void)loop, (void)cl__loop_wait, (void)cl__loop_run_handle;
+	(void)cl__timer_drop;
+	return -ENOSYS;
+}
+
+void cl_loop_stop(struct cl_loop *loop)
+{
+	loop->stopping = 1;
+}
+
+/* _run_until_complete_cb: the future is done, end the run. */
+static void cl__loop_stop_cb(struct cl_future *f, void *loop)
+{
+	(void)f;
+	cl_loop_stop(loop);
+}
+
+/*
+ * run_until_complete + run_forever: make loop the running loop, run
+ * iterations until the loop is stopped (by f's done callback), leave.
+ */
+int cl_loop_run_until_complete(struct cl_loop *loop, struct cl_future *f)
+{
+	int err;
+
+	if (cl__running != NULL)
+		return -EBUSY;
+	err = cl_future_add_done_callback(f, cl__loop_stop_cb, loop);
+	if (err < 0)
+		return err;
+	cl__running = loop;
+	loop->running = 1;
+	do {
+		err = cl_loop_run_once(loop);
+	} while (err == 0 && !loop->stopping);
+	loop->stopping = 0;
+	loop->running = 0;
+	cl__running = NULL;
+	cl_future_remove_done_callback(f, cl__loop_stop_cb, loop);
+	if (err < 0)
+		return err;
+	return cl_future_done(f) ? 0 : -EINTR;
+}
+
+int cl_loop_set_poller(struct cl_loop *loop, struct cl_poller *p)
+{
+	if (loop->poller != NULL)
+		return -EBUSY;
+	loop->poller = p;
+	return 0;
+}
+
+void cl_loop_free(struct cl_loop *loop)
+{
+	struct cl_handle *h;
+
+	if (loop == NULL)
+		return;
+	/* loop.close(): drop the timers and the queue, without running
+	 * anything (the queue last: dropping a timer may free something
+	 * that queues a callback). */
+	for (size_t i = 0; i < loop->timers.len; i++)
+		cl__timer_drop(loop, cl__timer_of(loop->timers.v[i]));
+	cl_heap_fini(&loop->timers);
+	while ((h = cl__ready_pop(loop)) != NULL)
+		cl_handle_decref(h);
+	if (loop->poller != NULL)
+		loop->poller->free(loop->poller);
+	free(loop);
+}

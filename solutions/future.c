@@ -1,0 +1,358 @@
+/*
+ * future.c - futures: completing them, their done callbacks, await.
+ *
+ * The one rule that shapes this file: completing a future never calls
+ * anybody. set_result stores the result and hands each done callback to
+ * the loop with call_soon (__schedule_callbacks in futures.py); the loop
+ * runs them at its next iteration, in registration order. The code that
+ * completed the future goes on until it returns or suspends, whoever it
+ * is, and no callback can run in the middle of it.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "future.h"
+#include "gen.h"
+#include "task.h"
+#include "trace.h"
+
+const struct cl_exc_type cl_CancelledError = { "CancelledError",
+					       &cl_BaseException };
+const struct cl_exc_type cl_InvalidStateError = { "InvalidStateError",
+						  &cl_Exception };
+
+void cl__future_init(struct cl_future *f, struct cl_loop *loop,
+		     const struct cl_future_ops *ops)
+{
+	f->refcnt = 1;
+	f->ops = ops;
+	f->loop = loop;
+	f->id = ++loop->last_fut_id;
+	f->what = CL_WHAT_FUTURE;
+	f->what_id = 0;
+	f->state = CL_FUTURE_PENDING;
+	f->result = NULL;
+	f->exc = NULL;
+	f->cbs = NULL;
+	f->ncbs = 0;
+	f->cbs_cap = 0;
+}
+
+struct cl_future *cl_future_new(struct cl_loop *loop)
+{
+	struct cl_future *f;
+
+	if (loop == NULL)
+		loop = cl_get_running_loop();
+	if (loop == NULL) {
+		errno = ESRCH;
+		return NULL;
+	}
+	f = malloc(sizeof *f);
+	if (f == NULL)
+		return NULL;
+	cl__future_init(f, loop, NULL);
+	return f;
+}
+
+/* Drop one registration without queuing it. */
+static void cl__done_cb_drop(const struct cl__done_cb *cb)
+{
+	if (cb->arg_ref)
+		cl_future_decref(cb->arg);
+}
+
+void cl__future_clear_callbacks(struct cl_future *f)
+{
+	struct cl__done_cb *cbs = f->cbs;
+	size_t n = f->ncbs;
+
+	/* Detach first: dropping a reference may free a waiter that
+	 * looks at this future again. */
+	f->cbs = NULL;
+	f->ncbs = 0;
+	f->cbs_cap = 0;
+	for (size_t i = 0; i < n; i++)
+		cl__done_cb_drop(&cbs[i]);
+	free(cbs);
+}
+
+void cl__future_fini(struct cl_future *f)
+{
+	cl__future_clear_callbacks(f);
+	cl_exc_decref(f->exc);
+	f->exc = NULL;
+}
+
+struct cl_future *cl_future_incref(struct cl_future *f)
+{
+	f->refcnt++;
+	return f;
+}
+
+void cl_future_decref(struct cl_future *f)
+{
+	if (f == NULL || --f->refcnt > 0)
+		return;
+	if (f->ops != NULL && f->ops->dealloc != NULL) {
+		f->ops->dealloc(f);
+		return;
+	}
+	cl__future_fini(f);
+	free(f);
+}
+
+/* The trace's name for how a future ended. */
+static const char *cl__future_state_str(const struct cl_future *f)
+{
+	if (f->state == CL_FUTURE_CANCELLED)
+		return "cancelled";
+	return f->exc != NULL ? "exc" : "ok";
+}
+
+static void cl__future_trace_done(struct cl_future *f)
+{
+	char by[32];
+
+	CL_TRACE("fut.done", "fut=%lu by=%s state=%s", f->id,
+		 cl__src_str(by, cl__loop_waker(f->loop)),
+		 cl__future_state_str(f));
+}
+
+/*
+ * Hand one callback to the loop. A callback that wakes a task is where
+ * the task becomes runnable, so that is where the trace's wake event is
+ * written: by whoever is completing the future, via the future. The
+ * handle remembers the wake's seq, which the task's step will name as
+ * its cause.
+ */
+static int cl__future_queue(struct cl_future *f, const struct cl__done_cb *cb)
+{
+	char by[32];
+	long seq = 0;
+
+	if (cb->wakes)
+		seq = CL_TRACE("wake", "task=%lu by=%s via=fut:%lu", cb->wakes,
+			       cl__src_str(by, cl__loop_waker(f->loop)),
+			       f->id);
+	if (cl__loop_call_soon_done(f->loop, cb->fn, f, cb->arg, cb->arg_ref,
+				    seq) == NULL)
+		return -errno;
+	return 0;
+}
+
+// LAB ch03: __schedule_callbacks: take the whole list off the future
+// LAB ch03: first (a callback must not see it half gone), then queue each
+// LAB ch03: entry with cl__future_queue, in order. set_result and
+// LAB ch03: set_exception: -EINVAL if f is done; otherwise store the
+// LAB ch03: outcome, set the state, cl__future_trace_done(f), and
+// LAB ch03: schedule the callbacks. Never call a callback yourself.
+static void cl__future_schedule_callbacks(struct cl_future *f)
+{
+	struct cl__done_cb *cbs = f->cbs;
+	size_t n = f->ncbs;
+
+	f->cbs = NULL;
+	f->ncbs = 0;
+	f->cbs_cap = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (cl__future_queue(f, &cbs[i]) < 0) {
+			/* Out of memory: whoever waited will never be woken;
+			 * the deadlock report will show it. */
+			fprintf(f->loop->err,
+				"corolab: fut:%lu: cannot queue a done "
+				"callback\n", f->id);
+			cl__done_cb_drop(&cbs[i]);
+		}
+	}
+	free(cbs);
+}
+
+int cl_future_set_result(struct cl_future *f, void *result)
+{
+	if (f->state != CL_FUTURE_PENDING)
+		return -EINVAL;
+	f->result = result;
+	f->state = CL_FUTURE_DONE;
+	cl__future_trace_done(f);
+	cl__future_schedule_callbacks(f);
+	return 0;
+}
+
+int cl_future_set_exception(struct cl_future *f, struct cl_exc *e)
+{
+	if (f->state != CL_FUTURE_PENDING) {
+		cl_exc_decref(e);
+		return -EINVAL;
+	}
+	f->exc = e;
+	f->state = CL_FUTURE_DONE;
+	cl__future_trace_done(f);
+	cl__future_schedule_callbacks(f);
+	return 0;
+}
+// STUB ch03:
+// static void cl__future_schedule_callbacks(struct cl_future *f)
+// {
+// 	(void)f, (void)cl__future_queue;
+// }
+//
+// int cl_future_set_result(struct cl_future *f, void *result)
+// {
+// 	(void)f, (void)result, (void)cl__future_trace_done;
+// 	return -ENOSYS;
+// }
+//
+// int cl_future_set_exception(struct cl_future *f, struct cl_exc *e)
+// {
+// 	(void)f;
+// 	cl_exc_decref(e);
+// 	return -ENOSYS;
+// }
+// END ch03
+
+/*
+ * Register cb: queue it at once if f is done already (a late callback is
+ * still never called synchronously), else append it to the list.
+ */
+static int cl__future_add(struct cl_future *f, const struct cl__done_cb *cb)
+{
+	// LAB ch03: Done already: hand it to cl__future_queue (it runs at
+	// LAB ch03: the next iteration, like any other). Pending: append it
+	// LAB ch03: to f->cbs, growing the array as needed.
+	struct cl__done_cb *cbs;
+
+	if (f->state != CL_FUTURE_PENDING)
+		return cl__future_queue(f, cb);
+	if (f->ncbs == f->cbs_cap) {
+		size_t cap = f->cbs_cap ? 2 * f->cbs_cap : 2;
+
+		cbs = realloc(f->cbs, cap * sizeof *cbs);
+		if (cbs == NULL)
+			return -ENOMEM;
+		f->cbs = cbs;
+		f->cbs_cap = cap;
+	}
+	f->cbs[f->ncbs++] = *cb;
+	return 0;
+	// STUB ch03:
+	// (void)f, (void)cb;
+	// return -ENOSYS;
+	// END ch03
+}
+
+int cl_future_add_done_callback(struct cl_future *f, cl_done_callback fn,
+				void *arg)
+{
+	struct cl__done_cb cb = { .fn = fn, .arg = arg };
+
+	return cl__future_add(f, &cb);
+}
+
+int cl__future_add_waiter(struct cl_future *f, cl_done_callback fn,
+			  struct cl_future *waiter, unsigned long wakes)
+{
+	struct cl__done_cb cb = { .fn = fn, .arg = waiter, .arg_ref = 1,
+				  .wakes = wakes };
+
+	return cl__future_add(f, &cb);
+}
+
+size_t cl_future_remove_done_callback(struct cl_future *f,
+				      cl_done_callback fn, void *arg)
+{
+	size_t kept = 0, removed = 0, refs = 0;
+
+	/* Compact the list in place, and drop the references afterwards:
+	 * dropping one may free something that looks at f. */
+	for (size_t i = 0; i < f->ncbs; i++) {
+		if (f->cbs[i].fn == fn && f->cbs[i].arg == arg) {
+			refs += f->cbs[i].arg_ref;
+			removed++;
+			continue;
+		}
+		f->cbs[kept++] = f->cbs[i];
+	}
+	f->ncbs = kept;
+	while (refs-- > 0)
+		cl_future_decref(arg);
+	return removed;
+}
+
+int cl__future_cancel(struct cl_future *f)
+{
+	if (f->state != CL_FUTURE_PENDING)
+		return 0;
+	f->state = CL_FUTURE_CANCELLED;
+	cl__future_trace_done(f);
+	cl__future_schedule_callbacks(f);
+	return 1;
+}
+
+int cl_future_cancel(struct cl_future *f)
+{
+	if (f->ops != NULL && f->ops->cancel != NULL)
+		return f->ops->cancel(f);
+	return cl__future_cancel(f);
+}
+
+void *cl_future_result(struct cl_future *f)
+{
+	switch (f->state) {
+	case CL_FUTURE_PENDING:
+		cl_raise(cl_exc_new(&cl_InvalidStateError,
+				    "Result is not set."));
+	case CL_FUTURE_CANCELLED:
+		cl_raise(cl_exc_new(&cl_CancelledError, "%s", ""));
+	case CL_FUTURE_DONE:
+		break;
+	}
+	if (f->exc != NULL)
+		cl_raise(cl_exc_incref(f->exc));
+	return f->result;
+}
+
+struct cl_exc *cl_future_exception(struct cl_future *f)
+{
+	switch (f->state) {
+	case CL_FUTURE_PENDING:
+		cl_raise(cl_exc_new(&cl_InvalidStateError,
+				    "Exception is not set."));
+	case CL_FUTURE_CANCELLED:
+		cl_raise(cl_exc_new(&cl_CancelledError, "%s", ""));
+	case CL_FUTURE_DONE:
+		break;
+	}
+	return f->exc;
+}
+
+/*
+ * Future.__await__:
+ *
+ *	if not self.done():
+ *		yield self		# the task waits for us
+ *	if not self.done():
+ *		raise RuntimeError("await wasn't used with future")
+ *	return self.result()	# may raise too
+ *
+ * The yield goes to the task running this coroutine (task.c), which
+ * registers its wake-up on f and resumes us when f is done. When f ends
+ * with an exception the task throws it in at the yield (Task.__wakeup
+ * does), so it is raised here, at the await, in the awaiting coroutine.
+ */
+void *cl_await(struct cl_future *f)
+{
+	struct cl_loop *loop = cl_get_running_loop();
+
+	if (loop == NULL || loop->cur_task == NULL)
+		cl_raise(cl_exc_new(&cl_RuntimeError,
+				    "cl_await outside a task"));
+	if (f->state == CL_FUTURE_PENDING) {
+		cl_yield(f);
+		if (f->state == CL_FUTURE_PENDING)
+			cl_raise(cl_exc_new(&cl_RuntimeError,
+					    "await wasn't used with future"));
+	}
+	return cl_future_result(f);
+}

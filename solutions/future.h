@@ -1,0 +1,199 @@
+/*
+ * future.h - a result that is not there yet.
+ *
+ * A future starts pending and is completed once: with a result, with an
+ * exception, or by being cancelled. Whoever is interested registers a
+ * done callback; when the future completes, its callbacks are queued on
+ * the loop with call_soon, in the order they were added. They are never
+ * called from inside set_result: the code that completes a future goes on
+ * undisturbed, and the callbacks run at the next iteration, in a
+ * predictable order. A callback added to a future that is already done is
+ * queued at once, the same way.
+ *
+ *	fut = cl_future_new(loop);		fut = loop.create_future()
+ *	cl_future_add_done_callback(fut, cb, x)	fut.add_done_callback(cb)
+ *	cl_future_set_result(fut, v);		fut.set_result(v)
+ *	... next iteration: cb(fut, x)
+ *
+ * A coroutine running in a task waits for a future with cl_await, which
+ * suspends the coroutine until the future is done and then returns its
+ * result, or raises its exception right there, at the await.
+ *
+ * Futures are reference counted, as CPython's objects are: cl_future_new
+ * returns one reference, the loop holds one while a callback of the
+ * future is queued, and the future is freed when the last one goes. A
+ * task is a future too (task.h), and so is the result of cl_gather.
+ *
+ * Python: Lib/asyncio/futures.py (Future: result, exception, set_result,
+ * set_exception, cancel, add_done_callback, __schedule_callbacks,
+ * __await__) and Lib/asyncio/exceptions.py.
+ */
+#ifndef CL_FUTURE_H
+#define CL_FUTURE_H
+
+#include <stddef.h>
+
+#include "exc.h"
+#include "loop.h"
+
+/*
+ * asyncio.CancelledError, a BaseException (so that "except Exception"
+ * does not swallow a cancellation), and asyncio.InvalidStateError.
+ */
+extern const struct cl_exc_type cl_CancelledError;
+extern const struct cl_exc_type cl_InvalidStateError;
+
+enum cl_future_state {
+	CL_FUTURE_PENDING,
+	CL_FUTURE_DONE,	     /* with a result, or with an exception */
+	CL_FUTURE_CANCELLED,
+};
+
+/* What a future stands for, shown by the trace and the deadlock report. */
+enum cl_future_what {
+	CL_WHAT_FUTURE, /* a plain future */
+	CL_WHAT_TASK,	/* a task's own future: what_id is the task id */
+	CL_WHAT_SLEEP,	/* cl_sleep's: what_id is its timer's id */
+	CL_WHAT_GATHER, /* cl_gather's */
+};
+
+/* One registered done callback. */
+struct cl__done_cb {
+	cl_done_callback fn;
+	void *arg;
+	int arg_ref;	    /* arg is a future whose reference we hold */
+	unsigned long wakes; /* the id of the task this callback wakes, for
+				the trace's wake event; 0 if none */
+};
+
+/*
+ * What differs between kinds of futures: a task frees its coroutine too,
+ * and cancels differently. NULL members mean the plain future's way.
+ */
+struct cl_future_ops {
+	void (*dealloc)(struct cl_future *f); /* free f and what it owns */
+	int (*cancel)(struct cl_future *f);   /* cl_future_cancel */
+};
+
+/*
+ * The fields are public to read; only future.c writes state, result, exc
+ * and the callbacks, and only through the functions below.
+ */
+struct cl_future {
+	int refcnt;
+	const struct cl_future_ops *ops; /* NULL for a plain future */
+	struct cl_loop *loop;		 /* not a reference: a future never
+					    outlives its loop's run */
+	unsigned long id;		 /* fut:N in the trace */
+	enum cl_future_what what;	 /* set by its maker, for the trace */
+	unsigned long what_id;
+
+	enum cl_future_state state;
+	void *result;	    /* CL_FUTURE_DONE without exc */
+	struct cl_exc *exc; /* CL_FUTURE_DONE with an exception: owned */
+
+	struct cl__done_cb *cbs; /* in registration order */
+	size_t ncbs, cbs_cap;
+};
+
+/*
+ * loop.create_future(). loop NULL means the running loop. Returns one
+ * reference, or NULL with errno set: ENOMEM, or ESRCH when loop is NULL
+ * and no loop is running.
+ */
+struct cl_future *cl_future_new(struct cl_loop *loop);
+
+struct cl_future *cl_future_incref(struct cl_future *f); /* returns f */
+void cl_future_decref(struct cl_future *f);		 /* NULL is fine */
+
+static inline int cl_future_done(const struct cl_future *f)
+{
+	return f->state != CL_FUTURE_PENDING;
+}
+
+static inline int cl_future_cancelled(const struct cl_future *f)
+{
+	return f->state == CL_FUTURE_CANCELLED;
+}
+
+/*
+ * Complete f and queue its done callbacks. set_exception takes over the
+ * reference to e. Both return 0, or -EINVAL when f is already done (where
+ * CPython raises InvalidStateError("invalid state"); set_exception then
+ * drops e).
+ */
+int cl_future_set_result(struct cl_future *f, void *result);
+int cl_future_set_exception(struct cl_future *f, struct cl_exc *e);
+
+/*
+ * fut.cancel(): a pending future becomes cancelled and its callbacks are
+ * queued; returns 1. A future already done is left alone; returns 0. A
+ * task is cancelled its own way (cl_task_cancel); this calls it.
+ */
+int cl_future_cancel(struct cl_future *f);
+
+/*
+ * fut.result(): the result of a future done with one. Raises the
+ * future's exception (a new reference to it), CancelledError if it was
+ * cancelled, InvalidStateError "Result is not set." if it is pending.
+ */
+void *cl_future_result(struct cl_future *f);
+
+/*
+ * fut.exception(): the future's exception (borrowed) or NULL if it has a
+ * result. Raises CancelledError if cancelled, InvalidStateError
+ * "Exception is not set." if pending.
+ */
+struct cl_exc *cl_future_exception(struct cl_future *f);
+
+/*
+ * fut.add_done_callback(fn): fn(f, arg) will be queued when f completes,
+ * after the callbacks added before it; at once (still queued, not
+ * called) if f is done already. Returns 0 or a negative errno value.
+ */
+int cl_future_add_done_callback(struct cl_future *f, cl_done_callback fn,
+				void *arg);
+
+/* fut.remove_done_callback(fn): forget every registration of fn with
+ * arg that has not been queued yet. Returns how many were removed. */
+size_t cl_future_remove_done_callback(struct cl_future *f,
+				      cl_done_callback fn, void *arg);
+
+/*
+ * await fut, from a coroutine that runs in a task: suspend until f is
+ * done, then return its result or raise its exception here (as
+ * cl_future_result does). A future already done returns at once,
+ * without suspending. Outside a task it raises RuntimeError.
+ */
+void *cl_await(struct cl_future *f);
+
+/*
+ * For task.c, gather.c and run.c.
+ *
+ * cl__future_init makes *f a pending future of loop with one reference
+ * and the next fut:N id (for a future embedded in a bigger object).
+ * cl__future_fini drops what a future owns (its exception, its
+ * callbacks), not the memory of f.
+ */
+void cl__future_init(struct cl_future *f, struct cl_loop *loop,
+		     const struct cl_future_ops *ops);
+void cl__future_fini(struct cl_future *f);
+
+/*
+ * A done callback registered for a waiter: fn(f, waiter) is queued when
+ * f completes. The registration holds a reference to waiter (a task, or
+ * a gather's future), taken over from the caller on success (on failure
+ * the caller keeps it). wakes is the id of the task this wakes, for the
+ * trace; 0 if none.
+ */
+int cl__future_add_waiter(struct cl_future *f, cl_done_callback fn,
+			  struct cl_future *waiter, unsigned long wakes);
+
+/* Future.cancel without a task's override (a task's super().cancel()). */
+int cl__future_cancel(struct cl_future *f);
+
+/* Drop the registered callbacks without queuing them (run.c, at the end
+ * of a run that deadlocked). */
+void cl__future_clear_callbacks(struct cl_future *f);
+
+#endif
