@@ -80,8 +80,10 @@ endif
 	@$(BUILD)/labgen mix solutions $(LAB) $(BUILD)/borrow/src $(BORROW)
 endif
 	@$(VARIANT) -s SRC=$(GRADE_SRC) OUT=$(BUILD)/grade all
+	@rm -rf $(BUILD)/grade/traces
 	@$(BUILD)/grade/grade $(if $(CH),-c $(CH)) \
-		-j $(BUILD)/grade/results.json || true
+		-j $(BUILD)/grade/results.json -t $(BUILD)/grade/traces \
+		-v $(BUILD)/visualizer/cotrace || true
 	@echo "results: $(BUILD)/grade/results.json"
 
 lab: $(BUILD)/labgen

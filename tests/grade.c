@@ -1,10 +1,15 @@
 /*
  * grade.c - run the chapters' Check suites and score them.
  *
- *	grade [-c N[,N...]] [-j results.json] [-q] [-m]
+ *	grade [-c N[,N...]] [-j results.json] [-t DIR [-v COTRACE]] [-q] [-m]
  *
  *	-c	grade only these chapters (default: every chapter linked in)
  *	-j	write the Gradescope autograder results to this file
+ *	-t	record each test's scheduler trace in DIR/<test>.trace and
+ *		keep it when the test fails (chapter 03 on: the tracer is
+ *		the loop's), so a student can see what their loop did
+ *	-v	the cotrace program: render a failed test's trace as
+ *		DIR/<test>.svg, a timeline
  *	-q	quiet: no failure details, only the table
  *	-m	machine-readable table: one line "chapter N passed P failed F"
  *		per chapter, read by the kit's self-test (tests/kit/selftest.sh)
@@ -30,6 +35,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "grade.h"
 
@@ -46,6 +54,8 @@ struct test {
 	const char *msg;
 	const char *file;
 	int line;
+	char *trace; /* a failed test's trace and timeline, if any */
+	char *timeline;
 };
 
 struct chapter {
@@ -126,6 +136,63 @@ static struct test *find_test(const char *name)
  * what to try.
  */
 static const char *grader; /* argv[0], for the gdb hint */
+static const char *trace_dir, *cotrace;
+
+static struct test *all[MAX_CHAPTERS * MAX_TESTS]; /* by run index */
+
+/*
+ * Every test runs through this wrapper: Check hands it the test's index
+ * (as the loop index of a loop test), and in the test's own child it
+ * points the tracer at a file named after the test before running it.
+ * (With CK_FORK=no all tests share this process and the tracer keeps the
+ * first file it opened.)
+ */
+static void run_one(int i)
+{
+	char path[512];
+
+	if (trace_dir != NULL) {
+		snprintf(path, sizeof path, "%s/%s.trace", trace_dir,
+			 all[i]->t->name);
+		setenv("COROLAB_TRACE", path, 1);
+	}
+	all[i]->t->fn(0);
+}
+static const TTest run_one_ttest = { "run_one", run_one, __FILE__,
+				     __LINE__ };
+
+/*
+ * After the run: a passed test's trace is deleted; a failed one's is kept
+ * and, if we have cotrace, drawn as a timeline next to it.
+ */
+static void keep_trace(struct test *t)
+{
+	char path[512], svg[512];
+	struct stat st;
+
+	snprintf(path, sizeof path, "%s/%s.trace", trace_dir, t->t->name);
+	if (stat(path, &st) != 0)
+		return;
+	if (t->passed || st.st_size == 0) {
+		unlink(path);
+		return;
+	}
+	t->trace = strdup(path);
+	if (cotrace == NULL || access(cotrace, X_OK) != 0)
+		return;
+	snprintf(svg, sizeof svg, "%s/%s.svg", trace_dir, t->t->name);
+	pid_t pid = fork();
+	if (pid == 0) {
+		freopen("/dev/null", "w", stderr);
+		execl(cotrace, cotrace, "timeline", path, "-o", svg,
+		      (char *)NULL);
+		_exit(127);
+	}
+	int status;
+	if (pid > 0 && waitpid(pid, &status, 0) == pid &&
+	    WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		t->timeline = strdup(svg);
+}
 
 static void explain(const char *msg, const char *test, int chapter)
 {
@@ -184,10 +251,14 @@ static int write_json(const char *path)
 			else
 				snprintf(out, sizeof out,
 					 "%s (%s:%d)\nReread chapters/%s/"
-					 "README.md, section %s.",
+					 "README.md, section %s.%s%s%s%s",
 					 t->ran ? t->msg : "did not run",
 					 t->file ? t->file : "?", t->line,
-					 c->dir, t->reread);
+					 c->dir, t->reread,
+					 t->trace ? "\nTrace: " : "",
+					 t->trace ? t->trace : "",
+					 t->timeline ? "\nTimeline: " : "",
+					 t->timeline ? t->timeline : "");
 			fprintf(f, "%s\n    {\"name\": ", first ? "" : ",");
 			json_string(f, name);
 			fprintf(f, ", \"score\": %d, \"max_score\": %d, "
@@ -214,6 +285,7 @@ int main(int argc, char **argv)
 	const char *json = NULL, *only = NULL;
 	int quiet = 0, machine = 0, failed = 0, all_points = 0, all_max = 0;
 	SRunner *sr = NULL;
+	int nall = 0;
 
 	grader = argv[0];
 
@@ -222,6 +294,10 @@ int main(int argc, char **argv)
 			only = argv[++i];
 		else if (strcmp(argv[i], "-j") == 0 && i + 1 < argc)
 			json = argv[++i];
+		else if (strcmp(argv[i], "-t") == 0 && i + 1 < argc)
+			trace_dir = argv[++i];
+		else if (strcmp(argv[i], "-v") == 0 && i + 1 < argc)
+			cotrace = argv[++i];
 		else if (strcmp(argv[i], "-q") == 0)
 			quiet = 1;
 		else if (strcmp(argv[i], "-m") == 0)
@@ -253,13 +329,21 @@ int main(int argc, char **argv)
 		for (int j = 0; j < c->ntests; j++) {
 			TCase *tc = tcase_create(c->tests[j].t->name);
 			tcase_set_timeout(tc, TIMEOUT_SECONDS);
-			tcase_add_test(tc, c->tests[j].t);
+			all[nall] = &c->tests[j];
+			tcase_add_loop_test(tc, &run_one_ttest, nall,
+					    nall + 1);
+			nall++;
 			suite_add_tcase(s, tc);
 		}
 		if (sr == NULL)
 			sr = srunner_create(s);
 		else
 			srunner_add_suite(sr, s);
+	}
+	if (trace_dir != NULL && mkdir(trace_dir, 0755) != 0 &&
+	    errno != EEXIST) {
+		fprintf(stderr, "grade: %s: %s\n", trace_dir, strerror(errno));
+		return 2;
 	}
 	if (sr == NULL) {
 		fprintf(stderr, "grade: no chapter to grade (-c %s)\n",
@@ -283,8 +367,17 @@ int main(int argc, char **argv)
 		t->msg = tr_msg(res[i]);
 		t->file = tr_lfile(res[i]);
 		t->line = tr_lno(res[i]);
+		/* A crash or a timeout is located at the wrapper: say the test. */
+		if (t->file == NULL || strstr(t->file, "grade.c") != NULL) {
+			t->file = t->t->file;
+			t->line = t->t->line;
+		}
 	}
 	free(res); /* the array is ours; the results stay the runner's */
+	for (int i = 0; i < nchapters && trace_dir != NULL; i++)
+		for (int j = 0; j < chapters[i].ntests; j++)
+			if (chapters[i].selected)
+				keep_trace(&chapters[i].tests[j]);
 
 	for (int i = 0; i < nchapters && !quiet; i++) {
 		struct chapter *c = &chapters[i];
@@ -301,6 +394,10 @@ int main(int argc, char **argv)
 			       "section %s\n",
 			       t->file ? t->file : "?", t->line, c->dir,
 			       t->reread);
+			if (t->trace)
+				printf("     what the loop did: %s%s%s\n",
+				       t->trace, t->timeline ? " and " : "",
+				       t->timeline ? t->timeline : "");
 		}
 	}
 
