@@ -18,12 +18,18 @@ LDFLAGS += -fsanitize=address,undefined
 BUILD := build/san
 # Sanitized code runs slower: give each test more time.
 export CK_TIMEOUT_MULTIPLIER ?= 4
+# Graphviz and fontconfig leak memory of their own, on purpose.
+export LSAN_OPTIONS ?= suppressions=$(CURDIR)/tests/visualizer/lsan.supp
 endif
 export CC CFLAGS LDFLAGS
 
 LAB ?= lab
 VARIANT := $(MAKE) --no-print-directory -f tests/kit/variant.mk
 HAVE_SOLUTIONS := $(wildcard solutions/README.md)
+
+# cotrace, the visualizer: $(COTRACE) and its rules.
+OUT := $(BUILD)/visualizer
+include visualizer/cotrace.mk
 
 .PHONY: help deps demo test grade lab lab-check handout bench valgrind \
 	clean ref
@@ -53,10 +59,10 @@ $(BUILD)/labgen: tests/labgen.c
 ref: deps
 	@$(VARIANT) SRC=solutions OUT=$(BUILD)/ref all examples
 
-demo: ref
-	@sh tests/kit/demo.sh $(BUILD)/ref
+demo: ref $(COTRACE)
+	@sh tests/kit/demo.sh $(BUILD)/ref $(COTRACE) $(BUILD)/demo
 
-test: deps $(BUILD)/labgen
+test: deps $(BUILD)/labgen $(COTRACE)
 ifeq ($(HAVE_SOLUTIONS),)
 	@echo "make test checks the kit against solutions/, which this copy does not have."
 	@echo "Grade your lab with: make grade"
@@ -70,7 +76,7 @@ GRADE_SRC := $(LAB)
 ifneq ($(BORROW),)
 GRADE_SRC := $(BUILD)/borrow/src
 endif
-grade: deps $(BUILD)/labgen
+grade: deps $(BUILD)/labgen $(COTRACE)
 ifneq ($(BORROW),)
 ifeq ($(HAVE_SOLUTIONS),)
 	@echo "BORROW is unavailable here: this copy of the kit has no solutions/."
@@ -83,7 +89,7 @@ endif
 	@rm -rf $(BUILD)/grade/traces
 	@$(BUILD)/grade/grade $(if $(CH),-c $(CH)) \
 		-j $(BUILD)/grade/results.json -t $(BUILD)/grade/traces \
-		-v $(BUILD)/visualizer/cotrace || true
+		-v $(COTRACE) || true
 	@echo "results: $(BUILD)/grade/results.json"
 
 lab: $(BUILD)/labgen

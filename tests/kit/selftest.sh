@@ -13,7 +13,9 @@
 #	meaningful:  lab stubs for chapter N, reference elsewhere, passes
 #		     no test of chapter N;
 #   5. the untouched lab/ grades without a crash and scores 0 everywhere;
-#   6. the examples build and run.
+#   6. the examples build and run;
+#   7. cotrace's golden outputs match and bad traces are refused by line
+#      (tests/visualizer/run.sh).
 #
 # It ends with one line "N passed, N failed", counting test cases of the
 # reference run and one check for each other item above.
@@ -138,6 +140,14 @@ for ex in "$BUILD"/ref/examples/*/*; do
 	if timeout 20 "$ex" >"$KIT/example.out" 2>&1; then ok "$name"
 	else bad "$name exited with status $?"; sed 's/^/        /' "$KIT/example.out" | tail -n 5; fi
 done
+
+echo "== visualizer"
+vis=$(sh tests/visualizer/run.sh "$BUILD/visualizer/cotrace")
+echo "$vis" | sed '$d' | grep -v '^ *ok ' | grep -v '^==' 
+echo "  ok    $(echo "$vis" | grep -c '^ *ok ') checks of cotrace (golden DOT/JSON, bad traces refused by line)"
+set -- $(echo "$vis" | tail -n 1)
+passed=$((passed + $1))
+failed=$((failed + $3))
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

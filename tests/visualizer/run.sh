@@ -1,0 +1,389 @@
+#!/bin/sh
+# run.sh - the visualizer's tests: golden outputs, bad traces, the tracer.
+#
+#	tests/visualizer/run.sh COTRACE
+#
+# COTRACE is the cotrace binary to test (build/visualizer/cotrace). The
+# checks:
+#   1. golden: the views of the hand-written traces here (basic, io,
+#      deadlock, multi) are exactly the *.dot, *.json and *.txt files next
+#      to them (never SVG or PNG: those change with Graphviz and fonts),
+#      and the JSON is what Perfetto needs (check_chrome.py, python3);
+#   2. what a reader must skip (comments, blank lines, CRLF, unknown
+#      events and keys: extras.trace) changes nothing;
+#   3. every trace in bad/ is refused with exit status 2 and a message
+#      "cotrace: FILE:LINE: ..." naming the right line;
+#   4. random bytes, every truncation of a trace, and traces with a line
+#      deleted, doubled or swapped never crash cotrace (exit 0 or 2);
+#   5. the drawings render to SVG, PNG and PDF; usage errors exit 1;
+#   6. the tracer (solutions/trace.c) writes what README.md says, and
+#      compiles out with -DCOROLAB_NO_TRACE (built here with $CC $CFLAGS).
+# Give it a cotrace built with -fsanitize=address,undefined to check memory
+# safety as well: sanitizer reports fail the checks, and lsan.supp (set
+# in LSAN_OPTIONS here) silences the leaks Graphviz and fontconfig keep.
+#
+# It prints one "ok" or "FAIL" line per check and ends with
+# "N passed, N failed"; exit status 1 if any failed.
+# UPDATE=1 rewrites the golden files from COTRACE's output instead (then
+# read the diff before committing it).
+set -u
+
+if [ $# -ne 1 ]; then
+	echo "usage: $0 COTRACE" >&2
+	exit 2
+fi
+case $1 in
+/*) cotrace=$1 ;;
+*) cotrace=$(pwd)/$1 ;;
+esac
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT INT TERM
+export LSAN_OPTIONS="suppressions=$here/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+passed=0
+failed=0
+
+ok() { passed=$((passed + 1)); echo "  ok    $*"; }
+bad() { failed=$((failed + 1)); echo "  FAIL  $*"; }
+
+# Run cotrace with stdout to $tmp/out and stderr to $tmp/err; sets $st
+# and $first, the first line of stderr. A sanitizer report counts as a
+# crash (status 99) whatever the exit status. Shell builtins only: this
+# runs a few thousand times.
+run() {
+	"$cotrace" "$@" >"$tmp/out" 2>"$tmp/err"
+	st=$?
+	first=""
+	[ -s "$tmp/err" ] && IFS= read -r first <"$tmp/err"
+	case $first in
+	=====* | *"runtime error:"* | *Sanitizer*) st=99 ;;
+	esac
+}
+
+# A trace that cotrace may accept or refuse, but must not crash on: exit
+# 0, or 2 with a message naming a line. Returns 1 on a crash.
+survives() {
+	run "$@"
+	case $st:$first in
+	0:* | "2:cotrace: "*:[0-9]*": "*) return 0 ;;
+	esac
+	echo "        cotrace $* -> status $st" >&2
+	head -n 5 "$tmp/err" | sed 's/^/        /' >&2
+	return 1
+}
+
+cd "$here" || exit 1
+if [ ! -x "$cotrace" ]; then
+	bad "$cotrace is not an executable"
+	echo "$passed passed, $failed failed"
+	exit 1
+fi
+
+echo "== golden outputs"
+# golden FILE ARGS...: cotrace ARGS writes exactly FILE (on stdout).
+golden() {
+	want=$1
+	shift
+	run "$@"
+	if [ "$st" != 0 ]; then
+		bad "cotrace $* exited with $st"
+		sed 's/^/        /' "$tmp/err" | head -n 5
+	elif [ "${UPDATE:-}" = 1 ]; then
+		cp "$tmp/out" "$want" && ok "$want updated"
+	elif cmp -s "$tmp/out" "$want"; then
+		ok "cotrace $* = $want"
+	else
+		bad "cotrace $* differs from $want"
+		diff "$want" "$tmp/out" | head -n 20 | sed 's/^/        /'
+	fi
+}
+golden basic.timeline.dot timeline basic.trace
+golden basic.awaits.dot awaits basic.trace
+golden basic.awaits-22.dot awaits basic.trace --at 22
+golden basic.json chrome basic.trace
+golden basic.stats.txt stats basic.trace
+golden io.timeline.dot timeline io.trace
+golden io.awaits-20.dot awaits io.trace --at 20
+golden io.json chrome io.trace
+golden io.stats.txt stats io.trace
+golden deadlock.timeline.dot timeline deadlock.trace
+golden deadlock.awaits.dot awaits deadlock.trace
+golden deadlock.stats.txt stats deadlock.trace
+golden multi-2.stats.txt stats multi.trace --run 2
+golden multi-2.json chrome multi.trace --run 2
+
+# What Perfetto needs beyond the golden bytes: JSON, nested slices, and
+# every flow end inside a slice (checked on the goldens and on the
+# tracer's own output below).
+if ${PYTHON:-python3} check_chrome.py basic.json io.json multi-2.json \
+	>"$tmp/chrome.log" 2>&1; then
+	ok "chrome JSON: valid, slices nest, every flow end is in a slice"
+else
+	bad "chrome JSON: $(tail -n 1 "$tmp/chrome.log")"
+fi
+
+echo "== what readers skip"
+run stats extras.trace
+tail -n +2 "$tmp/out" >"$tmp/extras"
+run stats basic.trace
+tail -n +2 "$tmp/out" >"$tmp/basic"
+if cmp -s "$tmp/extras" "$tmp/basic"; then
+	ok "comments, blank lines, CRLF, unknown events and keys change nothing"
+else
+	bad "extras.trace does not read like basic.trace"
+	diff "$tmp/basic" "$tmp/extras" | head -n 10 | sed 's/^/        /'
+fi
+run stats multi.trace
+if [ "$st" = 0 ] && grep -q 'holds 2 runs' "$tmp/err" &&
+	grep -q 'run 1 of 2' "$tmp/out"; then
+	ok "a trace of two runs shows the first and says so"
+else bad "multi.trace: status $st, $(cat "$tmp/err")"; fi
+
+echo "== bad traces"
+# FILE LINE TEXT: cotrace refuses bad/FILE.trace at LINE saying TEXT.
+while read -r name line text; do
+	[ -n "$name" ] || continue
+	f=bad/$name.trace
+	run stats "$f"
+	msg=$(head -n 1 "$tmp/err")
+	case $msg in
+	"cotrace: $f:$line: "*"$text"*)
+		if [ "$st" = 2 ] && [ ! -s "$tmp/out" ]; then
+			ok "$f:$line: $text"
+		else bad "$f: exit status $st, or output written"; fi ;;
+	*) bad "$f: expected line $line, '$text'; got $st '$msg'" ;;
+	esac
+done <<'EOF'
+no-header 1 missing header
+empty 1 not a corolab trace
+comment-only 2 not a corolab trace
+version 1 version 2
+bad-clock 1 clock=wallclock
+bad-unit 1 unit=ms
+bad-seq 4 expected a sequence number
+seq-order 4 seqs must increase
+time-back 3 time goes backwards
+bad-ts 2 expected a timestamp
+bad-number 4 bad number 'x1' for task=
+overflow 4 bad number
+missing-key 3 missing by=
+dup-key 4 task= given twice
+bad-ref 3 bad reference 'task:'
+bad-result 5 bad result 'maybe'
+bad-state 5 bad state 'fine'
+unterminated 5 unterminated string
+bad-escape 5 bad escape
+quote-junk 5 text after closing quote
+garbage-field 4 expected key=value
+bad-event 4 expected an event name
+control 2 control character 0x07
+truncated 4 truncated line
+short-line 4 expected a loop iteration
+dup-task 4 duplicate task id 1 (task.new at line 2)
+unknown-task 4 unknown task 7
+unknown-waker 4 unknown task 9
+unknown-parent 2 unknown task 5
+task-zero 2 task ids start at 1
+huge-id 2 task id 123456789 too large
+huge-fut 2 future id 5000000 too large
+huge-timer 2 timer id 1000000 too large
+two-running 6 while task 1 is still running
+not-running 4 task 1 is not running
+step-mismatch 5 step=2, but step 1
+bad-cause 4 cause=99 names no earlier event
+done-twice 7 done twice (line 5)
+after-done 6 already done
+poll-nested 3 inside a poll (poll.begin at line 2)
+poll-unopened 2 poll.end without poll.begin
+poll-in-step 5 polls while task 1 runs
+step-in-poll 4 a step begins inside a poll (line 3)
+EOF
+# A bad trace is refused before anything is drawn, by every view.
+crashed=0
+for f in bad/*.trace; do
+	for view in timeline awaits chrome; do
+		run "$view" "$f" -o "$tmp/x.$( [ $view = chrome ] && echo json || echo dot)"
+		[ "$st" = 2 ] || { crashed=1; echo "        $view $f -> $st"; }
+	done
+done
+if [ $crashed = 0 ]; then ok "every view refuses every bad trace with status 2"
+else bad "a view accepted or crashed on a bad trace"; fi
+
+echo "== garbage never crashes"
+printf '# corolab-trace 1 clock=virtual unit=us\n1 0 0 task.new task=1 na\0me=x\n' \
+	>"$tmp/nul.trace"
+run stats "$tmp/nul.trace"
+if [ "$st" = 2 ] && grep -q ':2: NUL byte' "$tmp/err"; then
+	ok "a NUL byte is refused at its line"
+else bad "NUL byte: status $st, $(cat "$tmp/err")"; fi
+# Random bytes, reproducible: awk's generator with fixed seeds.
+crashed=0
+for seed in 1 2 3 4 5 6 7 8; do
+	LC_ALL=C awk -v seed=$seed 'BEGIN { srand(seed);
+		for (i = 0; i < 3000; i++) printf "%c", int(rand() * 256) }' \
+		>"$tmp/random.trace"
+	{ echo '# corolab-trace 1 clock=virtual unit=us'; cat "$tmp/random.trace"; } \
+		>"$tmp/random2.trace"
+	LC_ALL=C awk -v seed=$seed 'BEGIN { srand(seed);
+		split("task.new wake step.begin step.end await fut.done task.done timer.fire", ev);
+		split("task= by= step= result= on= fut= state= cause= timer= name= what=", k);
+		split("1 2 3 0 -1 x task:1 fut:2 timer:1 spawn pending done ok \"a\\\"b\" 99999999999", v);
+		print "# corolab-trace 1 clock=virtual unit=us";
+		for (i = 1; i <= 60; i++) {
+			printf "%d %d 0 %s", i, i, ev[int(rand() * 8) + 1];
+			for (j = 0; j < 3; j++)
+				printf " %s%s", k[int(rand() * 11) + 1], v[int(rand() * 14) + 1];
+			printf "\n" } }' >"$tmp/words.trace"
+	for f in random random2 words; do
+		for view in stats timeline; do
+			survives "$view" "$tmp/$f.trace" -o "$tmp/x.dot" || crashed=1
+		done
+	done
+done
+# The largest numbers cotrace accepts: 2^62 for times and seqs, 2^40 for
+# counts, ids below 1000000.
+big=4611686018427387904
+id=1099511627776
+printf '%s\n' '# corolab-trace 1 clock=monotonic unit=us' \
+	"1 0 0 task.new task=999999 name=x parent=0" \
+	"2 $big 0 wake task=999999 by=spawn" \
+	"3 $big $big step.begin task=999999 step=$id cause=2 qlen=$id" \
+	"4 $big $big timer.set timer=999999 at=-$big" \
+	"5 $big $big await task=999999 on=timer:999999 what=sleep" \
+	"6 $big $big step.end task=999999 step=$id result=pending" \
+	"$big $big $big loop.end" >"$tmp/big.trace"
+for view in stats timeline chrome awaits; do
+	run "$view" "$tmp/big.trace" -o "$tmp/x.dot"
+	[ "$st" = 0 ] || { crashed=1; echo "        $view big.trace -> $st: $first"; }
+done
+if [ $crashed = 0 ]; then ok "random bytes, random fields, the largest numbers: never a crash"
+else bad "random input crashed cotrace"; fi
+
+# Truncations of a trace: at a line end it is a shorter trace (fine),
+# elsewhere a truncated line (refused). Every third byte: the cuts fall
+# in every field of every kind of line.
+crashed=0
+n=$(wc -c <io.trace)
+i=1
+while [ $i -lt "$n" ]; do
+	head -c $i io.trace >"$tmp/cut.trace"
+	survives stats "$tmp/cut.trace" || crashed=1
+	i=$((i + 3))
+done
+if [ $crashed = 0 ]; then ok "io.trace cut every 3 of its $n bytes: never a crash"
+else bad "a truncated trace crashed cotrace"; fi
+
+# Lines deleted, doubled, swapped: traces that parse but tell a broken
+# story. And every prefix through every view, so that the views see
+# tasks left in every state (running, queued, waiting) at the end.
+crashed=0
+for t in basic io; do
+	n=$(wc -l <$t.trace)
+	i=2
+	while [ $i -le "$n" ]; do
+		awk -v i=$i 'NR != i' $t.trace >"$tmp/del.trace"
+		awk -v i=$i '{ print } NR == i { print }' $t.trace >"$tmp/dup.trace"
+		awk -v i=$i 'NR == i { held = $0; next } { print }
+			NR == i + 1 { print held }' $t.trace >"$tmp/swap.trace"
+		head -n $i $t.trace >"$tmp/prefix.trace"
+		for f in del dup swap; do
+			for view in timeline chrome; do
+				survives "$view" "$tmp/$f.trace" -o "$tmp/x.dot" ||
+					crashed=1
+			done
+		done
+		for view in stats timeline chrome awaits; do
+			survives "$view" "$tmp/prefix.trace" -o "$tmp/x.dot" ||
+				crashed=1
+		done
+		i=$((i + 1))
+	done
+done
+if [ $crashed = 0 ]; then ok "every line deleted, doubled or swapped, every prefix: never a crash"
+else bad "a mutated trace crashed cotrace"; fi
+
+echo "== rendering and usage"
+for out in timeline.svg timeline.png timeline.pdf awaits.svg awaits.png; do
+	view=${out%.*}
+	run "$view" io.trace -o "$tmp/$out"
+	if [ "$st" = 0 ] && [ -s "$tmp/$out" ]; then ok "$view renders $out"
+	else bad "$view -o $out: status $st"; sed 's/^/        /' "$tmp/err" | head -n 5; fi
+done
+if grep -q '<svg' "$tmp/timeline.svg" && grep -q '<title>' "$tmp/timeline.svg"; then
+	ok "the SVG has the drawing and its tooltips"
+else bad "timeline.svg looks wrong"; fi
+run timeline basic.trace
+if [ "$st" = 0 ] && cmp -s "$tmp/out" basic.timeline.dot; then
+	ok "no -o: DOT on standard output"
+else bad "timeline without -o: status $st"; fi
+# usage ARGS...: exit status 1 and a message.
+usage() {
+	run "$@"
+	if [ "$st" = 1 ] && [ -s "$tmp/err" ]; then ok "cotrace $*: usage error"
+	else bad "cotrace $*: status $st"; fi
+}
+usage
+usage nosuchview basic.trace
+usage stats
+usage stats basic.trace --run 0
+usage stats basic.trace --run 3
+usage stats no-such-file.trace
+usage timeline basic.trace -o "$tmp/out.gif"
+usage timeline basic.trace -o "$tmp/no/such/dir/out.svg"
+
+echo "== the tracer"
+cc=${CC:-cc}
+cflags=${CFLAGS:--std=gnu11 -Wall -Wextra -Werror -g -O2}
+tracer_ok=1
+for mode in on off; do
+	def=""
+	[ $mode = off ] && def=-DCOROLAB_NO_TRACE
+	# shellcheck disable=SC2086
+	if ! $cc $cflags $def -I"$root/solutions" tracer_check.c \
+		"$root/solutions/trace.c" ${LDFLAGS:-} -o "$tmp/tracer_$mode" \
+		>"$tmp/cc.log" 2>&1; then
+		bad "tracer_check.c does not build ($mode)"
+		sed 's/^/        /' "$tmp/cc.log" | head -n 10
+		tracer_ok=0
+		continue
+	fi
+	if "$tmp/tracer_$mode" "$tmp/t_$mode.trace" "$tmp/e_$mode.trace" \
+		>"$tmp/tc.log" 2>&1; then
+		ok "tracer_check ($mode): return values, escapes, errors"
+	else
+		bad "tracer_check ($mode)"
+		sed 's/^/        /' "$tmp/tc.log" | head -n 10
+		tracer_ok=0
+	fi
+done
+if [ $tracer_ok = 1 ]; then
+	for pair in "t_on tracer.trace" "e_on tracer-env.trace" \
+		"t_off tracer-off.trace" "e_off tracer-env-off.trace"; do
+		# shellcheck disable=SC2086 # split "produced golden" in two
+		set -- $pair
+		if [ "${UPDATE:-}" = 1 ]; then cp "$tmp/$1.trace" "$2"; fi
+		if cmp -s "$tmp/$1.trace" "$2"; then ok "the tracer wrote $2"
+		else
+			bad "the tracer's output differs from $2"
+			diff "$2" "$tmp/$1.trace" | head -n 10 | sed 's/^/        /'
+		fi
+	done
+	all=1
+	for r in 1 2; do
+		for f in t_on e_on t_off e_off; do
+			run stats "$tmp/$f.trace" --run $r
+			[ "$st" = 0 ] || { all=0; echo "        $f run $r: $(cat "$tmp/err")"; }
+		done
+	done
+	if [ $all = 1 ]; then ok "cotrace reads every run the tracer wrote"
+	else bad "cotrace refuses the tracer's output"; fi
+	run chrome "$tmp/t_on.trace" -o "$tmp/t_on.json"
+	if [ "$st" = 0 ] && ${PYTHON:-python3} check_chrome.py \
+		"$tmp/t_on.json" >"$tmp/chrome.log" 2>&1; then
+		ok "the tracer's run makes Chrome JSON Perfetto can bind"
+	else bad "chrome of the tracer's run: $(tail -n 1 "$tmp/chrome.log")"; fi
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

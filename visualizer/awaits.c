@@ -1,0 +1,335 @@
+/*
+ * awaits.c - who waits on whom at one moment; a cycle is a deadlock.
+ *
+ *	T1 main --awaits--> fut:1 (gather)
+ *	T3 parse --awaits--> fut:2 --result of--> T2 fetch --awaits--> timer:3
+ *
+ * A task that waits points at what it awaits (a future, a timer, an fd);
+ * a future that is another task's result points at that task. Each node
+ * has at most one arrow out (a task awaits one thing at a time, a future
+ * is one task's result), so following the arrows from any node either
+ * ends (something will happen: a timer, an fd, a task that runs) or comes
+ * back around: then every task on the loop waits for itself, and nothing
+ * but cancellation can help. That loop is drawn red and named.
+ *
+ * The moment is --at SEQ (the replay stops there; see model_build) or the
+ * end of the run. Graphviz's dot engine lays this graph out: unlike the
+ * timeline, here the layout is Graphviz's job.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "render.h"
+#include "views.h"
+
+struct anode {
+	char name[48]; /* its DOT name: T3, fut:2, timer:1 */
+	char label[128];
+	const char *shape;
+	const char *fill;
+	int next;     /* the node it waits for, or -1 */
+	char why[24]; /* the label of that arrow */
+	int state;    /* cycle search: 0 new, 1 on the path, 2 done */
+	int in_cycle;
+};
+
+struct agraph {
+	const struct model *m;
+	struct anode *n;
+	int nn, cap;
+};
+
+/* The node called name, made with shape and label if it is new. */
+static int node(struct agraph *a, const char *name, const char *shape,
+		const char *label)
+{
+	struct anode *p;
+	int i;
+
+	for (i = 0; i < a->nn; i++)
+		if (strcmp(a->n[i].name, name) == 0)
+			return i;
+	if (a->nn == a->cap) {
+		int cap = a->cap ? a->cap * 2 : 16;
+		p = realloc(a->n, (size_t)cap * sizeof(*p));
+		if (p == NULL)
+			return -1;
+		a->n = p;
+		a->cap = cap;
+	}
+	p = &a->n[a->nn];
+	memset(p, 0, sizeof(*p));
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	snprintf(p->label, sizeof(p->label), "%s", label);
+	p->shape = shape;
+	p->fill = "white";
+	p->next = -1;
+	return a->nn++;
+}
+
+static int task_node(struct agraph *a, const struct task *tk)
+{
+	static const char *words[] = {"new, ready", "running", "waiting",
+				      "ready", "done"};
+	static const char *fills[] = {"#d6e4ff", "#c8f0cc", "white", "#d6e4ff",
+				      "#e4e4e4"};
+	char name[16], label[128], tl[64];
+	int i;
+
+	snprintf(name, sizeof(name), "T%ld", tk->id);
+	snprintf(label, sizeof(label), "%s\\n%s",
+		 task_label(tk, tl, sizeof(tl)), words[tk->state]);
+	i = node(a, name, "box", label);
+	if (i >= 0)
+		a->n[i].fill = fills[tk->state];
+	return i;
+}
+
+/* The node for what a wait is on, labelled with what we know of it. */
+static int target_node(struct agraph *a, const struct event *aw)
+{
+	const struct model *m = a->m;
+	const struct ref *on = &aw->on;
+	char label[128], t[32];
+	struct timer tm;
+
+	switch (on->kind) {
+	case REF_TASK:
+		return model_task(m, on->id)
+			   ? task_node(a, model_task(m, on->id))
+			   : node(a, on->text, "box", on->text);
+	case REF_TIMER:
+		tm = model_timer(m, on->id);
+		if (tm.set != NULL && tm.set->at != 0)
+			snprintf(label, sizeof(label), "%s\\nfires at %s",
+				 on->text,
+				 fmt_time(tm.set->at - m->t0, t, sizeof(t)));
+		else
+			snprintf(label, sizeof(label), "%s", on->text);
+		return node(a, on->text, "cds", label);
+	case REF_FD:
+		return node(a, on->text, "hexagon", on->text);
+	case REF_FUT:
+		snprintf(label, sizeof(label), "%s%s%s%s", on->text,
+			 aw->what ? "\\n" : "", aw->what ? aw->what : "",
+			 model_fut_done(m, on->id) ? "\\n(done)" : "");
+		return node(a, on->text, "ellipse", label);
+	default:
+		return node(a, on->text, "ellipse", on->text);
+	}
+}
+
+/* Link from -> to with an arrow labelled why (the first link stays). */
+static void wait_for(struct agraph *a, int from, int to, const char *why)
+{
+	if (from < 0 || to < 0 || a->n[from].next >= 0)
+		return;
+	a->n[from].next = to;
+	snprintf(a->n[from].why, sizeof(a->n[from].why), "%s", why);
+}
+
+/*
+ * Build the graph. The steps:
+ *  1. every task still alive is a node;
+ *  2. a waiting task gets an arrow to what it awaits;
+ *  3. a future that is a task's result (what=task:N) gets an arrow to
+ *     that task, which brings the task in even if it is done.
+ */
+static int build(struct agraph *a)
+{
+	const struct model *m = a->m;
+	long id;
+	int t, f;
+
+	for (size_t i = 0; i < m->ntasks; i++) {
+		const struct task *tk = &m->tasks[i];
+		if (tk->state == TS_DONE)
+			continue;
+		if ((t = task_node(a, tk)) < 0)
+			return -1;
+		if (tk->state != TS_WAITING || tk->open < 0 ||
+		    m->spans[tk->open].await == NULL)
+			continue;
+		const struct event *aw = m->spans[tk->open].await;
+		if ((f = target_node(a, aw)) < 0)
+			return -1;
+		wait_for(a, t, f, "awaits");
+		if (aw->what != NULL &&
+		    sscanf(aw->what, "task:%ld", &id) == 1 &&
+		    model_task(m, id) != NULL) {
+			t = task_node(a, model_task(m, id));
+			if (t < 0)
+				return -1;
+			wait_for(a, f, t, "result of");
+		}
+	}
+	return 0;
+}
+
+/*
+ * Mark the nodes on cycles. With one arrow out of each node, walking from
+ * a node either reaches a node already finished (no new cycle) or one on
+ * the current walk: then the nodes from there to here are a cycle.
+ * Iterative, so a chain of a million awaits cannot overflow the stack.
+ */
+static int find_cycles(struct agraph *a, char *names, size_t size)
+{
+	int found = 0;
+
+	for (int s = 0; s < a->nn; s++) {
+		int v = s;
+		while (v >= 0 && a->n[v].state == 0) {
+			a->n[v].state = 1;
+			v = a->n[v].next;
+		}
+		if (v >= 0 && a->n[v].state == 1) {
+			/* v is where the walk closed on itself. */
+			size_t len = strlen(names);
+			int u = v;
+			snprintf(names + len, size - len, "%s%s",
+				 found ? "; " : "", a->n[v].name);
+			do {
+				a->n[u].in_cycle = 1;
+				u = a->n[u].next;
+				len = strlen(names);
+				snprintf(names + len, size - len, " -> %s",
+					 a->n[u].name);
+			} while (u != v);
+			found++;
+		}
+		for (v = s; v >= 0 && a->n[v].state == 1; v = a->n[v].next)
+			a->n[v].state = 2;
+	}
+	return found;
+}
+
+/*
+ * Could anything still wake a waiting task? Not if no task is running or
+ * ready (no task code will run), no timer is pending and no task awaits
+ * an fd. Then the loop has stalled, cycle or not: libtask's "no runnable
+ * tasks", asyncio's run() hanging forever. (A future completed from
+ * another thread is the exception; the trace does not see threads.)
+ */
+static int stalled(const struct agraph *a, const int *count)
+{
+	const struct model *m = a->m;
+
+	if (count[TS_RUNNING] + count[TS_CREATED] + count[TS_QUEUED] > 0 ||
+	    count[TS_WAITING] == 0 || model_pending_timers(m) > 0)
+		return 0;
+	for (size_t i = 0; i < m->ntasks; i++) {
+		const struct task *tk = &m->tasks[i];
+		if (tk->state == TS_WAITING && m->spans[tk->open].await &&
+		    m->spans[tk->open].await->on.kind == REF_FD)
+			return 0;
+	}
+	return 1;
+}
+
+/* The title: the moment, the counts, a deadlock or a stall. */
+static void title(const struct agraph *a, int cycles, const char *names,
+		  char *buf, size_t size)
+{
+	const struct model *m = a->m;
+	const struct event *last = m->nev ? &m->ev[m->nev - 1] : NULL;
+	int count[5] = {0};
+	size_t n;
+	char t[32];
+
+	for (size_t i = 0; i < m->ntasks; i++)
+		count[m->tasks[i].state]++;
+	snprintf(buf, size,
+		 "await graph at seq %ld (t = %s, line %d): %d running, "
+		 "%d ready, %d waiting, %d done\\l",
+		 last ? last->seq : 0L, fmt_time(m->t1 - m->t0, t, sizeof(t)),
+		 last ? last->line : 0, count[TS_RUNNING],
+		 count[TS_CREATED] + count[TS_QUEUED], count[TS_WAITING],
+		 count[TS_DONE]);
+	n = strlen(buf);
+	if (cycles > 0)
+		snprintf(buf + n, size - n, "DEADLOCK: %s\\l", names);
+	n = strlen(buf);
+	if (stalled(a, count))
+		snprintf(buf + n, size - n,
+			 "STALLED: no task can run, and no timer or fd is "
+			 "pending to wake one\\l");
+}
+
+static int emit(struct agraph *a, const char *out, const char *label)
+{
+	Agraph_t *g = agopen("awaits", Agdirected, NULL);
+	Agnode_t **gn;
+	Agedge_t *e;
+	int rc;
+
+	gn = calloc((size_t)a->nn + 1, sizeof(*gn));
+	if (g == NULL || gn == NULL) {
+		if (g != NULL)
+			agclose(g);
+		free(gn);
+		fprintf(stderr, "cotrace: out of memory\n");
+		return 1;
+	}
+	agattr(g, AGRAPH, "layout", "dot");
+	agattr(g, AGRAPH, "rankdir", "LR");
+	agattr(g, AGRAPH, "fontname", "Helvetica");
+	agattr(g, AGRAPH, "labelloc", "t");
+	agattr(g, AGRAPH, "labeljust", "l");
+	agattr(g, AGRAPH, "label", (char *)label);
+	agattr(g, AGNODE, "fontname", "Helvetica");
+	agattr(g, AGNODE, "fontsize", "10");
+	agattr(g, AGNODE, "style", "filled");
+	agattr(g, AGNODE, "color", "black");
+	agattr(g, AGEDGE, "fontname", "Helvetica");
+	agattr(g, AGEDGE, "fontsize", "9");
+	agattr(g, AGEDGE, "color", "black");
+	if (a->nn == 0) {
+		Agnode_t *n = agnode(g, "none", 1);
+		agsafeset(n, "shape", "plaintext", "");
+		agsafeset(n, "label", "no task is alive", "");
+	}
+	for (int i = 0; i < a->nn; i++) {
+		gn[i] = agnode(g, a->n[i].name, 1);
+		agsafeset(gn[i], "shape", (char *)a->n[i].shape, "");
+		agsafeset(gn[i], "label", a->n[i].label, "");
+		agsafeset(gn[i], "fillcolor", (char *)a->n[i].fill, "");
+		if (a->n[i].in_cycle)
+			agsafeset(gn[i], "color", "red", "");
+	}
+	for (int i = 0; i < a->nn; i++) {
+		if (a->n[i].next < 0)
+			continue;
+		e = agedge(g, gn[i], gn[a->n[i].next], NULL, 1);
+		agsafeset(e, "label", a->n[i].why, "");
+		if (strcmp(a->n[i].why, "result of") == 0)
+			agsafeset(e, "style", "dashed", "");
+		if (a->n[i].in_cycle && a->n[a->n[i].next].in_cycle) {
+			agsafeset(e, "color", "red", "");
+			agsafeset(e, "fontcolor", "red", "");
+			agsafeset(e, "penwidth", "2", "");
+		}
+	}
+	rc = render_graph(g, "dot", out);
+	agclose(g);
+	free(gn);
+	return rc;
+}
+
+int view_awaits(const struct model *m, const char *out)
+{
+	struct agraph a = {.m = m};
+	char names[1024] = "", label[1536];
+	int cycles, rc;
+
+	if (build(&a) < 0) {
+		free(a.n);
+		fprintf(stderr, "cotrace: out of memory\n");
+		return 1;
+	}
+	cycles = find_cycles(&a, names, sizeof(names));
+	title(&a, cycles, names, label, sizeof(label));
+	rc = emit(&a, out, label);
+	free(a.n);
+	return rc;
+}

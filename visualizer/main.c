@@ -1,0 +1,159 @@
+/*
+ * main.c - cotrace: read a corolab trace, make one view of it.
+ *
+ *	cotrace timeline TRACE -o out.svg
+ *	cotrace awaits TRACE -o out.svg [--at SEQ]
+ *	cotrace chrome TRACE -o out.json
+ *	cotrace stats TRACE
+ *
+ * The work is in three stages, one file each: tracefile.c reads and checks
+ * the text, model.c replays the run into tasks, spans and marks, and the
+ * view's file (timeline.c, awaits.c, chrome.c, stats.c) draws or counts.
+ *
+ * Exit status: 0 done; 1 a usage or I/O error; 2 the trace is bad (the
+ * message names the file and line). A bad trace never crashes cotrace.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "views.h"
+
+#define EXIT_USAGE    1
+#define EXIT_BADTRACE 2
+
+static const char usage[] =
+    "usage: cotrace VIEW TRACE [-o OUT] [--run N] [--at SEQ]\n"
+    "\n"
+    "views:\n"
+    "  timeline  one lane per task, time left to right, who woke whom\n"
+    "  awaits    who waits on whom at a moment (--at SEQ, default the\n"
+    "            end); a cycle is drawn as a deadlock\n"
+    "  chrome    Chrome Trace Event JSON for ui.perfetto.dev\n"
+    "  stats     per task: steps, time running, waiting, queued\n"
+    "\n"
+    "options:\n"
+    "  -o OUT    output file; its extension picks the format: .svg .png\n"
+    "            .pdf .dot (timeline, awaits), .json (chrome). Without\n"
+    "            -o (or -o -): DOT, JSON or text on standard output\n"
+    "  --run N   the Nth run of a trace holding several (default 1)\n"
+    "  --at SEQ  awaits: the moment just after event SEQ\n"
+    "\n"
+    "TRACE is a file written with COROLAB_TRACE=file or cl_trace_open,\n"
+    "or - for standard input. Exit status: 0 ok, 1 usage or I/O\n"
+    "error, 2 bad trace. See visualizer/README.md.\n";
+
+/* A positive number for an option, or -1. */
+static long positive(const char *s)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	return *s != '\0' && *end == '\0' && v > 0 ? v : -1;
+}
+
+static int write_text_view(const struct model *m, const char *view,
+			   const char *out)
+{
+	FILE *fp = out && strcmp(out, "-") != 0 ? fopen(out, "w") : stdout;
+	int rc;
+
+	if (fp == NULL) {
+		perror(out);
+		return EXIT_USAGE;
+	}
+	rc = strcmp(view, "chrome") == 0 ? view_chrome(m, fp)
+					 : view_stats(m, fp);
+	if (fflush(fp) != 0 || ferror(fp))
+		rc = 1;
+	if (fp != stdout && fclose(fp) != 0)
+		rc = 1;
+	if (rc != 0)
+		fprintf(stderr, "cotrace: cannot write %s\n",
+			fp == stdout ? "standard output" : out);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"run", required_argument, NULL, 'r'},
+	    {"at", required_argument, NULL, 'a'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *out = NULL, *view, *path;
+	long run = 1, at = 0;
+	struct trace t;
+	struct model m;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			out = optarg;
+			break;
+		case 'r':
+			if ((run = positive(optarg)) < 0)
+				goto bad_usage;
+			break;
+		case 'a':
+			if ((at = positive(optarg)) < 0)
+				goto bad_usage;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			goto bad_usage;
+		}
+	}
+	if (argc - optind != 2)
+		goto bad_usage;
+	view = argv[optind];
+	path = argv[optind + 1];
+	if (strcmp(view, "timeline") != 0 && strcmp(view, "awaits") != 0 &&
+	    strcmp(view, "chrome") != 0 && strcmp(view, "stats") != 0) {
+		fprintf(stderr, "cotrace: unknown view '%s'\n", view);
+		goto bad_usage;
+	}
+
+	if ((rc = trace_read(&t, path)) < 0) {
+		fprintf(stderr, "cotrace: %s\n", t.err);
+		trace_free(&t);
+		return rc == TRACE_IO_ERROR ? EXIT_USAGE : EXIT_BADTRACE;
+	}
+	if ((size_t)run > t.nruns) {
+		fprintf(stderr, "cotrace: %s holds %zu run%s, not %ld\n", path,
+			t.nruns, t.nruns == 1 ? "" : "s", run);
+		trace_free(&t);
+		return EXIT_USAGE;
+	}
+	if (t.nruns > 1 && run == 1)
+		fprintf(stderr,
+			"cotrace: %s holds %zu runs; showing the first "
+			"(--run N for another)\n",
+			path, t.nruns);
+	if (model_build(&m, &t, (size_t)run - 1,
+			strcmp(view, "awaits") == 0 ? at : 0) < 0) {
+		fprintf(stderr, "cotrace: %s\n", m.err);
+		model_free(&m);
+		trace_free(&t);
+		return EXIT_BADTRACE;
+	}
+
+	if (strcmp(view, "timeline") == 0)
+		rc = view_timeline(&m, out);
+	else if (strcmp(view, "awaits") == 0)
+		rc = view_awaits(&m, out);
+	else
+		rc = write_text_view(&m, view, out);
+	model_free(&m);
+	trace_free(&t);
+	return rc ? EXIT_USAGE : 0;
+
+bad_usage:
+	fputs(usage, stderr);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,609 @@
+/*
+ * model.c - replaying a run's events into tasks, spans and marks.
+ *
+ * The loop is single-threaded, and the replay holds it to that: at most
+ * one task is inside a step, a step ends before the next one begins, a
+ * task exists before anything happens to it. A trace that breaks these
+ * rules comes from a broken scheduler (or tracer), and the first broken
+ * rule is reported with its line: that is usually the bug.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+
+static int fail(struct model *m, const struct event *e, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(struct model *m, const struct event *e, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	n = snprintf(m->err, sizeof(m->err), "%s:%d: %s: ", m->t->path, e->line,
+		     e->name);
+	va_start(ap, fmt);
+	vsnprintf(m->err + n, sizeof(m->err) - (size_t)n, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* The element for id, or NULL when the table does not reach that far. */
+static void *table_get(const struct table *tb, long id)
+{
+	if (id < 0 || (size_t)id >= tb->n)
+		return NULL;
+	return tb->v + (size_t)id * tb->size;
+}
+
+/*
+ * The element for id, the table grown (and zeroed) to hold it; NULL when
+ * id is out of range or memory is short.
+ */
+static void *table_put(struct table *tb, long id)
+{
+	size_t n;
+	unsigned char *v;
+
+	if (id < 0 || id >= MAX_ID)
+		return NULL;
+	if ((size_t)id >= tb->n) {
+		for (n = tb->n ? tb->n : 16; n <= (size_t)id; n *= 2)
+			;
+		v = realloc(tb->v, n * tb->size);
+		if (v == NULL)
+			return NULL;
+		memset(v + tb->n * tb->size, 0, (n - tb->n) * tb->size);
+		tb->v = v;
+		tb->n = n;
+	}
+	return table_get(tb, id);
+}
+
+/* Room for one more element; see tracefile.c's grow. */
+static void *grow(void *arr, size_t n, size_t *cap, size_t size)
+{
+	size_t ncap;
+	void *p;
+
+	if (n < *cap)
+		return arr;
+	ncap = *cap ? *cap * 2 : 32;
+	p = realloc(arr, ncap * size);
+	if (p != NULL)
+		*cap = ncap;
+	return p;
+}
+
+struct task *model_task(const struct model *m, long id)
+{
+	const long *ix = table_get(&m->task_ix, id);
+
+	return ix != NULL && *ix > 0 ? &m->tasks[*ix - 1] : NULL;
+}
+
+/* The task an event names with task=, or an error. */
+static struct task *need_task(struct model *m, const struct event *e, long id)
+{
+	struct task *tk = model_task(m, id);
+
+	if (tk == NULL)
+		fail(m, e, "unknown task %ld (no task.new before this line)",
+		     id);
+	return tk;
+}
+
+static long open_span(struct model *m, enum span_kind kind, long lane,
+		      const struct event *from)
+{
+	struct span *s =
+	    grow(m->spans, m->nspans, &m->caps[1], sizeof(*m->spans));
+
+	if (s == NULL)
+		return -1;
+	m->spans = s;
+	s = &m->spans[m->nspans];
+	memset(s, 0, sizeof(*s));
+	s->kind = kind;
+	s->lane = lane;
+	s->from = from;
+	return (long)m->nspans++;
+}
+
+/* Close the task's open span (if any) at e; open a new one of kind. */
+static int switch_span(struct model *m, struct task *tk, const struct event *e,
+		       enum span_kind kind)
+{
+	if (tk->open >= 0)
+		m->spans[tk->open].to = e;
+	tk->open = open_span(m, kind, tk->id, e);
+	return tk->open < 0 ? fail(m, e, "out of memory") : 0;
+}
+
+static long add_mark(struct model *m, enum mark_kind kind,
+		     const struct event *e, long lane, long from)
+{
+	struct mark *k =
+	    grow(m->marks, m->nmarks, &m->caps[2], sizeof(*m->marks));
+	struct task *tk;
+
+	if (k == NULL)
+		return fail(m, e, "out of memory");
+	m->marks = k;
+	k = &m->marks[m->nmarks];
+	k->kind = kind;
+	k->ev = e;
+	k->lane = lane;
+	k->from = from;
+	k->step = -1;
+	tk = model_task(m, from);
+	k->from_step = tk != NULL ? tk->last_step : -1;
+	return (long)m->nmarks++;
+}
+
+/*
+ * The lane an arrow starts from, for a by= reference: a task's own lane,
+ * or for a future the lane of whoever completed it; timers, fds and the
+ * loop itself live on the loop's lane. spawn comes from the parent.
+ */
+static int waker_lane(struct model *m, const struct event *e,
+		      const struct ref *by, long parent, long *lane)
+{
+	const struct event *done;
+
+	*lane = m->running ? m->running : LOOP_LANE;
+	switch (by->kind) {
+	case REF_TASK:
+	case REF_CANCEL:
+		if (need_task(m, e, by->id) == NULL)
+			return -1;
+		*lane = by->id;
+		break;
+	case REF_SPAWN:
+		if (parent != 0)
+			*lane = parent;
+		break;
+	case REF_FUT:
+		done = model_fut_done(m, by->id);
+		if (done != NULL && done->by.kind == REF_TASK)
+			*lane = done->by.id;
+		else if (done != NULL)
+			*lane = LOOP_LANE;
+		break;
+	case REF_TIMER:
+	case REF_FD:
+	case REF_LOOP:
+		*lane = LOOP_LANE;
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static int on_task_new(struct model *m, const struct event *e)
+{
+	struct task *tk;
+	long *ix;
+
+	if (e->task == 0)
+		return fail(m, e, "task ids start at 1");
+	if ((tk = model_task(m, e->task)) != NULL)
+		return fail(m, e, "duplicate task id %ld (task.new at line %d)",
+			    e->task, tk->created->line);
+	if (e->parent != 0 && need_task(m, e, e->parent) == NULL)
+		return -1;
+	if (e->task >= MAX_ID)
+		return fail(m, e,
+			    "task id %ld too large (ids are small "
+			    "integers, below %ld)",
+			    e->task, MAX_ID);
+	ix = table_put(&m->task_ix, e->task);
+	if (ix == NULL)
+		return fail(m, e, "out of memory");
+	tk = grow(m->tasks, m->ntasks, &m->caps[0], sizeof(*m->tasks));
+	if (tk == NULL)
+		return fail(m, e, "out of memory");
+	m->tasks = tk;
+	tk = &m->tasks[m->ntasks];
+	memset(tk, 0, sizeof(*tk));
+	*ix = (long)++m->ntasks;
+	tk->id = e->task;
+	tk->name = e->tname;
+	tk->parent = e->parent;
+	tk->created = e;
+	tk->state = TS_CREATED;
+	tk->open = -1;
+	tk->last_step = -1;
+	tk->pending_wake = -1;
+	/* asyncio schedules a task's first step when it creates it
+	 * (Task.__init__ calls loop.call_soon): it is queued from birth. */
+	return switch_span(m, tk, e, SP_QUEUED);
+}
+
+static int on_wake(struct model *m, const struct event *e)
+{
+	struct task *tk = need_task(m, e, e->task);
+	long from, k;
+
+	if (tk == NULL)
+		return -1;
+	if (tk->state == TS_DONE)
+		return fail(m, e, "task %ld is already done", e->task);
+	if (waker_lane(m, e, &e->by, tk->parent, &from) < 0)
+		return -1;
+	if ((k = add_mark(m, MK_WAKE, e, tk->id, from)) < 0)
+		return -1;
+	tk->pending_wake = k;
+	if (tk->state == TS_RUNNING) {
+		/* Rescheduled from inside its own step (a bare yield,
+		 * sleep(0)): it will be queued, not waiting, when it ends. */
+		tk->woken = 1;
+	} else if (tk->state == TS_WAITING) {
+		tk->state = TS_QUEUED;
+		return switch_span(m, tk, e, SP_QUEUED);
+	}
+	return 0;
+}
+
+static int on_step_begin(struct model *m, const struct event *e)
+{
+	struct task *tk = need_task(m, e, e->task);
+	const struct event *cause = NULL;
+	const struct mark *k;
+	struct span *s;
+
+	if (tk == NULL)
+		return -1;
+	if (tk->state == TS_DONE)
+		return fail(m, e, "task %ld is already done", e->task);
+	if (m->running != 0)
+		return fail(m, e,
+			    "task %ld begins a step while task %ld is still "
+			    "running (one step at a time)",
+			    e->task, m->running);
+	if (m->poll >= 0)
+		return fail(m, e, "a step begins inside a poll (line %d)",
+			    m->spans[m->poll].from->line);
+	if (e->cause != 0) {
+		cause = trace_find_seq(m->t, e->cause);
+		if (cause == NULL || cause->seq >= e->seq ||
+		    cause->run != e->run)
+			return fail(m, e, "cause=%ld names no earlier event",
+				    e->cause);
+	}
+	if (switch_span(m, tk, e, SP_STEP) < 0)
+		return -1;
+	s = &m->spans[tk->open];
+	tk->last_step = tk->open;
+	s->step = e->step ? e->step : tk->nsteps + 1;
+	s->cause = cause;
+	/* Tie the wake to the step it led to: the one cause= names, else
+	 * the task's latest wake. */
+	k = cause != NULL ? model_mark_at(m, cause->seq) : NULL;
+	if (k == NULL && tk->pending_wake >= 0)
+		k = &m->marks[tk->pending_wake];
+	if (k != NULL && k->kind == MK_WAKE && k->lane == tk->id && k->step < 0)
+		m->marks[k - m->marks].step = tk->open;
+	tk->pending_wake = -1;
+	tk->nsteps++;
+	tk->state = TS_RUNNING;
+	tk->woken = 0;
+	tk->await = NULL;
+	m->running = tk->id;
+	return 0;
+}
+
+static int on_step_end(struct model *m, const struct event *e)
+{
+	struct task *tk = need_task(m, e, e->task);
+	struct span *s;
+
+	if (tk == NULL)
+		return -1;
+	if (tk->state != TS_RUNNING)
+		return fail(m, e, "task %ld is not running (no step.begin)",
+			    e->task);
+	s = &m->spans[tk->open];
+	if (e->step != 0 && e->step != s->step)
+		return fail(m, e,
+			    "step=%ld, but step %ld of task %ld is "
+			    "running (line %d)",
+			    e->step, s->step, e->task, s->from->line);
+	s->result = e->result;
+	m->running = 0;
+	if (e->result != RES_PENDING) {
+		s->to = e;
+		tk->open = -1;
+		tk->state = TS_DONE;
+		return 0;
+	}
+	if (tk->woken) {
+		tk->state = TS_QUEUED;
+		return switch_span(m, tk, e, SP_QUEUED);
+	}
+	tk->state = TS_WAITING;
+	if (switch_span(m, tk, e, SP_WAIT) < 0)
+		return -1;
+	m->spans[tk->open].await = tk->await;
+	return 0;
+}
+
+static int on_await(struct model *m, const struct event *e)
+{
+	struct task *tk = need_task(m, e, e->task);
+
+	if (tk == NULL)
+		return -1;
+	if (tk->state == TS_DONE)
+		return fail(m, e, "task %ld is already done", e->task);
+	tk->await = e;
+	/* Written after the step ended: it still says what the wait is. */
+	if (tk->state == TS_WAITING && m->spans[tk->open].await == NULL)
+		m->spans[tk->open].await = e;
+	return 0;
+}
+
+static int on_fut_done(struct model *m, const struct event *e)
+{
+	const struct event **slot = table_put(&m->futs, e->id);
+	long lane = m->running ? m->running : LOOP_LANE;
+
+	if (slot == NULL)
+		return fail(m, e,
+			    e->id >= MAX_ID ? "future id %ld too large"
+					    : "out of memory (id %ld)",
+			    e->id);
+	if (e->by.kind == REF_TASK) {
+		if (need_task(m, e, e->by.id) == NULL)
+			return -1;
+		lane = e->by.id;
+	} else if (e->by.kind == REF_TIMER || e->by.kind == REF_LOOP) {
+		lane = LOOP_LANE;
+	}
+	*slot = e;
+	return add_mark(m, MK_FUT, e, lane, lane) < 0 ? -1 : 0;
+}
+
+static int on_timer(struct model *m, const struct event *e)
+{
+	struct timer *tm = table_put(&m->timers, e->id);
+
+	if (tm == NULL)
+		return fail(m, e,
+			    e->id >= MAX_ID ? "timer id %ld too large"
+					    : "out of memory (id %ld)",
+			    e->id);
+	if (e->kind == EV_TIMER_SET) {
+		tm->set = e;
+		tm->fire = NULL;
+		return 0;
+	}
+	if (e->kind == EV_TIMER_CANCEL) {
+		tm->set = NULL; /* it will not fire: nothing pending */
+		return 0;
+	}
+	tm->fire = e;
+	return add_mark(m, MK_TIMER, e, LOOP_LANE, LOOP_LANE) < 0 ? -1 : 0;
+}
+
+static int on_poll(struct model *m, const struct event *e)
+{
+	if (e->kind == EV_POLL_BEGIN) {
+		if (m->poll >= 0)
+			return fail(m, e,
+				    "inside a poll (poll.begin at line %d)",
+				    m->spans[m->poll].from->line);
+		if (m->running != 0)
+			return fail(m, e, "the loop polls while task %ld runs",
+				    m->running);
+		m->poll = open_span(m, SP_POLL, LOOP_LANE, e);
+		return m->poll < 0 ? fail(m, e, "out of memory") : 0;
+	}
+	if (m->poll < 0)
+		return fail(m, e, "poll.end without poll.begin");
+	m->spans[m->poll].to = e;
+	m->poll = -1;
+	return 0;
+}
+
+static int on_task_event(struct model *m, const struct event *e)
+{
+	struct task *tk = need_task(m, e, e->task);
+	long from;
+
+	if (tk == NULL)
+		return -1;
+	switch (e->kind) {
+	case EV_EXC_RAISE:
+		return add_mark(m, MK_EXC, e, tk->id, tk->id) < 0 ? -1 : 0;
+	case EV_CANCEL:
+		if (waker_lane(m, e, &e->by, 0, &from) < 0)
+			return -1;
+		return add_mark(m, MK_CANCEL, e, tk->id, from) < 0 ? -1 : 0;
+	default: /* EV_TASK_DONE */
+		if (tk->done != NULL)
+			return fail(m, e, "task %ld is done twice (line %d)",
+				    e->task, tk->done->line);
+		tk->done = e;
+		/* Done outside a step: cancelled before it ever ran, say. */
+		if (tk->state != TS_RUNNING && tk->state != TS_DONE) {
+			if (tk->open >= 0)
+				m->spans[tk->open].to = e;
+			tk->open = -1;
+			tk->state = TS_DONE;
+		}
+		return 0;
+	}
+}
+
+/*
+ * Replay the run. The steps:
+ *  1. find the run's events; stop at upto if it is given;
+ *  2. feed each event to its handler, which checks it against the state
+ *     so far and opens or closes spans and adds marks;
+ *  3. leave the spans of tasks still waiting, queued or running open:
+ *     their end is the end of the replay (span_end_ts).
+ */
+int model_build(struct model *m, const struct trace *t, size_t run, long upto)
+{
+	const struct event *e;
+	int rc = 0;
+
+	memset(m, 0, sizeof(*m));
+	m->t = t;
+	m->run = &t->runs[run];
+	m->ev = t->ev + m->run->first;
+	m->poll = -1;
+	m->task_ix.size = sizeof(long);
+	m->futs.size = sizeof(const struct event *);
+	m->timers.size = sizeof(struct timer);
+	if (m->run->n > 0)
+		m->t0 = m->t1 = m->ev[0].ts;
+	for (m->nev = 0; m->nev < m->run->n && rc == 0; m->nev++) {
+		e = &m->ev[m->nev];
+		if (upto != 0 && e->seq > upto)
+			break;
+		m->t1 = e->ts;
+		/* clang-format off */
+		switch (e->kind) {
+		case EV_TASK_NEW: rc = on_task_new(m, e); break;
+		case EV_WAKE: rc = on_wake(m, e); break;
+		case EV_STEP_BEGIN: rc = on_step_begin(m, e); break;
+		case EV_STEP_END: rc = on_step_end(m, e); break;
+		case EV_AWAIT: rc = on_await(m, e); break;
+		case EV_FUT_DONE: rc = on_fut_done(m, e); break;
+		case EV_TIMER_SET:
+		case EV_TIMER_FIRE:
+		case EV_TIMER_CANCEL: rc = on_timer(m, e); break;
+		case EV_FD_READY:
+			rc = add_mark(m, MK_FD, e, LOOP_LANE, LOOP_LANE) < 0
+				     ? -1
+				     : 0;
+			break;
+		case EV_POLL_BEGIN:
+		case EV_POLL_END: rc = on_poll(m, e); break;
+		case EV_EXC_RAISE:
+		case EV_CANCEL:
+		case EV_TASK_DONE: rc = on_task_event(m, e); break;
+		case EV_LOOP_END:
+		case EV_UNKNOWN: break; /* the format may grow */
+		}
+		/* clang-format on */
+	}
+	return rc;
+}
+
+void model_free(struct model *m)
+{
+	free(m->tasks);
+	free(m->spans);
+	free(m->marks);
+	free(m->task_ix.v);
+	free(m->futs.v);
+	free(m->timers.v);
+	memset(m, 0, sizeof(*m));
+}
+
+const char *task_label(const struct task *tk, char *buf, size_t size)
+{
+	if (tk->name != NULL)
+		snprintf(buf, size, "T%ld %s", tk->id, tk->name);
+	else
+		snprintf(buf, size, "T%ld", tk->id);
+	return buf;
+}
+
+const struct event *model_fut_done(const struct model *m, long id)
+{
+	const struct event *const *slot = table_get(&m->futs, id);
+
+	return slot != NULL ? *slot : NULL;
+}
+
+struct timer model_timer(const struct model *m, long id)
+{
+	const struct timer *tm = table_get(&m->timers, id);
+	struct timer none = {NULL, NULL};
+
+	return tm != NULL ? *tm : none;
+}
+
+long model_pending_timers(const struct model *m)
+{
+	long n = 0;
+
+	for (size_t id = 0; id < m->timers.n; id++) {
+		const struct timer *tm = table_get(&m->timers, (long)id);
+		n += tm->set != NULL && tm->fire == NULL;
+	}
+	return n;
+}
+
+/* Spans are added as events open them, so their from seqs increase. */
+const struct span *model_span_at(const struct model *m, long seq)
+{
+	size_t lo = 0, hi = m->nspans;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (m->spans[mid].from->seq < seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < m->nspans && m->spans[lo].from->seq == seq ? &m->spans[lo]
+							       : NULL;
+}
+
+/* Marks are added in event order too. */
+const struct mark *model_mark_at(const struct model *m, long seq)
+{
+	size_t lo = 0, hi = m->nmarks;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (m->marks[mid].ev->seq < seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < m->nmarks && m->marks[lo].ev->seq == seq ? &m->marks[lo]
+							     : NULL;
+}
+
+int64_t span_end_ts(const struct model *m, const struct span *s)
+{
+	return s->to != NULL ? s->to->ts : m->t1;
+}
+
+const char *fmt_time(int64_t us, char *buf, size_t size)
+{
+	static const struct {
+		int64_t div;
+		const char *unit;
+	} units[] = {{1000000, "s"}, {1000, "ms"}};
+	char num[32];
+	size_t i, n;
+
+	for (i = 0; i < 2; i++)
+		if (us >= units[i].div || -us >= units[i].div)
+			break;
+	if (us == 0) {
+		snprintf(buf, size, "0");
+	} else if (i == 2) {
+		snprintf(buf, size, "%lld us", (long long)us);
+	} else {
+		/* Three decimals, trailing zeros cut: 12.5 ms, 10 ms. */
+		snprintf(num, sizeof(num), "%.3f", (double)us / units[i].div);
+		n = strlen(num);
+		while (num[n - 1] == '0')
+			num[--n] = '\0';
+		if (num[n - 1] == '.')
+			num[--n] = '\0';
+		snprintf(buf, size, "%s %s", num, units[i].unit);
+	}
+	return buf;
+}

@@ -1,0 +1,97 @@
+/*
+ * render.c - writing a Graphviz graph to the file the user named.
+ *
+ * The Graphviz C API in four calls: gvContext makes the library's state
+ * (plugins: layouts, renderers); gvLayout runs a layout engine, which
+ * stores positions in the graph; gvRender draws those positions in a
+ * format; gvFreeLayout drops them again. That last call must come
+ * before agclose, or the layout's memory leaks: the graph does not own it.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <gvc.h>
+
+#include "render.h"
+
+/* What a file name asks for: "svg", "png", "pdf", "dot", or NULL. */
+static const char *format_of(const char *path)
+{
+	static const char *known[] = {"svg", "png", "pdf", "dot", "gv"};
+	const char *dot = strrchr(path, '.');
+
+	if (dot == NULL || strchr(dot, '/') != NULL)
+		return NULL;
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcmp(dot + 1, known[i]) == 0)
+			return known[i];
+	return NULL;
+}
+
+static int write_dot(Agraph_t *g, const char *path)
+{
+	FILE *fp = path ? fopen(path, "w") : stdout;
+	int bad;
+
+	if (fp == NULL) {
+		perror(path);
+		return 1;
+	}
+	bad = agwrite(g, fp) != 0;
+	bad |= fflush(fp) != 0 || ferror(fp);
+	if (fp != stdout)
+		bad |= fclose(fp) != 0;
+	if (bad)
+		fprintf(stderr, "cotrace: cannot write %s\n",
+			path ? path : "standard output");
+	return bad;
+}
+
+int render_graph(Agraph_t *g, const char *engine, const char *path)
+{
+	const char *fmt;
+	GVC_t *gvc;
+	FILE *fp;
+	int rc;
+
+	if (path == NULL || strcmp(path, "-") == 0)
+		return write_dot(g, NULL);
+	fmt = format_of(path);
+	if (fmt == NULL) {
+		fprintf(stderr,
+			"cotrace: %s: unknown output format (name it .svg, "
+			".png, .pdf or .dot)\n",
+			path);
+		return 1;
+	}
+	if (strcmp(fmt, "dot") == 0 || strcmp(fmt, "gv") == 0)
+		return write_dot(g, path);
+
+	/* We open the file, not Graphviz: its gvRenderFilename reports a
+	 * file it cannot create, but still returns success. */
+	fp = fopen(path, "wb");
+	if (fp == NULL) {
+		perror(path);
+		return 1;
+	}
+	gvc = gvContext();
+	if (gvc == NULL) {
+		fprintf(stderr, "cotrace: cannot start Graphviz\n");
+		fclose(fp);
+		return 1;
+	}
+	rc = gvLayout(gvc, g, engine);
+	if (rc == 0) {
+		rc = gvRender(gvc, g, fmt, fp);
+		gvFreeLayout(gvc, g);
+	}
+	gvFreeContext(gvc);
+	if (fflush(fp) != 0 || ferror(fp))
+		rc = -1;
+	if (fclose(fp) != 0)
+		rc = -1;
+	if (rc != 0)
+		fprintf(stderr, "cotrace: Graphviz could not render %s\n",
+			path);
+	return rc != 0;
+}

@@ -1,0 +1,654 @@
+/*
+ * timeline.c - one lane per task, time left to right, who woke whom.
+ *
+ *	T1 main    [#1]----await fut:1-----------------------------[#2 done]
+ *	T2 fetch    ..[#1]---await timer:1---[#2]---await timer:3---[#3 done]
+ *	event loop                           *                   *
+ *	           0                        5 ms                30 ms
+ *
+ * A box per step, an orange line while the task awaits something, green
+ * dots while it is ready but not running, and a red arrow at the moment
+ * of each wake, from the waker's lane to the woken task's.
+ *
+ * The hard part is x. Time cannot be used as it is: with a virtual clock
+ * a step takes no time at all (every box would be a line), and a trace
+ * that sleeps 10 s once and 1 ms a hundred times would be all idle gap. So
+ * x follows the events in order, with two rules:
+ *
+ *  - time moves x forward in proportion, except that a gap much longer
+ *    than the typical one is compressed to a fixed width and marked "//"
+ *    on the axis (it is idle: nothing happens in it);
+ *  - a step is at least wide enough for its label, and everything that
+ *    happens inside it (spawns, wakes) is spread along it, so arrows at
+ *    the same instant do not overlap.
+ *
+ * The axis then labels the instants where time moved, not round numbers:
+ * x is not linear in time, and the labels say so honestly.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "canvas.h"
+#include "place.h"
+#include "views.h"
+
+/* Geometry, in points. */
+#define LANE_H	 44.0  /* from one lane to the next */
+#define BOX_H	 20.0  /* a step's box */
+#define X_LEFT	 110.0 /* where lanes start (labels to the left) */
+#define STEP_PAD 10.0  /* from a step's left edge to its first event */
+#define INNER_DX 9.0   /* between two things inside one step */
+#define OUTER_DX 12.0  /* between two wakes from the loop */
+#define STEP_SEP 6.0   /* between two boxes in a row */
+#define LONG_W	 56.0  /* a compressed gap */
+#define LONG_K	 8     /* a gap LONG_K times the median is compressed */
+#define MIN_W	 400.0 /* the shortest lanes */
+
+/* Colours, the ones of the target picture. */
+#define C_STEP	    "#d6e4ff"
+#define C_DONE	    "#c8f0cc"
+#define C_RAISED    "#f9c9c4"
+#define C_CANCELLED "#e4e4e4"
+#define C_WAIT	    "#e8841a"
+#define C_WAIT_TEXT "#b05a00"
+#define C_QUEUED    "#2e9e44"
+#define C_WAKE	    "#e01b1b"
+#define C_SPAWN	    "#707070"
+#define C_CANCEL    "#b0177e"
+#define C_LANE	    "#d0d0d0"
+#define C_POLL	    "#eeeeee"
+#define C_FD	    "#1f5fbf"
+
+struct tick {
+	double x;
+	int64_t ts;
+	int64_t gap; /* > 0: a compressed gap of this long ends here */
+};
+
+struct timeline {
+	const struct model *m;
+	struct canvas *c;
+	double *x;	    /* x of every replayed event, by index */
+	double x_start;	    /* lanes begin */
+	double x_end;	    /* lanes end */
+	double scale;	    /* points per microsecond */
+	int64_t long_gap;   /* longer gaps are compressed */
+	struct tick *ticks; /* where time moved, for the axis */
+	size_t nticks;
+	struct placer pl; /* the room labels have taken */
+};
+
+static double xof(const struct timeline *tl, const struct event *e)
+{
+	return tl->x[e - tl->m->ev];
+}
+
+/* Lanes go top down in creation order; the loop's is the lowest. */
+static double lane_y(const struct timeline *tl, long lane)
+{
+	const struct task *tk = model_task(tl->m, lane);
+	size_t row = tk != NULL ? (size_t)(tk - tl->m->tasks) : tl->m->ntasks;
+
+	return 90.0 + (double)(tl->m->ntasks - row) * LANE_H;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Choose the scale. Idle gaps (no task in a step) longer than LONG_K
+ * times the median gap are compressed; the rest keep their proportions,
+ * about 100 points per gap (300 to 1000 in all). Time inside a step is
+ * never compressed: a step that hogs the loop should look like it.
+ */
+static int choose_scale(struct timeline *tl)
+{
+	const struct model *m = tl->m;
+	int64_t *gaps = malloc((m->nev + 1) * sizeof(*gaps));
+	int64_t sum = 0, median;
+	size_t n = 0, kept = 0;
+	int in_step = 0;
+	double budget;
+
+	if (gaps == NULL)
+		return -1;
+	for (size_t i = 1; i < m->nev; i++)
+		if (m->ev[i].ts > m->ev[i - 1].ts)
+			gaps[n++] = m->ev[i].ts - m->ev[i - 1].ts;
+	qsort(gaps, n, sizeof(*gaps), cmp_i64);
+	median = n > 0 ? gaps[(n - 1) / 2] : 0;
+	tl->long_gap =
+	    median <= INT64_MAX / LONG_K ? median * LONG_K : INT64_MAX;
+	for (size_t i = 1; i < m->nev; i++) {
+		int64_t gap = m->ev[i].ts - m->ev[i - 1].ts;
+		in_step = m->ev[i - 1].kind == EV_STEP_BEGIN ? 1
+			  : m->ev[i - 1].kind == EV_STEP_END ? 0
+							     : in_step;
+		if (gap > 0 && (in_step || gap <= tl->long_gap))
+			sum += gap, kept++;
+	}
+	budget = 100.0 * (double)kept;
+	budget = budget < 300 ? 300 : budget > 1000 ? 1000 : budget;
+	tl->scale = sum > 0 ? budget / (double)sum : 0;
+	free(gaps);
+	return 0;
+}
+
+static const char *step_label(const struct span *s, char *buf, size_t size)
+{
+	static const char *words[] = {"", " done", " raised", " cancelled"};
+
+	snprintf(buf, size, "#%ld%s", s->step,
+		 s->to == NULL ? " ..." : words[s->result]);
+	return buf;
+}
+
+/* Does this event get an x of its own (something is drawn there)? */
+static int takes_room(const struct model *m, const struct event *e)
+{
+	const struct mark *k;
+
+	switch (e->kind) {
+	case EV_WAKE:
+		/* The root task's spawn (by the loop) draws nothing. */
+		k = model_mark_at(m, e->seq);
+		return !(e->by.kind == REF_SPAWN && k->from == LOOP_LANE);
+	case EV_CANCEL:
+	case EV_EXC_RAISE:
+	case EV_FD_READY:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * Give every event its x. The steps:
+ *  1. when time moves, move x: in proportion, or LONG_W for a long gap;
+ *     note a tick for the axis;
+ *  2. a step.begin opens a box; its inner events are spaced INNER_DX;
+ *  3. a step.end closes it no narrower than its label; the same for polls;
+ *  4. anything else drawn outside a step (a wake from the loop) is spaced
+ *     OUTER_DX from the next.
+ */
+static int place_events(struct timeline *tl)
+{
+	const struct model *m = tl->m;
+	const struct span *step = NULL;
+	int in_step = 0;
+	double x, box_x0 = 0, w;
+	int64_t prev_ts = m->t0;
+	char label[48];
+
+	tl->x = calloc(m->nev + 1, sizeof(double));
+	tl->ticks = calloc(m->nev + 1, sizeof(struct tick));
+	if (tl->x == NULL || tl->ticks == NULL)
+		return -1;
+	x = tl->x_start = X_LEFT;
+	x += 12;
+	tl->ticks[tl->nticks++] = (struct tick){x, m->t0, 0};
+	for (size_t i = 0; i < m->nev; i++) {
+		const struct event *e = &m->ev[i];
+		if (e->ts > prev_ts) {
+			int64_t gap = e->ts - prev_ts;
+			int is_long = !in_step && gap > tl->long_gap;
+			x += is_long ? LONG_W : (double)gap * tl->scale;
+			tl->ticks[tl->nticks++] =
+			    (struct tick){x, e->ts, is_long ? gap : 0};
+			prev_ts = e->ts;
+		}
+		tl->x[i] = x;
+		switch (e->kind) {
+		case EV_STEP_BEGIN:
+		case EV_POLL_BEGIN:
+			step = model_span_at(m, e->seq);
+			in_step = e->kind == EV_STEP_BEGIN;
+			box_x0 = x;
+			x += STEP_PAD;
+			break;
+		case EV_STEP_END:
+		case EV_POLL_END:
+			w = 34;
+			if (step != NULL && step->kind == SP_STEP)
+				w = text_width(
+					step_label(step, label, sizeof(label)),
+					9) +
+				    14;
+			w = w < 30 ? 30 : w;
+			x = x > box_x0 + w ? x : box_x0 + w;
+			tl->x[i] = x;
+			x += STEP_SEP;
+			step = NULL;
+			in_step = 0;
+			break;
+		default:
+			if (takes_room(m, e))
+				x += step != NULL ? INNER_DX : OUTER_DX;
+			break;
+		}
+	}
+	/* A short run still gets lanes long enough to read. */
+	tl->x_end = x + 16 > tl->x_start + MIN_W ? x + 16 : tl->x_start + MIN_W;
+	return 0;
+}
+
+static void draw_lanes(struct timeline *tl)
+{
+	char name[64];
+
+	for (size_t i = 0; i <= tl->m->ntasks; i++) {
+		long lane = i < tl->m->ntasks ? tl->m->tasks[i].id : LOOP_LANE;
+		double y = lane_y(tl, lane);
+		canvas_line(tl->c, tl->x_start, y, tl->x_end, y, "color",
+			    C_LANE, "penwidth", "0.8", NULL);
+		canvas_text(tl->c, tl->x_start - 10, y, 'r', 10,
+			    i < tl->m->ntasks ? task_label(&tl->m->tasks[i],
+							   name, sizeof(name))
+					      : "event loop",
+			    NULL);
+	}
+}
+
+/* "T2 fetch step #2, 10 ms .. 10 ms (line 25)": the hover text. */
+static void span_tooltip(const struct timeline *tl, const struct span *s,
+			 char *buf, size_t size)
+{
+	const struct model *m = tl->m;
+	char name[64], t0[32], t1[32], d[32];
+	const char *who =
+	    s->lane == LOOP_LANE
+		? "event loop"
+		: task_label(model_task(m, s->lane), name, sizeof(name));
+	int64_t end = span_end_ts(m, s);
+	int n;
+
+	fmt_time(s->from->ts - m->t0, t0, sizeof(t0));
+	fmt_time(end - m->t0, t1, sizeof(t1));
+	fmt_time(end - s->from->ts, d, sizeof(d));
+	switch (s->kind) {
+	case SP_STEP:
+		n = snprintf(buf, size, "%s step #%ld: %s .. %s (%s), %s", who,
+			     s->step, t0, t1, d,
+			     s->to ? result_str(s->result) : "unfinished");
+		if (s->cause != NULL && n > 0 && (size_t)n < size)
+			snprintf(buf + n, size - (size_t)n,
+				 "; caused by seq %ld (%s %s)", s->cause->seq,
+				 s->cause->name, ref_str(&s->cause->by));
+		break;
+	case SP_WAIT:
+		snprintf(buf, size, "%s awaits %s%s%s%s for %s (%s .. %s)", who,
+			 s->await ? ref_str(&s->await->on) : "?",
+			 s->await && s->await->what ? " (" : "",
+			 s->await && s->await->what ? s->await->what : "",
+			 s->await && s->await->what ? ")" : "", d, t0, t1);
+		break;
+	case SP_QUEUED:
+		snprintf(buf, size, "%s ready, queued for %s (%s .. %s)", who,
+			 d, t0, t1);
+		break;
+	case SP_POLL:
+		snprintf(buf, size,
+			 "poll: %s .. %s (%s), timeout %lld, "
+			 "%ld fds, %ld ready",
+			 t0, t1, d, (long long)s->from->timeout, s->from->nfds,
+			 s->to ? s->to->nready : 0L);
+		break;
+	}
+}
+
+/* Where a piece of text would go: its anchor point and side. */
+struct spot {
+	double x, y;
+	int anchor; /* 'l', 'r' or 'c', as canvas_text */
+};
+
+/* The room text takes at a spot, with a point to spare all round. */
+static struct rect text_rect(struct spot p, double size, const char *text)
+{
+	double w = text_width(text, size), h = size + 2;
+	double x0 = p.anchor == 'l'   ? p.x
+		    : p.anchor == 'r' ? p.x - w
+				      : p.x - w / 2;
+
+	return (struct rect){x0 - 1, p.y - h / 2, x0 + w + 1, p.y + h / 2,
+			     ROOM_TEXT};
+}
+
+/*
+ * Draw text at the first of n spots that is free, and take that room.
+ * First choice: a spot clear of everything; second: one that crosses an
+ * arrow but no box and no other text (simultaneous wakes are 12 points
+ * apart: their labels cannot fit between them). When none is free, force
+ * says whether to use the first anyway (a label that must be there) or
+ * to leave it out (the tooltip still has it).
+ */
+static void place_text(struct timeline *tl, const struct spot *spots, int n,
+		       int force, double size, const char *text,
+		       const char *color, const char *tip)
+{
+	static const unsigned masks[] = {ROOM_ALL, ROOM_BOX | ROOM_TEXT};
+	int i = n;
+
+	for (int round = 0; round < 2 && i == n; round++)
+		for (i = 0; i < n; i++)
+			if (placer_is_free(&tl->pl,
+					   text_rect(spots[i], size, text),
+					   masks[round]))
+				break;
+	if (i == n && !force)
+		return;
+	i = i == n ? 0 : i;
+	placer_take(&tl->pl, text_rect(spots[i], size, text));
+	canvas_text(tl->c, spots[i].x, spots[i].y, spots[i].anchor, size, text,
+		    "fontcolor", color, "tooltip", tip, NULL);
+}
+
+static void draw_span(struct timeline *tl, const struct span *s)
+{
+	static const char *fills[] = {C_STEP, C_DONE, C_RAISED, C_CANCELLED};
+	double x0 = xof(tl, s->from);
+	double x1 = s->to ? xof(tl, s->to) : tl->x_end - 8;
+	double y = lane_y(tl, s->lane);
+	char label[64], tip[256];
+	struct spot spots[8];
+	int n = 0;
+
+	span_tooltip(tl, s, tip, sizeof(tip));
+	switch (s->kind) {
+	case SP_STEP:
+		canvas_box(tl->c, x0, x1, y, BOX_H,
+			   step_label(s, label, sizeof(label)), "fillcolor",
+			   s->to ? fills[s->result] : C_STEP, "style",
+			   s->to ? "rounded,filled" : "rounded,filled,dashed",
+			   "tooltip", tip, NULL);
+		break;
+	case SP_POLL:
+		canvas_box(tl->c, x0, x1, y, BOX_H, "poll", "fillcolor", C_POLL,
+			   "tooltip", tip, NULL);
+		break;
+	case SP_QUEUED:
+		if (x1 > x0)
+			canvas_line(tl->c, x0, y, x1, y, "color", C_QUEUED,
+				    "style", "dotted", "penwidth", "2",
+				    "tooltip", tip, NULL);
+		break;
+	case SP_WAIT:
+		canvas_line(tl->c, x0, y, x1, y, "color", C_WAIT, "penwidth",
+			    "2.5", "tooltip", tip, NULL);
+		/* The loop ended and this wait did not: a lost wake-up, or
+		 * a deadlock (cotrace awaits tells which). */
+		if (s->to == NULL && tl->m->run->ended &&
+		    tl->m->nev == tl->m->run->n)
+			canvas_text(tl->c, x1 + 4, y, 'l', 8, "never woken",
+				    "fontcolor", C_WAKE, "tooltip", tip, NULL);
+		/* Above the line, as near its start as is free; left out
+		 * where it does not fit (the tooltip always has it). */
+		snprintf(label, sizeof(label), "await %s",
+			 s->await ? ref_str(&s->await->on) : "?");
+		for (double lx = x0 + 6;
+		     n < 8 && lx + text_width(label, 8) + 4 < x1; lx += 18)
+			spots[n++] = (struct spot){lx, y + 9, 'l'};
+		place_text(tl, spots, n, 0, 8, label, C_WAIT_TEXT, tip);
+		break;
+	}
+}
+
+/*
+ * Where the arrow of a wake or a cancel goes: at the event's x, from the
+ * lane it comes from to the task's. From a task running a step it starts
+ * at the edge of the box; from the loop, at the lane (a dot marks it).
+ * Returns 0 for a mark that has no arrow.
+ */
+static int arrow_at(const struct timeline *tl, const struct mark *k, double *x,
+		    double *y0, double *y1)
+{
+	if (k->kind != MK_WAKE && k->kind != MK_CANCEL)
+		return 0;
+	/* The root task's spawn comes from nowhere to draw. */
+	if (k->ev->by.kind == REF_SPAWN && k->from == LOOP_LANE)
+		return 0;
+	*x = xof(tl, k->ev);
+	*y0 = lane_y(tl, k->from);
+	*y1 = lane_y(tl, k->lane);
+	if (k->from == k->lane) { /* itself: a short arrow onto its box */
+		*y1 += BOX_H / 2;
+		*y0 = *y1 + 14;
+	} else if (k->from != LOOP_LANE)
+		*y0 += *y1 > *y0 ? BOX_H / 2 : -BOX_H / 2;
+	return 1;
+}
+
+static void draw_arrow(struct timeline *tl, const struct mark *k)
+{
+	const struct model *m = tl->m;
+	const struct event *e = k->ev;
+	const char *color = C_WAKE, *style = "solid", *text = ref_str(&e->by);
+	char name[64], t[32], tip[256];
+	double x, y0, y1, d;
+
+	if (!arrow_at(tl, k, &x, &y0, &y1))
+		return;
+	if (k->kind == MK_CANCEL)
+		color = C_CANCEL, style = "dashed", text = "cancel";
+	else if (e->by.kind == REF_SPAWN)
+		color = C_SPAWN, style = "dashed", text = "spawn";
+	snprintf(tip, sizeof(tip), "seq %ld: %s %s by %s%s%s at %s", e->seq,
+		 task_label(model_task(m, k->lane), name, sizeof(name)),
+		 k->kind == MK_CANCEL ? "cancelled" : "woken",
+		 e->by.kind != REF_NONE ? ref_str(&e->by) : "?",
+		 e->via.kind != REF_NONE ? " via " : "", ref_str(&e->via),
+		 fmt_time(e->ts - m->t0, t, sizeof(t)));
+	if (k->from == LOOP_LANE)
+		canvas_dot(tl->c, x, y0, 5, color, "tooltip", tip, NULL);
+	canvas_arrow(tl->c, x, y0, x, y1, "color", color, "style", style,
+		     "penwidth", "1.3", "arrowsize", "0.7", "tooltip", tip,
+		     NULL);
+	/* The label near the head, on the side the arrow comes from. */
+	d = y1 > y0 ? -1 : 1;
+	struct spot spots[] = {
+	    {x - 3, y1 + d * 11, 'r'},
+	    {x + 3, y1 + d * 11, 'l'},
+	    {x - 3, y1 + d * 21, 'r'},
+	    {x + 3, y1 + d * 21, 'l'},
+	};
+	place_text(tl, spots, 4, 1, 8, text, color, tip);
+}
+
+static void draw_mark(struct timeline *tl, const struct mark *k)
+{
+	const struct event *e = k->ev;
+	double x = xof(tl, e), y = lane_y(tl, k->lane);
+	double top = y + BOX_H / 2;
+	char text[64], tip[512];
+
+	switch (k->kind) {
+	case MK_WAKE:
+	case MK_CANCEL:
+		draw_arrow(tl, k);
+		break;
+	case MK_EXC:
+		snprintf(tip, sizeof(tip), "seq %ld: raise %s: %s", e->seq,
+			 e->type ? e->type : "?", e->msg ? e->msg : "");
+		canvas_dot(tl->c, x, top, 9, C_WAKE, "shape", "circle", "label",
+			   "!", "fontcolor", "white", "fontsize", "7",
+			   "tooltip", tip, NULL);
+		struct spot ex[] = {
+		    {x - 6, top + 7, 'r'},
+		    {x + 6, top + 7, 'l'},
+		    {x - 6, top + 17, 'r'},
+		    {x + 6, top + 17, 'l'},
+		};
+		place_text(tl, ex, 4, 1, 8, e->type ? e->type : "exception",
+			   C_WAKE, tip);
+		break;
+	case MK_FD:
+		snprintf(text, sizeof(text), "fd:%ld %s", e->id,
+			 e->events ? e->events : "");
+		canvas_dot(tl->c, x, y, 5, C_FD, "tooltip", text, NULL);
+		struct spot fd[] = {{x, y + 17, 'c'}, {x, y - 17, 'c'}};
+		place_text(tl, fd, 2, 1, 8, text, C_FD, text);
+		break;
+	case MK_TIMER:
+		/* A hollow ring: the wake it causes, if any, fills it red. */
+		snprintf(text, sizeof(text), "timer:%ld fired", e->id);
+		canvas_dot(tl->c, x, y, 5, C_WAKE, "fillcolor", "white",
+			   "tooltip", text, NULL);
+		break;
+	case MK_FUT:
+		break; /* shown by the wakes it causes */
+	}
+}
+
+/*
+ * Before any label is placed, take the room of what labels must not
+ * cover: the boxes and the arrows.
+ */
+static int take_obstacles(struct timeline *tl)
+{
+	const struct model *m = tl->m;
+	double x, y0, y1;
+	int rc = 0;
+
+	for (size_t i = 0; i < m->nspans; i++) {
+		const struct span *s = &m->spans[i];
+		if (s->kind != SP_STEP && s->kind != SP_POLL)
+			continue;
+		y0 = lane_y(tl, s->lane);
+		rc |= placer_take(
+		    &tl->pl, (struct rect){xof(tl, s->from), y0 - BOX_H / 2,
+					   s->to ? xof(tl, s->to) : tl->x_end,
+					   y0 + BOX_H / 2, ROOM_BOX});
+	}
+	for (size_t i = 0; i < m->nmarks; i++)
+		if (arrow_at(tl, &m->marks[i], &x, &y0, &y1))
+			rc |= placer_take(
+			    &tl->pl,
+			    (struct rect){x - 2, y0 < y1 ? y0 : y1, x + 2,
+					  y0 < y1 ? y1 : y0, ROOM_ARROW});
+	return rc;
+}
+
+/*
+ * A tick's label, in one unit for the whole axis (chosen from the span of
+ * the run), so that labels compare at a glance: 0 ms, 5 ms, 12.5 ms.
+ */
+static const char *tick_label(const struct timeline *tl, int64_t us, char *buf,
+			      size_t size)
+{
+	int64_t span = tl->m->t1 - tl->m->t0;
+	double div = span >= 10000000 ? 1e6 : span >= 10000 ? 1e3 : 1;
+	const char *unit = div == 1e6 ? "s" : div == 1e3 ? "ms" : "us";
+	size_t n;
+
+	snprintf(buf, size, "%.3f", (double)us / div);
+	n = strlen(buf);
+	while (buf[n - 1] == '0')
+		buf[--n] = '\0';
+	if (buf[n - 1] == '.')
+		buf[--n] = '\0';
+	snprintf(buf + n, size - n, " %s", unit);
+	return buf;
+}
+
+/* The time axis: ticks where time moved, "//" where it was compressed. */
+static void draw_axis(struct timeline *tl, double y)
+{
+	double last = -1e9, from = tl->x_start;
+	char t[32], gap[48];
+
+	for (size_t i = 0; i < tl->nticks; i++) {
+		const struct tick *k = &tl->ticks[i];
+		if (k->gap > 0) {
+			double xm = k->x - LONG_W / 2;
+			canvas_line(tl->c, from, y, xm - 5, y, "color",
+				    "#888888", NULL);
+			canvas_line(tl->c, xm - 7, y - 5, xm - 3, y + 5,
+				    "color", "#888888", NULL);
+			canvas_line(tl->c, xm + 3, y - 5, xm + 7, y + 5,
+				    "color", "#888888", NULL);
+			snprintf(gap, sizeof(gap), "idle %s",
+				 fmt_time(k->gap, t, sizeof(t)));
+			canvas_text(tl->c, xm, y + 10, 'c', 7, gap, "fontcolor",
+				    "#888888", NULL);
+			from = xm + 5;
+		}
+		if (k->x - last < 48)
+			continue;
+		canvas_line(tl->c, k->x, y, k->x, y - 4, "color", "#888888",
+			    NULL);
+		canvas_text(tl->c, k->x, y - 13, 'c', 8,
+			    tick_label(tl, k->ts - tl->m->t0, t, sizeof(t)),
+			    "fontcolor", "#444444", NULL);
+		last = k->x;
+	}
+	canvas_line(tl->c, from, y, tl->x_end, y, "color", "#888888", NULL);
+}
+
+/* The key under the picture, as in the target. */
+static void draw_legend(struct timeline *tl, double y)
+{
+	struct canvas *c = tl->c;
+	double x = tl->x_start;
+
+	canvas_box(c, x, x + 26, y, 14, "#n", "fillcolor", C_STEP, "fontsize",
+		   "8", NULL);
+	canvas_text(c, x + 31, y, 'l', 9, "step, then suspended", NULL);
+	x += 31 + text_width("step, then suspended", 9) + 18;
+	canvas_box(c, x, x + 26, y, 14, "#n", "fillcolor", C_DONE, "fontsize",
+		   "8", NULL);
+	canvas_text(c, x + 31, y, 'l', 9, "last step", NULL);
+	x += 31 + text_width("last step", 9) + 18;
+	canvas_line(c, x, y, x + 22, y, "color", C_WAIT, "penwidth", "2.5",
+		    NULL);
+	canvas_text(c, x + 27, y, 'l', 9, "waiting (await ...)", NULL);
+	x += 27 + text_width("waiting (await ...)", 9) + 18;
+	canvas_line(c, x, y, x + 22, y, "color", C_QUEUED, "style", "dotted",
+		    "penwidth", "2", NULL);
+	canvas_text(c, x + 27, y, 'l', 9, "ready, queued", NULL);
+	x += 27 + text_width("ready, queued", 9) + 18;
+	canvas_arrow(c, x + 4, y - 7, x + 4, y + 7, "color", C_WAKE,
+		     "arrowsize", "0.6", NULL);
+	canvas_text(c, x + 12, y, 'l', 9, "woken by", NULL);
+	x += 12 + text_width("woken by", 9) + 18;
+	canvas_arrow(c, x + 4, y + 7, x + 4, y - 7, "color", C_SPAWN, "style",
+		     "dashed", "arrowsize", "0.6", NULL);
+	canvas_text(c, x + 12, y, 'l', 9, "spawned", NULL);
+}
+
+int view_timeline(const struct model *m, const char *out)
+{
+	struct timeline tl = {.m = m};
+	double y_axis = lane_y(&tl, LOOP_LANE) - 30;
+	int rc = 1;
+
+	tl.c = canvas_new("timeline");
+	if (tl.c == NULL || choose_scale(&tl) < 0 || place_events(&tl) < 0) {
+		fprintf(stderr, "cotrace: out of memory\n");
+		goto out;
+	}
+	if (placer_init(&tl.pl, tl.x_start - 100, tl.x_end + 100) < 0 ||
+	    take_obstacles(&tl) < 0) {
+		fprintf(stderr, "cotrace: out of memory\n");
+		goto out;
+	}
+	draw_lanes(&tl);
+	for (size_t i = 0; i < m->nspans; i++)
+		draw_span(&tl, &m->spans[i]);
+	for (size_t i = 0; i < m->nmarks; i++)
+		draw_mark(&tl, &m->marks[i]);
+	draw_axis(&tl, y_axis);
+	draw_legend(&tl, y_axis - 40);
+	rc = canvas_write(tl.c, out);
+out:
+	canvas_free(tl.c);
+	placer_free(&tl.pl);
+	free(tl.x);
+	free(tl.ticks);
+	return rc;
+}

@@ -1,0 +1,30 @@
+/*
+ * views.h - the four things cotrace makes from a run.
+ *
+ * Each view reads a model (model.h) and writes one output. The views that
+ * draw (timeline, awaits) go through Graphviz and pick the format from
+ * the output file's extension (canvas.h); the others write text.
+ *
+ * Each returns 0, or 1 after printing "cotrace: ..." to stderr (a file
+ * that cannot be written, an unknown format): the trace was fine by then.
+ */
+#ifndef COTRACE_VIEWS_H
+#define COTRACE_VIEWS_H
+
+#include <stdio.h>
+
+#include "model.h"
+
+/* One lane per task plus the loop's, time left to right (timeline.c). */
+int view_timeline(const struct model *m, const char *out);
+
+/* Who waits on whom when the replay stopped; cycles are deadlocks. */
+int view_awaits(const struct model *m, const char *out);
+
+/* Chrome Trace Event JSON, which Perfetto and chrome://tracing open. */
+int view_chrome(const struct model *m, FILE *out);
+
+/* Per task: steps, time running, waiting and queued, what it awaited. */
+int view_stats(const struct model *m, FILE *out);
+
+#endif
