@@ -31,7 +31,7 @@ HAVE_SOLUTIONS := $(wildcard solutions/README.md)
 OUT := $(BUILD)/visualizer
 include visualizer/cotrace.mk
 
-.PHONY: help deps demo test grade lab lab-check handout bench valgrind \
+.PHONY: help deps demo pictures test grade lab lab-check handout bench valgrind \
 	clean ref
 
 help:
@@ -43,6 +43,7 @@ help:
 	@echo "  make lab         regenerate lab/ from solutions/ (FORCE=1 to discard edits)"
 	@echo "  make lab-check   fail if lab/ is not exactly what make lab writes"
 	@echo "  make handout     pack the kit without solutions/ for students"
+	@echo "  make pictures    redraw the timelines in chapters/*/img from the examples"
 	@echo "  make bench       benchmarks against ucontext, Boost.Context, CPython"
 	@echo "  make valgrind    the reference tests under valgrind (CH=N)"
 	@echo "  make clean       remove build/ (the tree is then as cloned)"
@@ -61,6 +62,9 @@ ref: deps
 
 demo: ref $(COTRACE)
 	@sh tests/kit/demo.sh $(BUILD)/ref $(COTRACE) $(BUILD)/demo
+
+pictures: ref $(COTRACE)
+	@sh tests/kit/pictures.sh $(BUILD)/ref $(COTRACE)
 
 test: deps $(BUILD)/labgen $(COTRACE)
 ifeq ($(HAVE_SOLUTIONS),)
