@@ -43,6 +43,7 @@ help:
 	@echo "  make lab         regenerate lab/ from solutions/ (FORCE=1 to discard edits)"
 	@echo "  make lab-check   fail if lab/ is not exactly what make lab writes"
 	@echo "  make handout     pack the kit without solutions/ for students"
+	@echo "  make cotrace     build the trace visualizer (build/visualizer/cotrace)"
 	@echo "  make pictures    redraw the timelines in chapters/*/img from the examples"
 	@echo "  make bench       benchmarks against ucontext, Boost.Context, CPython"
 	@echo "  make valgrind    the reference tests under valgrind (CH=N)"
