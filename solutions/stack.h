@@ -24,7 +24,7 @@
 #define CL_STACK_DEFAULT (256 * 1024)
 
 /* How many freed stacks the pool keeps; the rest are unmapped. */
-#define CL_STACK_POOL_MAX 64
+#define CL_STACK_POOL_MAX 1024
 
 /* Longest name kept for the overflow report, with its NUL. */
 #define CL_STACK_NAME_MAX 32
