@@ -67,11 +67,12 @@ enum cl_src_kind {
 	CL_SRC_SPAWN, /* a task's first step, queued by create_task */
 	CL_SRC_TASK,  /* a task's step */
 	CL_SRC_TIMER, /* a timer's callback */
+	CL_SRC_FD,    /* a poller's callback: id is the fd (chapter 04) */
 };
 
 struct cl_src {
 	enum cl_src_kind kind;
-	unsigned long id; /* task or timer id; 0 for LOOP and SPAWN */
+	unsigned long id; /* task or timer id, or fd; 0 for LOOP and SPAWN */
 };
 
 /*
@@ -269,6 +270,14 @@ struct cl_handle *cl__loop_call_soon_done(struct cl_loop *loop,
 					  cl_done_callback done_fn,
 					  struct cl_future *fut, void *arg,
 					  int arg_ref, long cause);
+
+/*
+ * For the poller (chapter 04): cl_loop_call_soon with the handle's source
+ * given, so that what the callback wakes says by=fd:N in the trace.
+ */
+struct cl_handle *cl__loop_call_soon_from(struct cl_loop *loop,
+					  cl_callback fn, void *arg,
+					  struct cl_src src);
 
 /* Who is making things happen right now: the running task, else the
  * running callback's source, else the loop. */

@@ -216,6 +216,12 @@ static void cl__task_trace_await(struct cl_task *t, struct cl_future *fut)
 		CL_TRACE("await", "task=%lu on=fut:%lu what=gather", t->id,
 			 fut->id);
 		break;
+	case CL_WHAT_FD_IN:
+	case CL_WHAT_FD_OUT:
+		CL_TRACE("await", "task=%lu on=fd:%lu:%s fut=%lu", t->id,
+			 fut->what_id, fut->what == CL_WHAT_FD_IN ? "IN" : "OUT",
+			 fut->id);
+		break;
 	case CL_WHAT_FUTURE:
 		CL_TRACE("await", "task=%lu on=fut:%lu", t->id, fut->id);
 		break;

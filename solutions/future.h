@@ -55,6 +55,8 @@ enum cl_future_what {
 	CL_WHAT_TASK,	/* a task's own future: what_id is the task id */
 	CL_WHAT_SLEEP,	/* cl_sleep's: what_id is its timer's id */
 	CL_WHAT_GATHER, /* cl_gather's */
+	CL_WHAT_FD_IN,	/* cl_wait_readable's (chapter 04): what_id is the fd */
+	CL_WHAT_FD_OUT, /* cl_wait_writable's: what_id is the fd */
 };
 
 /* One registered done callback. */

@@ -105,6 +105,9 @@ const char *cl__src_str(char *buf, struct cl_src s)
 	case CL_SRC_TIMER:
 		snprintf(buf, 32, "timer:%lu", s.id);
 		return buf;
+	case CL_SRC_FD:
+		snprintf(buf, 32, "fd:%lu", s.id);
+		return buf;
 	case CL_SRC_LOOP:
 		break;
 	}
@@ -244,6 +247,20 @@ struct cl_handle *cl_loop_call_soon(struct cl_loop *loop, cl_callback fn,
 		return NULL;
 	h->fn = fn;
 	h->arg = arg;
+	return cl__loop_queue(loop, h);
+}
+
+struct cl_handle *cl__loop_call_soon_from(struct cl_loop *loop,
+					  cl_callback fn, void *arg,
+					  struct cl_src src)
+{
+	struct cl_handle *h = cl__handle_new(loop);
+
+	if (h == NULL)
+		return NULL;
+	h->fn = fn;
+	h->arg = arg;
+	h->src = src;
 	return cl__loop_queue(loop, h);
 }
 

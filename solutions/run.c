@@ -33,6 +33,11 @@ static void cl__run_describe(FILE *err, const struct cl_future *w)
 	case CL_WHAT_GATHER:
 		fprintf(err, "fut:%lu (gather)", w->id);
 		break;
+	case CL_WHAT_FD_IN:
+	case CL_WHAT_FD_OUT:
+		fprintf(err, "fd:%lu:%s", w->what_id,
+			w->what == CL_WHAT_FD_IN ? "IN" : "OUT");
+		break;
 	case CL_WHAT_FUTURE:
 		fprintf(err, "fut:%lu", w->id);
 		break;

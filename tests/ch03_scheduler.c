@@ -31,6 +31,7 @@
 #include "run.h"
 #include "task.h"
 #include "trace.h"
+#include "trail.h"
 
 #define SEC_READY "1. Callbacks and the ready queue"
 #define SEC_TIMERS "2. Timers on a heap"
@@ -43,31 +44,6 @@
 #define SEC_DEADLOCK "9. When nothing can run"
 #define SEC_TRACE "10. Watching it run: the trace"
 
-/* What ran, in order, separated by spaces. */
-static char trail[4096];
-
-static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void note(const char *fmt, ...)
-{
-	size_t len = strlen(trail);
-	va_list ap;
-
-	if (len > 0 && len + 1 < sizeof trail)
-		trail[len++] = ' ';
-	va_start(ap, fmt);
-	vsnprintf(trail + len, sizeof trail - len, fmt, ap);
-	va_end(ap);
-}
-
-static void note_cb(void *arg)
-{
-	note("%s", (const char *)arg);
-}
-
-static const char *tf(int b)
-{
-	return b ? "True" : "False";
-}
 
 static struct cl_loop *loop_(void)
 {

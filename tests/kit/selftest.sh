@@ -15,7 +15,9 @@
 #   5. the untouched lab/ grades without a crash and scores 0 everywhere;
 #   6. the examples build and run;
 #   7. cotrace's golden outputs match and bad traces are refused by line
-#      (tests/visualizer/run.sh).
+#      (tests/visualizer/run.sh);
+#   8. the chapter 04 echo server holds 10,000 connections at once and
+#      answers every byte (tests/kit/c10k.sh).
 #
 # It ends with one line "N passed, N failed", counting test cases of the
 # reference run and one check for each other item above.
@@ -148,6 +150,18 @@ echo "  ok    $(echo "$vis" | grep -c '^ *ok ') checks of cotrace (golden DOT/JS
 set -- $(echo "$vis" | tail -n 1)
 passed=$((passed + $1))
 failed=$((failed + $3))
+
+echo "== 10,000 connections"
+# The load client is built plain, whatever SAN says: it is the peer.
+if ${CC:-cc} -std=gnu11 -O2 -g -Wall -Wextra -Werror tests/bench/load.c \
+	-o "$KIT/load" 2>"$KIT/load.build"; then
+	c10k=$(sh tests/kit/c10k.sh "$BUILD/ref/examples/04-epoll/echo_server" \
+		"$KIT/load" 2>&1)
+	echo "$c10k" | sed '$d' | sed 's/^/  /'
+	set -- $(echo "$c10k" | tail -n 1)
+	passed=$((passed + $1))
+	failed=$((failed + $3))
+else bad "the load client does not build (see $KIT/load.build)"; fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

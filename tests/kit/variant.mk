@@ -42,7 +42,7 @@ $(OUT)/libcorolab.a: $(OBJS)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(OUT)/grade: tests/grade.c tests/grade.h $(TESTS) $(OUT)/libcorolab.a
+$(OUT)/grade: tests/grade.c tests/grade.h tests/trail.h $(TESTS) $(OUT)/libcorolab.a
 	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -I$(SRC) -Itests tests/grade.c \
 		$(TESTS) $(OUT)/libcorolab.a $(LDFLAGS) $(CHECK_LIBS) -o $@
 
