@@ -3,11 +3,16 @@
 #
 #	tests/bench/run.sh [PROGRAM...]
 #
-# PROGRAM is the path of a built benchmark (switch, switch_boost, gen_send)
-# or of gen_send.py. Without arguments it runs, from build/bench/ (or
-# $BENCH_DIR), whichever of switch, switch_boost and gen_send are there,
-# plus tests/bench/gen_send.py with $PYTHON (default python3). It builds
-# nothing: `make bench` builds, then calls this.
+# PROGRAM is the path of a built benchmark (switch, switch_boost, gen_send,
+# sched, sched_notrace) or of gen_send.py or sched.py. Without arguments it
+# runs, from build/bench/ (or $BENCH_DIR), whichever of those programs are
+# there, plus tests/bench/gen_send.py and tests/bench/sched.py with $PYTHON
+# (default python3). It builds nothing: `make bench` builds, then calls
+# this.
+#
+# Chapter 04's poller_cost and echo.sh (the echo servers against libuv and
+# asyncio, driven by the load client) run after the rounds, once each;
+# they print their own figures and ratios, described in their headers.
 #
 # Environment:
 #	ROUNDS	rounds (default 3): each round runs every program once, one
@@ -16,19 +21,30 @@
 #		the programs interleave their own methods
 #	TARGET_MS	time of one repetition of one method (default 200)
 #	SENDS	sends per repetition in gen_send.py (default 2000000)
+#	PARKED	parked tasks for the memory figure of sched and sched.py
+#		(default 25000)
 #
-# Every figure printed is the best (lowest) of ROUNDS x REPS repetitions.
-# A machine shared with other work only ever makes a run slower, so the
-# best is the closest to the true cost; and since all peers run in the same
-# rounds, their ratios are the figure to quote, not the absolute times.
+# Every figure printed is the best (lowest) of ROUNDS x REPS repetitions
+# (of ROUNDS runs for the memory figure, measured once per run). A machine
+# shared with other work only ever makes a run slower, so the best is the
+# closest to the true cost; and since all peers run in the same rounds,
+# their ratios are the figure to quote, not the absolute times.
 #
-# Output (one line each; '#' starts a comment):
+# Output (one line each; '#' starts a comment), grouped by kind:
 #	switch <method> <ns per switch>		a round trip is two switches
 #	gensend <method> <ns per send round trip>
 #	syscall rt_sigprocmask <ns per call>	what ucontext pays per switch
 #	loop cpython <ns per empty for-loop iteration>
+#	sched_step2 <method> <ns per task step>	also sched_step1000
+#	spawn <method> <ns per task>		also spawn_gather
+#	syscall mmap_stack <ns per stack>	what a stack not pooled costs
+#	parked <method> <bytes of VmRSS per parked task>
 #	ratio <method>/corolab <n>		for every switch and gensend
 #						method: n times corolab's time
+#	ratio <kind> <method>/corolab <n>	the same for the other kinds,
+#						which share method names
+#	ratio <kind> corolab/corolab_notrace <n>  what tracing compiled in
+#						(and off) costs
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -39,22 +55,57 @@ rounds=${ROUNDS:-3}
 reps=${REPS:-3}
 target=${TARGET_MS:-200}
 sends=${SENDS:-2000000}
+parked=${PARKED:-25000}
+
+# Chapter 04's benchmarks run once each, after the rounds: poller_cost
+# interleaves its own repetitions (REPS of them), echo.sh runs its own
+# rounds (ECHO_ROUNDS, see echo.sh) and prints its own ratios. Named on the
+# command line, they are taken out of the rounds.
+solo=
+if [ $# -eq 0 ]; then
+	if [ -x "$bench_dir/poller_cost" ]; then
+		solo="$bench_dir/poller_cost"
+	else
+		echo "# skipped poller_cost: $bench_dir/poller_cost not built" >&2
+	fi
+	solo="$solo $here/echo.sh"
+else
+	for p in "$@"; do
+		shift
+		case $p in
+		*/poller_cost | */echo.sh) solo="$solo $p" ;;
+		*) set -- "$@" "$p" ;;
+		esac
+	done
+	# Only chapter 04's named: hold the place, so that the list below
+	# is not filled in with every program.
+	[ $# -gt 0 ] || set -- none
+fi
 
 if [ $# -eq 0 ]; then
-	for p in switch switch_boost gen_send; do
-		if [ -x "$bench_dir/$p" ]; then
-			set -- "$@" "$bench_dir/$p"
-		else
-			echo "# skipped $p: $bench_dir/$p not built" >&2
-		fi
+	for p in switch switch_boost gen_send gen_send.py sched sched_notrace \
+	    sched.py; do
+		case $p in
+		*.py) set -- "$@" "$here/$p" ;;
+		*)
+			if [ -x "$bench_dir/$p" ]; then
+				set -- "$@" "$bench_dir/$p"
+			else
+				echo "# skipped $p: $bench_dir/$p not built" >&2
+			fi
+			;;
+		esac
 	done
-	set -- "$@" "$here/gen_send.py"
 fi
+
+[ "$*" = none ] && set --
 
 # Run one program for one round.
 run_one() {
 	case $1 in
-	*.py) "$python" "$1" -r "$reps" -n "$sends" ;;
+	*/gen_send.py) "$python" "$1" -r "$reps" -n "$sends" ;;
+	*/sched.py) "$python" "$1" -r "$reps" -t "$target" -m "$parked" ;;
+	*/sched) "$1" -r "$reps" -t "$target" -m "$parked" ;;
 	*) "$1" -r "$reps" -t "$target" ;;
 	esac
 }
@@ -68,7 +119,7 @@ echo "# corolab bench: $rounds rounds x $reps repetitions, best of all;" \
 	"$(nproc) CPUs, ${cpu:-unknown CPU}"
 
 round=1
-while [ "$round" -le "$rounds" ]; do
+while [ $# -gt 0 ] && [ "$round" -le "$rounds" ]; do
 	line="# round $round/$rounds:"
 	sep=" "
 	for p in "$@"; do
@@ -88,31 +139,58 @@ while [ "$round" -le "$rounds" ]; do
 	round=$((round + 1))
 done
 
-# Best of every (kind, method), in the order first seen; then the ratios.
+# Best of every (kind, method), grouped by kind in the order the kinds
+# were first seen, methods in the order first seen; then the ratios.
+# switch and gensend keep the short "ratio X/corolab" lines they had before
+# the scheduler kinds came, whose methods (cpython...) recur in several
+# kinds: their ratio lines name the kind.
 awk '
+	NF != 3 { next }
 	{
 		key = $1 " " $2
+		if (!($1 in nmeth))
+			kinds[nkinds++] = $1
 		if (!(key in best)) {
-			order[n++] = key
+			meth[$1, nmeth[$1]++] = $2
 			best[key] = $3
 		} else if ($3 + 0 < best[key] + 0)
 			best[key] = $3
 	}
+	function ratio(label, r) {
+		printf (r < 10 ? "ratio %s %.2f\n" : "ratio %s %.1f\n"), \
+			label, r
+	}
 	END {
-		for (i = 0; i < n; i++)
-			print order[i], best[order[i]]
-		for (i = 0; i < n; i++) {
-			split(order[i], k, " ")
-			if (k[1] != "switch" && k[1] != "gensend")
+		for (i = 0; i < nkinds; i++)
+			for (j = 0; j < nmeth[kinds[i]]; j++)
+				print kinds[i], meth[kinds[i], j], \
+					best[kinds[i] " " meth[kinds[i], j]]
+		for (i = 0; i < nkinds; i++) {
+			kind = kinds[i]
+			base = best[kind " corolab"] + 0
+			if (kind == "syscall" || kind == "loop" || base <= 0)
 				continue
-			base = k[1] " corolab"
-			if (k[2] == "corolab" || !(base in best) ||
-			    best[base] + 0 <= 0)
-				continue
-			r = best[order[i]] / best[base]
-			printf (r < 10 ? "ratio %s/corolab %.2f\n" : \
-				"ratio %s/corolab %.1f\n"), k[2], r
+			short = kind == "switch" || kind == "gensend"
+			for (j = 0; j < nmeth[kind]; j++) {
+				m = meth[kind, j]
+				x = best[kind " " m] + 0
+				if (m == "corolab" || x <= 0)
+					continue
+				if (m == "corolab_notrace")
+					ratio(kind " corolab/" m, base / x)
+				else if (short)
+					ratio(m "/corolab", x / base)
+				else
+					ratio(kind " " m "/corolab", x / base)
+			}
 		}
 	}
 ' "$out"
+
+for p in $solo; do
+	case $p in
+	*.sh) BENCH_DIR=$bench_dir PYTHON=$python sh "$p" || status=1 ;;
+	*) "$p" -r "$reps" || status=1 ;;
+	esac
+done
 exit $status

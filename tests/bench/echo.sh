@@ -1,0 +1,253 @@
+#!/bin/sh
+# echo.sh - corolab's echo server against libuv's and CPython asyncio's.
+#
+#	tests/bench/echo.sh
+#
+# Starts the three echo servers side by side, each on a free loopback
+# port, checks that each echoes correctly (load --verify), then drives
+# them in turn with tests/bench/load.c at 100, 1,000 and 10,000
+# connections, round after round, and prints the best figure of each and
+# the ratios against corolab. Idle servers sit in epoll_wait and cost
+# nothing while another one is measured.
+#
+#	corolab	chapters/04-epoll/examples/echo_server.c (built as
+#		$BENCH_DIR/echo_server by bench.mk)
+#	libuv	tests/bench/uv_echo.c ($BENCH_DIR/uv_echo)
+#	asyncio	tests/bench/asyncio_echo.py (asyncio streams, $PYTHON)
+#
+# A server that is not built is skipped, and said so.
+#
+# Environment:
+#	BENCH_DIR	where the programs are (default build/bench)
+#	PYTHON		the interpreter for asyncio_echo.py (default python3)
+#	ECHO_CONNS	connection counts (default "100 1000 10000")
+#	ECHO_ROUNDS	rounds (default 3)
+#	ECHO_SECS	seconds measured per run of load (default 2)
+#	ECHO_SIZE	bytes per message (default 64)
+#
+# Each round's comment line also says how evenly the server served its
+# connections: "max/median" is the most messages one connection got
+# through divided by the median (1.0: perfectly even). A server that lets
+# some connections run ahead while others wait has a p99 far above p50.
+#
+# On two CPUs the client and the server each get one; at 100 connections
+# the C client is close to saturating its CPU against the C servers, and
+# then messages/s measures the client as much as the server. The server's
+# CPU time per message (utime + stime from /proc/PID/stat over the
+# measured seconds, divided by the messages) does not depend on how fast
+# the client is: it is the steadier figure, and the headline.
+#
+# Output ('#' starts a comment):
+#	echo<C>_cpu <server> <server CPU us per message>
+#	echo<C>_rate <server> <messages per second>
+#	echo<C>_p50 <server> <median latency, us>
+#	echo<C>_p99 <server> <99th percentile latency, us>
+#	ratio echo<C>_<what> <server>/corolab <n>
+# Every figure is the best of the rounds: the lowest, or for _rate the
+# highest. A ratio is the server's figure divided by corolab's: above 1,
+# it used more CPU, waited longer, or (for _rate) moved more messages.
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+bench_dir=${BENCH_DIR:-$root/build/bench}
+python=${PYTHON:-python3}
+conns=${ECHO_CONNS:-100 1000 10000}
+rounds=${ECHO_ROUNDS:-3}
+secs=${ECHO_SECS:-2}
+size=${ECHO_SIZE:-64}
+load=$bench_dir/load
+
+if [ ! -x "$load" ]; then
+	echo "echo.sh: $load not built (make bench builds it)" >&2
+	exit 1
+fi
+
+# 10,000 connections need more descriptors than the usual soft limit,
+# in the servers as in the client.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null
+
+tmp=$(mktemp -d)
+pids=
+cleanup() {
+	for p in $pids; do
+		kill "$p" 2>/dev/null
+	done
+	wait 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+# A free loopback port, from the kernel (free when asked; nothing else on
+# this machine is expected to grab it in the next second).
+free_port() {
+	"$python" -c 'import socket; s = socket.socket(); \
+s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Wait until something accepts connections on port $1 (5 s at most).
+wait_port() {
+	"$python" -c 'import socket, sys, time
+for _ in range(100):
+    try:
+        socket.create_connection(("127.0.0.1", int(sys.argv[1]))).close()
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.05)
+sys.exit(1)' "$1"
+}
+
+# start NAME COMMAND...: run the server on a free port; note NAME's port
+# and pid in $tmp/NAME.port and $tmp/NAME.pid.
+servers=
+start() {
+	name=$1
+	shift
+	port=$(free_port)
+	"$@" 127.0.0.1 "$port" >"$tmp/$name.log" 2>&1 &
+	pid=$!
+	pids="$pids $pid"
+	if ! wait_port "$port" || ! kill -0 "$pid" 2>/dev/null; then
+		echo "echo.sh: $name did not start listening on port $port:" >&2
+		sed 's/^/	/' "$tmp/$name.log" >&2
+		return 1
+	fi
+	# Echo correctly first: 1,000 connections, every byte checked.
+	if ! "$load" -p "$port" -c 1000 -d 0.5 -w 0 -s "$size" --verify \
+		>"$tmp/$name.verify" 2>&1; then
+		echo "echo.sh: $name failed load --verify; no figures for it:" \
+			>&2
+		sed 's/^/	/' "$tmp/$name.verify" >&2
+		return 1
+	fi
+	echo "$port" >"$tmp/$name.port"
+	echo "$pid" >"$tmp/$name.pid"
+	servers="$servers $name"
+}
+
+status=0
+if [ -x "$bench_dir/echo_server" ]; then
+	start corolab "$bench_dir/echo_server" || status=1
+else
+	echo "# skipped corolab: $bench_dir/echo_server not built" >&2
+fi
+if [ -x "$bench_dir/uv_echo" ]; then
+	start libuv "$bench_dir/uv_echo" || status=1
+else
+	echo "# skipped libuv: $bench_dir/uv_echo not built" >&2
+fi
+start asyncio "$python" "$here/asyncio_echo.py" || status=1
+
+echo "# echo: $size-byte messages, 1 in flight per connection," \
+	"$secs s measured per run, $rounds rounds, best of all"
+echo "# servers:$servers; every one passed load --verify first"
+
+# Rounds: every connection count, every server in turn.
+round=1
+while [ "$round" -le "$rounds" ]; do
+	for c in $conns; do
+		line="# round $round/$rounds, $c connections:"
+		sep=" "
+		# 10,000 connections over 4 source addresses: room to spare
+		# in ephemeral ports, round after round.
+		addrs=1
+		[ "$c" -ge 5000 ] && addrs=4
+		for s in $servers; do
+			port=$(cat "$tmp/$s.port")
+			pid=$(cat "$tmp/$s.pid")
+			if ! out=$("$load" -p "$port" -c "$c" -d "$secs" \
+				-s "$size" -a "$addrs" -x "$pid" \
+				2>"$tmp/err"); then
+				echo "echo.sh: $s at $c connections failed:" >&2
+				sed 's/^/	/' "$tmp/err" >&2
+				status=1
+				continue
+			fi
+			# load <c> msgs_per_s R p50_us A p99_us B
+			# server_cpu <c> us_per_msg U
+			# (# messages per connection: min A, median B, max C)
+			fig=$(echo "$out" | awk -v s="$s" '
+				$1 == "load" { r = $4; a = $6; b = $8 }
+				$1 == "server_cpu" { u = $4 }
+				/^# messages per connection:/ {
+					med = $8 + 0; max = $10 + 0 }
+				END { if (u != "")
+					print s, r, a, b, u, \
+					    (med > 0 ? max / med : 0) }')
+			[ -n "$fig" ] || continue
+			echo "$c $fig" | cut -d" " -f1-6 >>"$tmp/figs"
+			line="$line$sep$(echo "$fig" | awk '{ printf \
+				"%s %s us/msg %s msg/s p50 %s p99 %s " \
+				"max/median %.1f", $1, $5, $2, $3, $4, $6 }')"
+			sep=" | "
+		done
+		echo "$line"
+	done
+	round=$((round + 1))
+done
+
+[ -s "$tmp/figs" ] || exit 1
+
+# Best of every (connections, server), in the order first seen: lowest
+# CPU and latencies, highest rate. Then the ratios against corolab.
+awk '
+	function better(what, old, new) {
+		return what == "rate" ? new + 0 > old + 0 : new + 0 < old + 0
+	}
+	{
+		key = $1 " " $2
+		if (!(key in seen)) {
+			seen[key] = 1
+			order[n++] = key
+			if (!($1 in cseen)) {
+				cseen[$1] = 1
+				corder[nc++] = $1
+			}
+			if (!($2 in sseen)) {
+				sseen[$2] = 1
+				sorder[ns++] = $2
+			}
+			best[key, "rate"] = $3
+			best[key, "p50"] = $4
+			best[key, "p99"] = $5
+			best[key, "cpu"] = $6
+			next
+		}
+		split("rate p50 p99 cpu", w, " ")
+		v["rate"] = $3; v["p50"] = $4; v["p99"] = $5; v["cpu"] = $6
+		for (i = 1; i <= 4; i++)
+			if (better(w[i], best[key, w[i]], v[w[i]]))
+				best[key, w[i]] = v[w[i]]
+	}
+	END {
+		split("cpu rate p50 p99", w, " ")
+		for (i = 0; i < nc; i++) {
+			c = corder[i]
+			for (j = 1; j <= 4; j++)
+				for (k = 0; k < ns; k++)
+					if ((c " " sorder[k]) in seen)
+						print "echo" c "_" w[j], sorder[k], \
+						    best[c " " sorder[k], w[j]]
+		}
+		for (i = 0; i < nc; i++) {
+			c = corder[i]
+			base = c " corolab"
+			if (!(base in seen))
+				continue
+			for (j = 1; j <= 4; j++)
+				for (k = 0; k < ns; k++) {
+					s = sorder[k]
+					if (s == "corolab" || !((c " " s) in seen) ||
+					    best[base, w[j]] + 0 <= 0)
+						continue
+					r = best[c " " s, w[j]] / best[base, w[j]]
+					printf (r < 10 ? \
+					    "ratio echo%s_%s %s/corolab %.2f\n" : \
+					    "ratio echo%s_%s %s/corolab %.1f\n"), \
+					    c, w[j], s, r
+				}
+		}
+	}
+' "$tmp/figs"
+exit $status
