@@ -242,10 +242,20 @@ static void cl__fdwatch_tick(struct cl__poller *p)
  *	3. forget a callback fd already had for dir, cancelling it if it
  *	   is queued, and store fn and arg.
  * cl__fd_unwatch undoes it: 1 if fd had a callback for dir, else 0.
- * cl__fdwatch_poll is one wait: the steps are above it.
+ * cl__fdwatch_poll is one wait: the steps are below.
  */
-/* TODO(ch04): The loop's fd wiring, three functions (see the steps above
- * and above cl__fdwatch_poll). The table: p->fds[fd] (grow it
+/*
+ * cl__fdwatch_poll: one wait, the loop's step 4. The steps:
+ *	1. nothing watched and no time to wait: nothing to do;
+ *	2. trace poll.begin, wait in the back end; a signal (-EINTR) is
+ *	   not an error, only a wait that ended early with nothing ready;
+ *	3. for each ready descriptor, keep the directions it is watched
+ *	   for, trace fd.ready, and queue the reader's callback, then the
+ *	   writer's (_process_events);
+ *	4. trace poll.end.
+ */
+/* TODO(ch04): The loop's fd wiring, three functions (see the steps in the
+ * two comments above). The table: p->fds[fd] (grow it
  * with cl__fdwatch_grow) holds events (what p->be watches fd
  * for) and w[0] (reader) / w[1] (writer). Tell the back end
  * with p->be->update(p->st, fd, old, new). Keep p->nwatched =

@@ -35,9 +35,10 @@ struct cl__epoll {
 
 /* TODO(ch04): The epoll back end: four functions over struct cl__epoll.
  * create: epoll_create1(EPOLL_CLOEXEC) and an empty events
- * buffer; destroy: close and free what create made. update: EPOLL_CTL_ADD when old is 0, _DEL when events
- * is 0, _MOD otherwise, with EPOLLIN / EPOLLOUT for CL_EV_IN /
- * CL_EV_OUT and the fd in data.fd. A closed fd has left the
+ * buffer; destroy: close and free what create made. update:
+ * EPOLL_CTL_ADD when old is 0, _DEL when events is 0, _MOD
+ * otherwise, with EPOLLIN / EPOLLOUT for CL_EV_IN / CL_EV_OUT
+ * and the fd in data.fd. A closed fd has left the
  * epoll set by itself: on _DEL ignore EBADF and ENOENT; on _MOD
  * ENOENT means the number was reused, so _ADD it. wait: grow the
  * buffer to max, epoll_wait with cl__poller_timeout_ms, and turn

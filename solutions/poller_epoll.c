@@ -35,9 +35,10 @@ struct cl__epoll {
 
 // LAB ch04: The epoll back end: four functions over struct cl__epoll.
 // LAB ch04: create: epoll_create1(EPOLL_CLOEXEC) and an empty events
-// LAB ch04: buffer; destroy: close and free what create made. update: EPOLL_CTL_ADD when old is 0, _DEL when events
-// LAB ch04: is 0, _MOD otherwise, with EPOLLIN / EPOLLOUT for CL_EV_IN /
-// LAB ch04: CL_EV_OUT and the fd in data.fd. A closed fd has left the
+// LAB ch04: buffer; destroy: close and free what create made. update:
+// LAB ch04: EPOLL_CTL_ADD when old is 0, _DEL when events is 0, _MOD
+// LAB ch04: otherwise, with EPOLLIN / EPOLLOUT for CL_EV_IN / CL_EV_OUT
+// LAB ch04: and the fd in data.fd. A closed fd has left the
 // LAB ch04: epoll set by itself: on _DEL ignore EBADF and ENOENT; on _MOD
 // LAB ch04: ENOENT means the number was reused, so _ADD it. wait: grow the
 // LAB ch04: buffer to max, epoll_wait with cl__poller_timeout_ms, and turn

@@ -15,7 +15,7 @@
  * from a library call inside a coroutine is written into the log too
  * (the assertion happens after cl_run returns, never on a coroutine's
  * stack). Sockets are socketpairs and TCP on 127.0.0.1, port 0. Runs use
- * the virtual clock, except the three that are about real waiting.
+ * the virtual clock, except the two that are about real waiting.
  */
 #define _GNU_SOURCE
 #include <errno.h>
