@@ -44,7 +44,6 @@
 #define SEC_DEADLOCK "9. When nothing can run"
 #define SEC_TRACE "10. Watching it run: the trace"
 
-
 static struct cl_loop *loop_(void)
 {
 	return cl_get_running_loop();
@@ -56,19 +55,7 @@ static struct cl_loop *loop_(void)
  */
 static void *run_ok(void *(*fn)(void *), void *arg)
 {
-	struct cl_run_opts opts = { .clock = CL_CLOCK_VIRTUAL };
-	void *out = NULL;
-	int st;
-
-	trail[0] = '\0';
-	st = cl_run_with(fn, arg, &opts, &out);
-	if (st == CL_RUN_RAISED)
-		ck_abort_msg("cl_run: main raised %s: %s (log so far: \"%s\")",
-			     cl_exc_name(out), cl_exc_message(out), trail);
-	CL_EXPECT(st == 0,
-		  "cl_run returned %d (%s), expected 0 (log so far: \"%s\")",
-		  st, st < 0 ? strerror(-st) : "?", trail);
-	return out;
+	return run_on(CL_CLOCK_VIRTUAL, fn, arg);
 }
 
 /* Fail unless the log reads want. */

@@ -97,24 +97,6 @@ static double wall(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Run fn(arg) with cl_run on the given clock; fail unless it returned. */
-static void *run_on(enum cl_clock clock, void *(*fn)(void *), void *arg)
-{
-	struct cl_run_opts opts = { .clock = clock };
-	void *out = NULL;
-	int st;
-
-	trail[0] = '\0';
-	st = cl_run_with(fn, arg, &opts, &out);
-	if (st == CL_RUN_RAISED)
-		ck_abort_msg("cl_run: main raised %s: %s (log so far: \"%s\")",
-			     cl_exc_name(out), cl_exc_message(out), trail);
-	CL_EXPECT(st == 0,
-		  "cl_run returned %d (%s), expected 0 (log so far: \"%s\")",
-		  st, st < 0 ? strerror(-st) : "?", trail);
-	return out;
-}
-
 static void *run_ok(void *(*fn)(void *), void *arg)
 {
 	return run_on(CL_CLOCK_VIRTUAL, fn, arg);

@@ -41,6 +41,7 @@
 #include "sock.h"
 #include "stream.h"
 #include "task.h"
+#include "trail.h"
 
 #define SEC_READ "10. Streams: reading lines and records"
 #define SEC_LIMIT "11. Lines too long: the limit"
@@ -48,21 +49,6 @@
 #define SEC_SERVER "13. start_server: a task per connection"
 #define SEC_FAULTS "14. Servers under fault injection"
 
-/* What ran, in order, separated by spaces. */
-static char trail[16384];
-
-static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void note(const char *fmt, ...)
-{
-	size_t len = strlen(trail);
-	va_list ap;
-
-	if (len > 0 && len + 1 < sizeof trail)
-		trail[len++] = ' ';
-	va_start(ap, fmt);
-	vsnprintf(trail + len, sizeof trail - len, fmt, ap);
-	va_end(ap);
-}
 
 /* A line as the .py files show it: "len:text", a newline as \n. */
 static void note_line(const char *line, size_t n)
@@ -82,10 +68,6 @@ static void note_line(const char *line, size_t n)
 	note("%zu:%s", n, buf);
 }
 
-static const char *tf(int b)
-{
-	return b ? "True" : "False";
-}
 
 /* Note "Type:message" of what body raises, "ok" if nothing. */
 #define NOTE_RAISE(body)                                                     \
@@ -108,18 +90,7 @@ static const char *tf(int b)
  */
 static void run_with(void *(*fn)(void *), void *arg, enum cl_clock clock)
 {
-	struct cl_run_opts opts = { .clock = clock };
-	void *out = NULL;
-	int st;
-
-	trail[0] = '\0';
-	st = cl_run_with(fn, arg, &opts, &out);
-	if (st == CL_RUN_RAISED)
-		ck_abort_msg("cl_run: main raised %s: %s (log so far: \"%s\")",
-			     cl_exc_name(out), cl_exc_message(out), trail);
-	CL_EXPECT(st == 0,
-		  "cl_run returned %d (%s), expected 0 (log so far: \"%s\")",
-		  st, st < 0 ? strerror(-st) : "?", trail);
+	run_on(clock, fn, arg);
 }
 
 static void run_ok(void *(*fn)(void *), void *arg)
