@@ -45,7 +45,7 @@ help:
 	@echo "  make handout     pack the kit without solutions/ for students"
 	@echo "  make cotrace     build the trace visualizer (build/visualizer/cotrace)"
 	@echo "  make pictures    redraw the timelines in chapters/*/img from the examples"
-	@echo "  make bench       benchmarks against ucontext, Boost.Context, CPython"
+	@echo "  make bench       benchmarks against ucontext, Boost.Context, libuv, CPython"
 	@echo "  make valgrind    the reference tests under valgrind (CH=N)"
 	@echo "  make clean       remove build/ (the tree is then as cloned)"
 	@echo "  SAN=1 make ...   any of them under AddressSanitizer + UBSan"
