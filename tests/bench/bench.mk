@@ -24,11 +24,11 @@ NOTRACE_OBJS := \
 all: $(OUT)/switch $(OUT)/switch_boost $(OUT)/gen_send $(OUT)/sched \
 	$(OUT)/sched_notrace
 
-$(OUT)/switch: tests/bench/switch.c $(LIB)/libcorolab.a
+$(OUT)/switch: tests/bench/switch.c tests/bench/bench.h $(LIB)/libcorolab.a
 	@mkdir -p $(@D)
 	$(CC) $(BFLAGS) $< $(LIB)/libcorolab.a -pthread -o $@
 
-$(OUT)/gen_send: tests/bench/gen_send.c $(LIB)/libcorolab.a
+$(OUT)/gen_send: tests/bench/gen_send.c tests/bench/bench.h $(LIB)/libcorolab.a
 	@mkdir -p $(@D)
 	$(CC) $(BFLAGS) $< $(LIB)/libcorolab.a -o $@
 
@@ -36,11 +36,11 @@ $(OUT)/switch_boost: tests/bench/switch_boost.cpp
 	@mkdir -p $(@D)
 	$(CXX) -O2 -g -Wall -Wextra -Werror $< -lboost_context -o $@
 
-$(OUT)/sched: tests/bench/sched.c $(LIB)/libcorolab.a
+$(OUT)/sched: tests/bench/sched.c tests/bench/bench.h $(LIB)/libcorolab.a
 	@mkdir -p $(@D)
 	$(CC) $(BFLAGS) $< $(LIB)/libcorolab.a -pthread -o $@
 
-$(OUT)/sched_notrace: tests/bench/sched.c $(NOTRACE)/libcorolab.a
+$(OUT)/sched_notrace: tests/bench/sched.c tests/bench/bench.h $(NOTRACE)/libcorolab.a
 	@mkdir -p $(@D)
 	$(CC) $(BFLAGS) -DCOROLAB_NO_TRACE $< $(NOTRACE)/libcorolab.a \
 		-pthread -o $@
@@ -78,7 +78,7 @@ $(OUT)/uv_echo: tests/bench/uv_echo.c
 	$(CC) $(BFLAGS) $(shell pkg-config --cflags libuv) $< \
 		$(shell pkg-config --libs libuv) -o $@
 
-$(OUT)/poller_cost: tests/bench/poller_cost.c $(LIB)/libcorolab.a
+$(OUT)/poller_cost: tests/bench/poller_cost.c tests/bench/bench.h $(LIB)/libcorolab.a
 	@mkdir -p $(@D)
 	$(CC) $(BFLAGS) $< $(LIB)/libcorolab.a -o $@
 

@@ -36,16 +36,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "gen.h"
 #include "sgen.h"
 
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
 
 /* Stackful: the echo above, suspended in cl_yield between sends. */
 static struct cl_gen *echo_gen;
@@ -134,7 +128,7 @@ struct method {
 	const char *name;
 	void (*setup)(void);
 	void (*run)(long sends);
-	long n;	     /* sends per repetition, from calibrate() */
+	long n;	     /* sends per repetition, from bench_calibrate */
 	double best; /* best ns per send so far */
 };
 
@@ -144,32 +138,6 @@ static struct method methods[] = {
 };
 
 #define NMETHODS (sizeof(methods) / sizeof(methods[0]))
-
-static double time_run(struct method *m, long n)
-{
-	double t0 = now_ns();
-
-	m->run(n);
-	return now_ns() - t0;
-}
-
-/* As in switch.c: grow tenfold to 10 ms (the warm-up), then scale. */
-static long calibrate(struct method *m, double target_ns)
-{
-	long n = 1000;
-	double t;
-
-	for (;;) {
-		t = time_run(m, n);
-		if (t >= 10e6 || n >= 1000000000L)
-			break;
-		n *= 10;
-	}
-	if (t < 1)
-		t = 1;
-	n = (long)(n * (target_ns / t));
-	return n < 1000 ? 1000 : n;
-}
 
 int main(int argc, char **argv)
 {
@@ -201,13 +169,14 @@ int main(int argc, char **argv)
 		struct method *m = &methods[i];
 
 		m->setup();
-		m->n = fixed_n ? fixed_n : calibrate(m, target_ms * 1e6);
+		m->n = fixed_n ? fixed_n
+			       : bench_calibrate(m->run, target_ms * 1e6);
 		m->best = 1e300;
 	}
 	for (int r = 0; r < reps; r++) {
 		for (size_t i = 0; i < NMETHODS; i++) {
 			struct method *m = &methods[i];
-			double ns = time_run(m, m->n) / m->n;
+			double ns = bench_time(m->run, m->n) / m->n;
 
 			if (ns < m->best)
 				m->best = ns;

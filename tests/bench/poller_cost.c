@@ -65,6 +65,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "fdwatch.h"
 #include "loop.h"
 #include "poller.h"
@@ -91,13 +92,6 @@ static int sys_maxfd, sys_select_ok;
 static struct pollfd sys_pfds[MAXN];
 static int sys_ep = -1;
 
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
 
 static void die(const char *what, int err)
 {

@@ -59,6 +59,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "gather.h"
 #include "run.h"
 #include "stack.h"
@@ -77,13 +78,6 @@
 #define MAX_TASKS      1000
 #define PARKED_DEFAULT 25000
 
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
 
 static void die(const char *what)
 {

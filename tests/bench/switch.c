@@ -53,18 +53,12 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "ctx.h"
 #include "stack.h"
 
 #define STACK_SIZE (64 * 1024)
 
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
 
 static void die(const char *what)
 {
@@ -224,7 +218,7 @@ struct method {
 	void (*setup)(void);
 	void (*run)(long round_trips);
 	int switches; /* per round trip: 2, or 1 for a bare system call */
-	long n;       /* round trips per repetition, from calibrate() */
+	long n;       /* round trips per repetition, from bench_calibrate */
 	double best;  /* best ns per switch so far */
 	int print;    /* a "switch" line, or only a comment */
 };
@@ -237,36 +231,6 @@ static struct method methods[] = {
 };
 
 #define NMETHODS (sizeof(methods) / sizeof(methods[0]))
-
-static double time_run(struct method *m, long n)
-{
-	double t0 = now_ns();
-
-	m->run(n);
-	return now_ns() - t0;
-}
-
-/*
- * Find how many round trips take about target_ns: grow tenfold until a run
- * takes 10 ms, then scale. The short runs double as a warm-up (stacks
- * faulted in, caches and branch predictors trained).
- */
-static long calibrate(struct method *m, double target_ns)
-{
-	long n = 1000;
-	double t;
-
-	for (;;) {
-		t = time_run(m, n);
-		if (t >= 10e6 || n >= 1000000000L)
-			break;
-		n *= 10;
-	}
-	if (t < 1)
-		t = 1;
-	n = (long)(n * (target_ns / t));
-	return n < 1000 ? 1000 : n;
-}
 
 int main(int argc, char **argv)
 {
@@ -300,7 +264,8 @@ int main(int argc, char **argv)
 
 		if (m->setup)
 			m->setup();
-		m->n = fixed_n ? fixed_n : calibrate(m, target_ms * 1e6);
+		m->n = fixed_n ? fixed_n
+			       : bench_calibrate(m->run, target_ms * 1e6);
 		m->best = 1e300;
 	}
 
@@ -308,7 +273,8 @@ int main(int argc, char **argv)
 	for (int r = 0; r < reps; r++) {
 		for (size_t i = 0; i < NMETHODS; i++) {
 			struct method *m = &methods[i];
-			double ns = time_run(m, m->n) / m->n / m->switches;
+			double ns = bench_time(m->run, m->n) / m->n /
+				    m->switches;
 
 			if (ns < m->best)
 				m->best = ns;
