@@ -198,4 +198,7 @@ int cl__future_cancel(struct cl_future *f);
  * of a run that deadlocked). */
 void cl__future_clear_callbacks(struct cl_future *f);
 
+/* Free the thread's spare futures (loop.c, when a loop is freed). */
+void cl__future_free_spares(void);
+
 #endif

@@ -174,6 +174,7 @@ struct cl_reader {
 	int streak;		    /* reads in a row that found data */
 	int drained;		    /* the last read was short: wait for the
 				       poller before the next */
+	uint64_t drained_at;	    /* the loop iteration it happened in */
 	struct cl__waiter *waiters; /* the read waiting for the socket:
 				       at most one (StreamReader._waiter) */
 	int watching;		    /* the readable-callback is in place */

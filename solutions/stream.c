@@ -349,70 +349,129 @@ static void cl__reader_begin(struct cl_reader *r)
 		cl_raise(cl_exc_incref(r->exc));
 }
 
+/* A read found the socket empty, or emptied it: wait for the poller
+ * before the next one. */
+static void cl__reader_drained(struct cl_stream *s)
+{
+	s->reader.drained = 1;
+	s->reader.drained_at = cl_loop_iteration(s->loop);
+}
+
 /*
- * The socket is readable: wake the read waiting for it. The callback
- * stays in place after that, because a reader usually waits again
- * soon, and adding and removing it each time costs two epoll_ctl calls
- * a message. It goes once it finds nobody waiting: watching is
- * level-triggered, and unread data would call it at every iteration.
+ * The socket is readable. If a read is waiting, read for it, here in
+ * the callback, into the buffer, and wake it: it finds the bytes there
+ * when it runs, at the next iteration. That is what asyncio's transport
+ * does in _read_ready, and it matters because watching is
+ * level-triggered: bytes still in the socket at the next poll would be
+ * reported again, and every message would cost two reports, two
+ * callbacks, and a read that hears EAGAIN.
+ *
+ * Three cases do not read:
+ *	- nobody waits: the callback goes (unwatch), because unread data
+ *	  would call it at every iteration. It stays in place otherwise:
+ *	  a reader usually waits again soon, and removing and adding it
+ *	  each time would cost two epoll_ctl calls a message;
+ *	- the wait is over already (cancelled, or the connection was
+ *	  lost): the task reads for itself if it reads again;
+ *	- the report is stale. It is a snapshot taken by this iteration's
+ *	  poll, before any callback ran; if the reader has emptied the
+ *	  socket since, in this same iteration, the report describes bytes
+ *	  already read, and the next poll will say if more have come.
  */
 static void cl__reader_ready(void *arg)
 {
 	struct cl_stream *s = arg;
+	struct cl_reader *r = &s->reader;
+	ssize_t got;
 
-	if (s->reader.waiters == NULL)
+	if (r->waiters == NULL) {
 		cl__reader_unwatch(s);
-	else
-		cl__wake_all(s->reader.waiters, NULL);
+		return;
+	}
+	if (cl_future_done(r->waiters->fut) ||
+	    r->drained_at == cl_loop_iteration(s->loop))
+		return;
+	do
+		got = cl_io_read(s->fd, r->buf + r->tail, r->cap - 1 - r->tail);
+	while (got == -EINTR);
+	if (got == -EAGAIN || got == -EWOULDBLOCK)
+		return; /* not readable after all: wait on */
+	if (got > 0) {
+		if ((size_t)got < r->cap - 1 - r->tail)
+			cl__reader_drained(s);
+		r->tail += (size_t)got;
+	} else if (got == 0) {
+		r->eof = 1;
+	} else {
+		r->exc = cl_os_error((int)got, NULL);
+		cl__stream_force_close(s, cl_exc_incref(r->exc));
+	}
+	cl__wake_all(r->waiters, NULL);
 }
 
 /*
- * _wait_for_data: suspend the calling task until the socket is
- * readable. Only one read may wait at a time: with two, which one gets
- * the next bytes would be down to chance, so the second is refused as
- * StreamReader refuses it.
+ * _wait_for_data: suspend the calling task until cl__reader_ready has
+ * read for it, or the connection has ended. The bytes land in the
+ * buffer after what it holds: how many came. Only one read may wait at
+ * a time: with two, which one gets the next bytes would be down to
+ * chance, so the second is refused as StreamReader refuses it.
  */
-static void cl__reader_wait(struct cl_stream *s, const char *what)
+static size_t cl__reader_wait(struct cl_stream *s, const char *what)
 {
+	struct cl_reader *r = &s->reader;
+	size_t mark;
 	int err;
 
-	if (s->reader.waiters != NULL)
+	if (r->waiters != NULL)
 		cl_raise(cl_exc_new(&cl_RuntimeError,
 				    "%s() called while another coroutine is "
 				    "already waiting for incoming data", what));
-	if (!s->reader.watching) {
+	/* Room for the callback to read into. */
+	if (r->head == r->tail)
+		r->head = r->tail = 0;
+	if (r->cap == 0) {
+		r->buf = malloc(CL__READ_CHUNK);
+		if (r->buf == NULL)
+			cl_raise(cl_exc_new(&cl_MemoryError, NULL));
+		r->cap = CL__READ_CHUNK;
+	}
+	if (!r->watching) {
 		err = cl_loop_add_reader(s->loop, s->fd, cl__reader_ready, s);
 		if (err < 0)
 			cl_raise(cl_os_error(err, NULL));
-		s->reader.watching = 1;
+		r->watching = 1;
 	}
-	cl__wait_on(&s->reader.waiters, CL_WHAT_FD_IN, (unsigned long)s->fd);
+	mark = r->tail;
+	cl__wait_on(&r->waiters, CL_WHAT_FD_IN, (unsigned long)s->fd);
+	return r->tail - mark;
 }
 
 /*
  * Read at most n (> 0) bytes from the socket into dst, waiting until
- * there are some: how many, or 0 at EOF. The only place the reader
- * reads the socket. A read error ends the connection and stays the
- * reader's: this read raises it, and so will every later one.
+ * there are some: how many, or 0 at EOF. A read error ends the
+ * connection and stays the reader's: this read raises it, and so will
+ * every later one.
  *
- * Two rules keep a connection from costing more than it must, or from
- * keeping the loop to itself:
- *	- a read that came back short has most likely emptied the
- *	  socket: the next one waits for the poller to say there is
- *	  more, instead of spending a system call to hear EAGAIN (libuv's
- *	  uv__read stops at a short read too);
- *	- a reader that finds data at once CL__READ_BUDGET times in a row
- *	  yields for one iteration (Tokio's cooperative budget): a peer
- *	  that always has more to say would otherwise keep the loop for
- *	  itself while every other connection waits.
- * asyncio gets both from its transport, which reads once per readiness
- * event, in a callback.
+ * It reads the socket itself until a read comes back short: that read
+ * has most likely emptied the socket, so the next one waits for the
+ * poller instead of spending a system call to hear EAGAIN (libuv's
+ * uv__read stops at a short read too). The bytes that end a wait were
+ * read by cl__reader_ready into the buffer, after what it held; they
+ * move to dst, and what did not fit stays buffered. dst may be that
+ * very place, the buffer's free end (cl__reader_fill): then nothing
+ * moves, and the buffer's length is left for the caller to grow.
+ *
+ * A reader that finds data at once CL__READ_BUDGET times in a row
+ * yields for one iteration (Tokio's cooperative budget): a peer that
+ * always has more to say would otherwise keep the loop for itself while
+ * every other connection waits.
  */
 static size_t cl__reader_recv(struct cl_stream *s, void *dst, size_t n,
 			      const char *what)
 {
 	struct cl_reader *r = &s->reader;
-	ssize_t got;
+	size_t got, mark;
+	ssize_t k;
 
 	for (;;) {
 		if (r->exc != NULL)
@@ -422,31 +481,41 @@ static size_t cl__reader_recv(struct cl_stream *s, void *dst, size_t n,
 		if (r->drained) {
 			r->drained = 0;
 			r->streak = 0;
-			cl__reader_wait(s, what);
-			continue;
+			got = cl__reader_wait(s, what);
+			if (got == 0)
+				continue; /* woken by the end, or an error */
+			mark = r->tail - got;
+			if (got > n)
+				got = n;
+			memmove(dst, r->buf + mark, got);
+			memmove(r->buf + mark, r->buf + mark + got,
+				r->tail - mark - got);
+			r->tail -= got;
+			return got;
 		}
 		if (r->streak >= CL__READ_BUDGET) {
 			r->streak = 0;
 			cl_sleep(0);
 			continue;
 		}
-		got = cl_io_read(s->fd, dst, n);
-		if (got > 0) {
+		k = cl_io_read(s->fd, dst, n);
+		if (k > 0) {
 			r->streak++;
-			r->drained = (size_t)got < n;
-			return (size_t)got;
+			if ((size_t)k < n)
+				cl__reader_drained(s);
+			return (size_t)k;
 		}
-		if (got == 0) {
+		if (k == 0) {
 			r->eof = 1;
 			return 0;
 		}
-		if (got == -EINTR)
+		if (k == -EINTR)
 			continue;
-		if (got == -EAGAIN || got == -EWOULDBLOCK) {
-			r->drained = 1;
+		if (k == -EAGAIN || k == -EWOULDBLOCK) {
+			cl__reader_drained(s);
 			continue;
 		}
-		r->exc = cl_os_error((int)got, NULL);
+		r->exc = cl_os_error((int)k, NULL);
 		cl__stream_force_close(s, cl_exc_incref(r->exc));
 	}
 }
@@ -545,7 +614,7 @@ static int cl__reader_drop_line(struct cl_stream *s)
 		if (got == 0) {
 			r->eof = 1;
 		} else if (got == -EAGAIN || got == -EWOULDBLOCK) {
-			r->drained = 1;
+			cl__reader_drained(s);
 		} else {
 			r->exc = cl_os_error((int)got, NULL);
 			cl__stream_force_close(s, cl_exc_incref(r->exc));

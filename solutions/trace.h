@@ -43,7 +43,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Nonzero while events are being written. Read by CL_TRACE only. */
+/* Nonzero while events are being written. Read by CL_TRACE, and by the
+ * loop, which reads the clock before each callback only for the trace. */
 extern int cl__trace_enabled;
 
 /*
