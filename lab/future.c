@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "future.h"
 #include "gen.h"
@@ -34,9 +35,9 @@ void cl__future_init(struct cl_future *f, struct cl_loop *loop,
 	f->state = CL_FUTURE_PENDING;
 	f->result = NULL;
 	f->exc = NULL;
-	f->cbs = NULL;
+	f->cbs = &f->cb0;
 	f->ncbs = 0;
-	f->cbs_cap = 0;
+	f->cbs_cap = 1;
 }
 
 /*
@@ -96,19 +97,56 @@ static void cl__done_cb_drop(const struct cl__done_cb *cb)
 		cl_future_decref(cb->arg);
 }
 
-void cl__future_clear_callbacks(struct cl_future *f)
+/*
+ * Take the whole list off f, which is left with none: the n entries
+ * returned are the caller's. The first lives in the future itself, so
+ * it is copied out to *one; free the result if it is not one.
+ */
+static struct cl__done_cb *cl__future_take_cbs(struct cl_future *f,
+					       struct cl__done_cb *one,
+					       size_t *n)
 {
 	struct cl__done_cb *cbs = f->cbs;
-	size_t n = f->ncbs;
+
+	*n = f->ncbs;
+	if (cbs == &f->cb0) {
+		*one = f->cb0;
+		cbs = one;
+	}
+	f->cbs = &f->cb0;
+	f->ncbs = 0;
+	f->cbs_cap = 1;
+	return cbs;
+}
+
+/* The list is full: move it to an array twice as big. -ENOMEM, or 0. */
+static int cl__future_grow_cbs(struct cl_future *f)
+{
+	struct cl__done_cb *cbs;
+
+	cbs = malloc(2 * f->cbs_cap * sizeof *cbs);
+	if (cbs == NULL)
+		return -ENOMEM;
+	memcpy(cbs, f->cbs, f->ncbs * sizeof *cbs);
+	if (f->cbs != &f->cb0)
+		free(f->cbs);
+	f->cbs = cbs;
+	f->cbs_cap *= 2;
+	return 0;
+}
+
+void cl__future_clear_callbacks(struct cl_future *f)
+{
+	struct cl__done_cb one, *cbs;
+	size_t n;
 
 	/* Detach first: dropping a reference may free a waiter that
 	 * looks at this future again. */
-	f->cbs = NULL;
-	f->ncbs = 0;
-	f->cbs_cap = 0;
+	cbs = cl__future_take_cbs(f, &one, &n);
 	for (size_t i = 0; i < n; i++)
 		cl__done_cb_drop(&cbs[i]);
-	free(cbs);
+	if (cbs != &one)
+		free(cbs);
 }
 
 void cl__future_fini(struct cl_future *f)
@@ -133,7 +171,7 @@ void cl_future_decref(struct cl_future *f)
 		return;
 	}
 	cl__future_fini(f);
-	if (cl__nspare >= CL_SPARE_FUTURES) {
+	if (cl__nspare == CL_SPARE_FUTURES) { /* full */
 		free(f);
 		return;
 	}
@@ -182,8 +220,9 @@ static int cl__future_queue(struct cl_future *f, const struct cl__done_cb *cb)
 }
 
 /* TODO(ch03): __schedule_callbacks: take the whole list off the future
- * first (a callback must not see it half gone), then queue each
- * entry with cl__future_queue, in order. set_result and
+ * first with cl__future_take_cbs (a callback must not see it
+ * half gone), then queue each entry with cl__future_queue, in
+ * order. set_result and
  * set_exception: -EINVAL if f is done; otherwise store the
  * outcome, set the state, cl__future_trace_done(f), and
  * schedule the callbacks. Never call a callback yourself. */
@@ -213,8 +252,8 @@ static int cl__future_add(struct cl_future *f, const struct cl__done_cb *cb)
 {
 	/* TODO(ch03): Done already: hand it to cl__future_queue (it runs at
 	 * the next iteration, like any other). Pending: append it
-	 * to f->cbs, growing the array as needed. */
-	(void)f, (void)cb;
+	 * to f->cbs, first with cl__future_grow_cbs if it is full. */
+	(void)f, (void)cb, (void)cl__future_grow_cbs;
 	return -ENOSYS;
 }
 

@@ -94,8 +94,12 @@ struct cl_future {
 	void *result;	    /* CL_FUTURE_DONE without exc */
 	struct cl_exc *exc; /* CL_FUTURE_DONE with an exception: owned */
 
-	struct cl__done_cb *cbs; /* in registration order */
+	struct cl__done_cb *cbs; /* in registration order: &cb0, or an
+				    array once a second one comes */
 	size_t ncbs, cbs_cap;
+	struct cl__done_cb cb0;	 /* room for the first (fut_callback0 in
+				    Modules/_asynciomodule.c): most futures
+				    have one waiter and need no array */
 };
 
 /*

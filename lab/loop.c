@@ -176,7 +176,7 @@ void cl_handle_decref(struct cl_handle *h)
 	cl_future_decref(h->fut);
 	if (h->arg_ref)
 		cl_future_decref(h->arg);
-	if (cl__nspare >= CL_SPARE_HANDLES) {
+	if (cl__nspare == CL_SPARE_HANDLES) { /* full */
 		free(h);
 		return;
 	}

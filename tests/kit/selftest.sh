@@ -18,6 +18,8 @@
 #      (tests/visualizer/run.sh);
 #   8. the chapter 04 echo server holds 10,000 connections at once and
 #      answers every byte (tests/kit/c10k.sh).
+#   9. every C excerpt in a chapter's text is in the code, verbatim
+#      (tests/kit/excerpts.sh).
 #
 # It ends with one line "N passed, N failed", counting test cases of the
 # reference run and one check for each other item above.
@@ -148,6 +150,13 @@ vis=$(sh tests/visualizer/run.sh "$BUILD/visualizer/cotrace")
 echo "$vis" | sed '$d' | grep -v '^ *ok ' | grep -v '^==' 
 echo "  ok    $(echo "$vis" | grep -c '^ *ok ') checks of cotrace (golden DOT/JSON, bad traces refused by line)"
 set -- $(echo "$vis" | tail -n 1)
+passed=$((passed + $1))
+failed=$((failed + $3))
+
+echo "== chapter text"
+text=$(sh tests/kit/excerpts.sh)
+echo "$text" | sed '$d'
+set -- $(echo "$text" | tail -n 1)
 passed=$((passed + $1))
 failed=$((failed + $3))
 
