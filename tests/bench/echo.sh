@@ -35,16 +35,22 @@
 # then messages/s measures the client as much as the server. The server's
 # CPU time per message (utime + stime from /proc/PID/stat over the
 # measured seconds, divided by the messages) does not depend on how fast
-# the client is: it is the steadier figure, and the headline.
+# the client is: it is the steadier figure, and the headline. Its two
+# parts, utime (the server's own code, library and all) and stime (the
+# system calls and TCP under them), say where a difference comes from;
+# they count in clock ticks of 10 ms, so a part of a few ticks over the
+# run is coarse.
 #
 # Output ('#' starts a comment):
 #	echo<C>_cpu <server> <server CPU us per message>
+#	echo<C>_user <server> <the part in the server's own code, us>
+#	echo<C>_kernel <server> <the part in the kernel, us>
 #	echo<C>_rate <server> <messages per second>
 #	echo<C>_p50 <server> <median latency, us>
 #	echo<C>_p99 <server> <99th percentile latency, us>
 #	ratio echo<C>_<what> <server>/corolab <n>
 # Every figure is the best of the rounds: the lowest, or for _rate the
-# highest. A ratio is the server's figure divided by corolab's: above 1,
+# highest; _user and _kernel are the parts of the best _cpu. A ratio is the server's figure divided by corolab's: above 1,
 # it used more CPU, waited longer, or (for _rate) moved more messages.
 set -u
 
@@ -165,21 +171,22 @@ while [ "$round" -le "$rounds" ]; do
 				continue
 			fi
 			# load <c> msgs_per_s R p50_us A p99_us B
-			# server_cpu <c> us_per_msg U
+			# server_cpu <c> us_per_msg U user_us V kernel_us K
 			# (# messages per connection: min A, median B, max C)
 			fig=$(echo "$out" | awk -v s="$s" '
 				$1 == "load" { r = $4; a = $6; b = $8 }
-				$1 == "server_cpu" { u = $4 }
+				$1 == "server_cpu" { u = $4; us = $6; ks = $8 }
 				/^# messages per connection:/ {
 					med = $8 + 0; max = $10 + 0 }
 				END { if (u != "")
 					print s, r, a, b, u, \
-					    (med > 0 ? max / med : 0) }')
+					    (med > 0 ? max / med : 0), us, ks }')
 			[ -n "$fig" ] || continue
-			echo "$c $fig" | cut -d" " -f1-6 >>"$tmp/figs"
+			echo "$c $fig" | cut -d" " -f1-6,8,9 >>"$tmp/figs"
 			line="$line$sep$(echo "$fig" | awk '{ printf \
-				"%s %s us/msg %s msg/s p50 %s p99 %s " \
-				"max/median %.1f", $1, $5, $2, $3, $4, $6 }')"
+				"%s %s us/msg (user %s) %s msg/s p50 %s " \
+				"p99 %s max/median %.1f", $1, $5, $7, $2, $3, \
+				$4, $6 }')"
 			sep=" | "
 		done
 		echo "$line"
@@ -212,7 +219,14 @@ awk '
 			best[key, "p50"] = $4
 			best[key, "p99"] = $5
 			best[key, "cpu"] = $6
+			best[key, "user"] = $7
+			best[key, "kernel"] = $8
 			next
+		}
+		# The split is the one of the round with the best total.
+		if ($6 + 0 < best[key, "cpu"] + 0) {
+			best[key, "user"] = $7
+			best[key, "kernel"] = $8
 		}
 		split("rate p50 p99 cpu", w, " ")
 		v["rate"] = $3; v["p50"] = $4; v["p99"] = $5; v["cpu"] = $6
@@ -221,10 +235,10 @@ awk '
 				best[key, w[i]] = v[w[i]]
 	}
 	END {
-		split("cpu rate p50 p99", w, " ")
+		nw = split("cpu user kernel rate p50 p99", w, " ")
 		for (i = 0; i < nc; i++) {
 			c = corder[i]
-			for (j = 1; j <= 4; j++)
+			for (j = 1; j <= nw; j++)
 				for (k = 0; k < ns; k++)
 					if ((c " " sorder[k]) in seen)
 						print "echo" c "_" w[j], sorder[k], \
@@ -235,7 +249,7 @@ awk '
 			base = c " corolab"
 			if (!(base in seen))
 				continue
-			for (j = 1; j <= 4; j++)
+			for (j = 1; j <= nw; j++)
 				for (k = 0; k < ns; k++) {
 					s = sorder[k]
 					if (s == "corolab" || !((c " " s) in seen) ||

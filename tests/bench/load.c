@@ -16,7 +16,10 @@
  *		127.0.0.1, 127.0.0.2, ... (default 1: let the kernel pick);
  *		each source address has its own ~28,000 ephemeral ports
  *	-x	the server's pid: also report its CPU time per message, from
- *		utime + stime in /proc/PID/stat over the measured seconds
+ *		utime + stime in /proc/PID/stat over the measured seconds,
+ *		and the two parts: its own code (utime) and the kernel's
+ *		(stime). Both count in clock ticks (usually 10 ms), so a
+ *		part of a few ticks is coarse.
  *	--verify  check every byte echoed back against what was sent and
  *		exit 1 on the first difference
  *
@@ -44,7 +47,8 @@
  *
  * Output ('#' starts a comment):
  *	load <connections> msgs_per_s <n> p50_us <n> p99_us <n>
- *	server_cpu <connections> us_per_msg <n>		with -x
+ *	server_cpu <connections> us_per_msg <n> user_us <n> kernel_us <n>
+ *							with -x
  * Exit status: 0, 1 on a verify mismatch or a connection error, 2 on bad
  * usage.
  */
@@ -383,8 +387,9 @@ static void poll_once(int timeout_ms)
 	}
 }
 
-/* utime + stime of process pid, in seconds; -1 if it cannot be read. */
-static double proc_cpu(long pid)
+/* utime + stime of process pid, in seconds, and utime alone in *user;
+ * -1 if it cannot be read. */
+static double proc_cpu(long pid, double *user)
 {
 	char path[64], line[1024], *p;
 	unsigned long long ut, st;
@@ -402,6 +407,7 @@ static double proc_cpu(long pid)
 	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu "
 		   "%llu", &ut, &st) != 2)
 		return -1;
+	*user = (double)ut / sysconf(_SC_CLK_TCK);
 	return (double)(ut + st) / sysconf(_SC_CLK_TCK);
 }
 
@@ -595,7 +601,7 @@ static void drain(void)
 int main(int argc, char **argv)
 {
 	uint64_t t0, t_start, t_end;
-	double cpu0 = -1, cpu1 = -1, self0, self1, secs;
+	double cpu0 = -1, cpu1 = -1, user0 = 0, user1 = 0, self0, self1, secs;
 
 	parse(argc, argv);
 	raise_nofile();
@@ -630,7 +636,7 @@ int main(int argc, char **argv)
 	run_until(now_ns() + (uint64_t)(opt.warmup * 1e9));
 
 	if (opt.server_pid)
-		cpu0 = proc_cpu(opt.server_pid);
+		cpu0 = proc_cpu(opt.server_pid, &user0);
 	self0 = self_cpu();
 	t_start = now_ns();
 	counting = 1;
@@ -639,7 +645,7 @@ int main(int argc, char **argv)
 	t_end = now_ns();
 	self1 = self_cpu();
 	if (opt.server_pid)
-		cpu1 = proc_cpu(opt.server_pid);
+		cpu1 = proc_cpu(opt.server_pid, &user1);
 	secs = (t_end - t_start) / 1e9;
 
 	if (!failed)
@@ -655,8 +661,11 @@ int main(int argc, char **argv)
 	printf("load %d msgs_per_s %.0f p50_us %.1f p99_us %.1f\n", opt.nconn,
 	       nmsgs / secs, percentile_us(0.50), percentile_us(0.99));
 	if (opt.server_pid && nmsgs > 0) {
-		printf("server_cpu %d us_per_msg %.2f\n", opt.nconn,
-		       (cpu1 - cpu0) * 1e6 / nmsgs);
+		printf("server_cpu %d us_per_msg %.2f user_us %.2f "
+		       "kernel_us %.2f\n", opt.nconn,
+		       (cpu1 - cpu0) * 1e6 / nmsgs,
+		       (user1 - user0) * 1e6 / nmsgs,
+		       (cpu1 - cpu0 - (user1 - user0)) * 1e6 / nmsgs);
 		printf("# server busy %.0f%% of one CPU, client %.0f%%; p99.9 "
 		       "%.1f us\n", (cpu1 - cpu0) * 100 / secs,
 		       (self1 - self0) * 100 / secs, percentile_us(0.999));
