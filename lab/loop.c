@@ -26,27 +26,7 @@
  */
 static _Thread_local struct cl_loop *cl__running;
 
-/*
- * Spare handles. A server makes and drops two or three handles for every
- * message it serves, and malloc and free would cost more than the rest
- * of a handle's short life. A dropped handle waits in this list, newest
- * first (its memory is the likeliest to still be in the cache), for the
- * next cl__handle_new; at most CL_SPARE_HANDLES wait, the rest are
- * freed. CPython keeps free lists of its small objects for the same
- * reason (Objects/obmalloc.c, and the float and tuple free lists). The
- * list is the thread's, like the running loop, because a handle may
- * outlive its loop; cl_loop_free empties it.
- */
-/* Off under AddressSanitizer: a spare reused would hide a use after
- * free from it. */
-#ifdef __SANITIZE_ADDRESS__
-#define CL_SPARE_HANDLES 0
-#else
-#define CL_SPARE_HANDLES 1024
-#endif
-
-static _Thread_local struct cl_handle *cl__spare;
-static _Thread_local size_t cl__nspare;
+static _Thread_local struct cl__spares cl__spare_handles; /* loop.h */
 
 /*
  * CPython drops cancelled timers all at once, rebuilding the heap, when
@@ -148,15 +128,12 @@ struct cl_src cl__loop_waker(const struct cl_loop *loop)
 
 static struct cl_handle *cl__handle_new(struct cl_loop *loop)
 {
-	struct cl_handle *h = cl__spare;
+	struct cl_handle *h = cl__spare_get(&cl__spare_handles);
 
-	if (h != NULL) {
-		cl__spare = h->next;
-		cl__nspare--;
+	if (h != NULL)
 		memset(h, 0, sizeof *h);
-	} else if ((h = calloc(1, sizeof *h)) == NULL) {
+	else if ((h = calloc(1, sizeof *h)) == NULL)
 		return NULL;
-	}
 	h->refcnt = 1;
 	h->loop = loop;
 	h->src = cl__loop_waker(loop);
@@ -176,25 +153,7 @@ void cl_handle_decref(struct cl_handle *h)
 	cl_future_decref(h->fut);
 	if (h->arg_ref)
 		cl_future_decref(h->arg);
-	if (cl__nspare == CL_SPARE_HANDLES) { /* full */
-		free(h);
-		return;
-	}
-	h->next = cl__spare;
-	cl__spare = h;
-	cl__nspare++;
-}
-
-/* Free the spare handles. */
-static void cl__handle_free_spares(void)
-{
-	struct cl_handle *h;
-
-	while ((h = cl__spare) != NULL) {
-		cl__spare = h->next;
-		free(h);
-	}
-	cl__nspare = 0;
+	cl__spare_put(&cl__spare_handles, h);
 }
 
 void cl_handle_cancel(struct cl_handle *h)
@@ -512,6 +471,6 @@ void cl_loop_free(struct cl_loop *loop)
 	if (loop->poller != NULL)
 		loop->poller->free(loop->poller);
 	free(loop);
-	cl__handle_free_spares();
+	cl__spare_free_all(&cl__spare_handles);
 	cl__future_free_spares();
 }

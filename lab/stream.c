@@ -358,6 +358,42 @@ static void cl__reader_drained(struct cl_stream *s)
 }
 
 /*
+ * One read of the socket, at most n (> 0) bytes into p, EINTR retried,
+ * and what it says about the socket recorded in the reader: a short
+ * read or EAGAIN leaves it drained, 0 is EOF, an error ends the
+ * connection (r->exc, which every later read raises). Returns the bytes
+ * read, -EAGAIN if there were none yet, 0 at EOF or on an error. Every
+ * read of the socket goes through here.
+ */
+static ssize_t cl__reader_sysread(struct cl_stream *s, char *p, size_t n)
+{
+	struct cl_reader *r = &s->reader;
+	ssize_t got;
+
+	do
+		got = cl_io_read(s->fd, p, n);
+	while (got == -EINTR);
+	if (got > 0) {
+		if ((size_t)got < n)
+			cl__reader_drained(s);
+		else
+			r->drained = 0;
+		return got;
+	}
+	if (got == -EAGAIN || got == -EWOULDBLOCK) {
+		cl__reader_drained(s);
+		return -EAGAIN;
+	}
+	if (got == 0) {
+		r->eof = 1;
+	} else {
+		r->exc = cl_os_error((int)got, NULL);
+		cl__stream_force_close(s, cl_exc_incref(r->exc));
+	}
+	return 0;
+}
+
+/*
  * The socket is readable. If a read is waiting, read for it, here in
  * the callback, into the buffer, and wake it: it finds the bytes there
  * when it runs, at the next iteration. That is what asyncio's transport
@@ -391,21 +427,10 @@ static void cl__reader_ready(void *arg)
 	if (cl_future_done(r->waiters->fut) ||
 	    r->drained_at == cl_loop_iteration(s->loop))
 		return;
-	do
-		got = cl_io_read(s->fd, r->buf + r->tail, r->cap - 1 - r->tail);
-	while (got == -EINTR);
-	if (got == -EAGAIN || got == -EWOULDBLOCK)
+	got = cl__reader_sysread(s, r->buf + r->tail, r->cap - 1 - r->tail);
+	if (got == -EAGAIN)
 		return; /* not readable after all: wait on */
-	if (got > 0) {
-		if ((size_t)got < r->cap - 1 - r->tail)
-			cl__reader_drained(s);
-		r->tail += (size_t)got;
-	} else if (got == 0) {
-		r->eof = 1;
-	} else {
-		r->exc = cl_os_error((int)got, NULL);
-		cl__stream_force_close(s, cl_exc_incref(r->exc));
-	}
+	r->tail += (size_t)got; /* 0: EOF or an error, recorded */
 	cl__wake_all(r->waiters, NULL);
 }
 
@@ -498,25 +523,12 @@ static size_t cl__reader_recv(struct cl_stream *s, void *dst, size_t n,
 			cl_sleep(0);
 			continue;
 		}
-		k = cl_io_read(s->fd, dst, n);
+		k = cl__reader_sysread(s, dst, n);
 		if (k > 0) {
 			r->streak++;
-			if ((size_t)k < n)
-				cl__reader_drained(s);
 			return (size_t)k;
 		}
-		if (k == 0) {
-			r->eof = 1;
-			return 0;
-		}
-		if (k == -EINTR)
-			continue;
-		if (k == -EAGAIN || k == -EWOULDBLOCK) {
-			cl__reader_drained(s);
-			continue;
-		}
-		r->exc = cl_os_error((int)k, NULL);
-		cl__stream_force_close(s, cl_exc_incref(r->exc));
+		/* EOF, an error or EAGAIN: recorded, and acted on above. */
 	}
 }
 
@@ -603,23 +615,11 @@ static int cl__reader_drop_line(struct cl_stream *s)
 		r->head = r->tail = 0;
 		if (r->eof || r->exc != NULL || budget == 0)
 			return 0;
-		got = cl_io_read(s->fd, r->buf, r->cap - 1);
-		if (got == -EINTR)
-			continue;
-		if (got > 0) {
-			r->tail = (size_t)got;
-			budget -= (size_t)got < budget ? (size_t)got : budget;
-			continue;
-		}
-		if (got == 0) {
-			r->eof = 1;
-		} else if (got == -EAGAIN || got == -EWOULDBLOCK) {
-			cl__reader_drained(s);
-		} else {
-			r->exc = cl_os_error((int)got, NULL);
-			cl__stream_force_close(s, cl_exc_incref(r->exc));
-		}
-		return 0;
+		got = cl__reader_sysread(s, r->buf, r->cap - 1);
+		if (got <= 0)
+			return 0; /* EOF, an error or EAGAIN: recorded */
+		r->tail = (size_t)got;
+		budget -= (size_t)got < budget ? (size_t)got : budget;
 	}
 }
 

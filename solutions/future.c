@@ -40,33 +40,12 @@ void cl__future_init(struct cl_future *f, struct cl_loop *loop,
 	f->cbs_cap = 1;
 }
 
-/*
- * Spare futures: a task waiting for a socket makes a future for every
- * wait and drops it when woken. As with the loop's spare handles
- * (loop.c), a dropped plain future waits in this list for the next
- * cl_future_new, up to CL_SPARE_FUTURES of them; the list is linked
- * through the result field, which a spare future does not need.
- */
-/* Off under AddressSanitizer: a spare reused would hide a use after
- * free from it. */
-#ifdef __SANITIZE_ADDRESS__
-#define CL_SPARE_FUTURES 0
-#else
-#define CL_SPARE_FUTURES 1024
-#endif
-
-static _Thread_local struct cl_future *cl__spare;
-static _Thread_local size_t cl__nspare;
+/* Dropped plain futures, for the next cl_future_new (loop.h). */
+static _Thread_local struct cl__spares cl__spare_futures;
 
 void cl__future_free_spares(void)
 {
-	struct cl_future *f;
-
-	while ((f = cl__spare) != NULL) {
-		cl__spare = f->result;
-		free(f);
-	}
-	cl__nspare = 0;
+	cl__spare_free_all(&cl__spare_futures);
 }
 
 struct cl_future *cl_future_new(struct cl_loop *loop)
@@ -79,13 +58,9 @@ struct cl_future *cl_future_new(struct cl_loop *loop)
 		errno = ESRCH;
 		return NULL;
 	}
-	f = cl__spare;
-	if (f != NULL) {
-		cl__spare = f->result;
-		cl__nspare--;
-	} else if ((f = malloc(sizeof *f)) == NULL) {
+	f = cl__spare_get(&cl__spare_futures);
+	if (f == NULL && (f = malloc(sizeof *f)) == NULL)
 		return NULL;
-	}
 	cl__future_init(f, loop, NULL);
 	return f;
 }
@@ -171,13 +146,7 @@ void cl_future_decref(struct cl_future *f)
 		return;
 	}
 	cl__future_fini(f);
-	if (cl__nspare == CL_SPARE_FUTURES) { /* full */
-		free(f);
-		return;
-	}
-	f->result = cl__spare;
-	cl__spare = f;
-	cl__nspare++;
+	cl__spare_put(&cl__spare_futures, f);
 }
 
 /* The trace's name for how a future ended. */

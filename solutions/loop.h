@@ -38,6 +38,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "heap.h"
 
@@ -290,6 +291,64 @@ const char *cl__src_str(char *buf, struct cl_src s);
 static inline long cl__loop_cause(const struct cl_loop *loop)
 {
 	return loop->cur_handle ? loop->cur_handle->cause : 0;
+}
+
+/*
+ * Spare lists, for the loop's handles and for plain futures (future.c).
+ * A server makes and drops a future and two or three handles for every
+ * message it serves, and malloc and free would cost more than the rest
+ * of their short lives. A dropped block waits in its list, newest first
+ * (its memory is the likeliest to still be in the cache), for the next
+ * allocation of its kind; at most CL_SPARE_MAX wait, the rest are
+ * freed. CPython keeps free lists of its small objects for the same
+ * reason (Objects/obmalloc.c, and the float and tuple free lists). A
+ * spare is linked through its first word. The lists are the thread's,
+ * like the running loop, because a handle or a future may outlive its
+ * loop; cl_loop_free empties them.
+ */
+/* Off under AddressSanitizer: a block reused would hide a use after
+ * free from it. */
+#ifdef __SANITIZE_ADDRESS__
+#define CL_SPARE_MAX 0
+#else
+#define CL_SPARE_MAX 1024
+#endif
+
+struct cl__spares {
+	void *head;
+	size_t n;
+};
+
+/* A spare block, or NULL: then allocate one. Its contents are junk. */
+static inline void *cl__spare_get(struct cl__spares *s)
+{
+	void *p = s->head;
+
+	if (p != NULL) {
+		s->head = *(void **)p;
+		s->n--;
+	}
+	return p;
+}
+
+/* Keep p, a block the caller is done with, or free it if s is full. */
+static inline void cl__spare_put(struct cl__spares *s, void *p)
+{
+	if (s->n == CL_SPARE_MAX) {
+		free(p);
+		return;
+	}
+	*(void **)p = s->head;
+	s->head = p;
+	s->n++;
+}
+
+static inline void cl__spare_free_all(struct cl__spares *s)
+{
+	void *p;
+
+	while ((p = cl__spare_get(s)) != NULL)
+		free(p);
 }
 
 #endif
