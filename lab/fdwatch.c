@@ -22,13 +22,14 @@
 #include "poller.h"
 #include "trace.h"
 
-/* One direction of one descriptor: asyncio keeps a Handle there. */
+/*
+ * One direction of one descriptor: asyncio keeps a Handle there, and so
+ * do we. Each poll that finds the descriptor ready queues that same
+ * handle again; removing or replacing the callback cancels it, in case
+ * it is queued.
+ */
 struct cl__watch {
-	cl_callback fn;		  /* NULL: nobody watches this way */
-	void *arg;
-	struct cl_handle *queued; /* what the last poll queued for it: a
-				     reference, so that removing or
-				     replacing fn can cancel it */
+	struct cl_handle *h; /* fn(arg); NULL: nobody watches this way */
 };
 
 /* A descriptor's entry. */
@@ -71,7 +72,7 @@ static void cl__fdwatch_free(struct cl_poller *base)
 	/* The loop has dropped its queue: our references are the last. */
 	for (int fd = 0; fd < p->nfds; fd++)
 		for (int i = 0; i < 2; i++)
-			cl_handle_decref(p->fds[fd].w[i].queued);
+			cl_handle_decref(p->fds[fd].w[i].h);
 	p->be->destroy(p->st);
 	free(p->fds);
 	free(p->fired);
@@ -203,13 +204,13 @@ static int cl__fdwatch_room(struct cl__poller *p)
 
 /* The callback is gone or replaced: if the last poll queued it and it
  * has not run yet, it must not run (asyncio cancels the Handle). */
-static void cl__watch_forget_queued(struct cl__watch *w)
+static void cl__watch_forget(struct cl__watch *w)
 {
-	if (w->queued == NULL)
+	if (w->h == NULL)
 		return;
-	cl_handle_cancel(w->queued);
-	cl_handle_decref(w->queued);
-	w->queued = NULL;
+	cl_handle_cancel(w->h);
+	cl_handle_decref(w->h);
+	w->h = NULL;
 }
 
 static const char *cl__events_str(unsigned events)
@@ -236,11 +237,11 @@ static void cl__fdwatch_tick(struct cl__poller *p)
  * cl__fd_watch: fd's callback for dir (CL_EV_IN or CL_EV_OUT) becomes
  * fn(arg). The steps:
  *	1. check the arguments, find (or install) the poller, make room
- *	   for fd in the table;
+ *	   for fd in the table, make the handle for fn(arg);
  *	2. if fd is not watched for dir yet, tell the back end (old events
  *	   -> old | dir), and count fd if it was not watched at all;
- *	3. forget a callback fd already had for dir, cancelling it if it
- *	   is queued, and store fn and arg.
+ *	3. forget the handle fd already had for dir, cancelling it in case
+ *	   it is queued, and keep the new one.
  * cl__fd_unwatch undoes it: 1 if fd had a callback for dir, else 0.
  * cl__fdwatch_poll is one wait: the steps are below.
  */
@@ -250,7 +251,7 @@ static void cl__fdwatch_tick(struct cl__poller *p)
  *	2. trace poll.begin, wait in the back end; a signal (-EINTR) is
  *	   not an error, only a wait that ended early with nothing ready;
  *	3. for each ready descriptor, keep the directions it is watched
- *	   for, trace fd.ready, and queue the reader's callback, then the
+ *	   for, trace fd.ready, and queue the reader's handle, then the
  *	   writer's (_process_events);
  *	4. trace poll.end.
  */
@@ -259,12 +260,13 @@ static void cl__fdwatch_tick(struct cl__poller *p)
  * with cl__fdwatch_grow) holds events (what p->be watches fd
  * for) and w[0] (reader) / w[1] (writer). Tell the back end
  * with p->be->update(p->st, fd, old, new). Keep p->nwatched =
- * the number of fds with events != 0. A watch's queued handle
- * must be cancelled when its callback is removed or replaced:
- * cl__watch_forget_queued. In the poll, each ready direction
- * that has a callback is queued with cl__loop_call_soon_from
- * (source { CL_SRC_FD, fd }), and w->queued keeps a reference
- * to it (drop the previous one: it has run). */
+ * the number of fds with events != 0. Each watch keeps one
+ * handle, w->h, made by cl__loop_handle_new (source
+ * { CL_SRC_FD, fd }); it is cancelled and dropped when its
+ * callback is removed or replaced: cl__watch_forget. In the
+ * poll, each ready direction that has a handle is queued
+ * again with cl__loop_requeue (-EBUSY, still queued, is no
+ * error). */
 static int cl__fd_watch(struct cl_loop *loop, int fd, unsigned dir,
 			cl_callback fn, void *arg)
 {
@@ -275,7 +277,7 @@ static int cl__fd_watch(struct cl_loop *loop, int fd, unsigned dir,
 
 static int cl__fd_unwatch(struct cl_loop *loop, int fd, unsigned dir)
 {
-	(void)loop, (void)fd, (void)dir, (void)cl__watch_forget_queued;
+	(void)loop, (void)fd, (void)dir, (void)cl__watch_forget;
 	return -ENOSYS;
 }
 
@@ -323,8 +325,8 @@ int cl__loop_fd_watcher(struct cl_loop *loop, int fd, unsigned dir,
 		return 0;
 	w = &p->fds[fd].w[dir == CL_EV_IN ? 0 : 1];
 	if (fn != NULL)
-		*fn = w->fn;
+		*fn = w->h->fn;
 	if (arg != NULL)
-		*arg = w->arg;
+		*arg = w->h->arg;
 	return 1;
 }

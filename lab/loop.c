@@ -226,9 +226,8 @@ struct cl_handle *cl_loop_call_soon(struct cl_loop *loop, cl_callback fn,
 	return cl__loop_queue(loop, h);
 }
 
-struct cl_handle *cl__loop_call_soon_from(struct cl_loop *loop,
-					  cl_callback fn, void *arg,
-					  struct cl_src src)
+struct cl_handle *cl__loop_handle_new(struct cl_loop *loop, cl_callback fn,
+				      void *arg, struct cl_src src)
 {
 	struct cl_handle *h = cl__handle_new(loop);
 
@@ -237,7 +236,20 @@ struct cl_handle *cl__loop_call_soon_from(struct cl_loop *loop,
 	h->fn = fn;
 	h->arg = arg;
 	h->src = src;
-	return cl__loop_queue(loop, h);
+	return h;
+}
+
+int cl__loop_requeue(struct cl_loop *loop, struct cl_handle *h)
+{
+	int err;
+
+	/* Only the queue holds a second reference: still queued. */
+	if (h->refcnt > 1)
+		return -EBUSY;
+	err = cl__ready_push(loop, h);
+	if (err == 0)
+		h->refcnt++; /* the queue's */
+	return err;
 }
 
 struct cl_handle *cl__loop_call_soon_done(struct cl_loop *loop,

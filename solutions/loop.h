@@ -273,12 +273,19 @@ struct cl_handle *cl__loop_call_soon_done(struct cl_loop *loop,
 					  int arg_ref, long cause);
 
 /*
- * For the poller (chapter 04): cl_loop_call_soon with the handle's source
- * given, so that what the callback wakes says by=fd:N in the trace.
+ * For the poller (chapter 04), which queues the same handle each time a
+ * descriptor is ready, as asyncio appends the same Handle to _ready:
+ * no allocation per event. cl__loop_handle_new makes a handle for
+ * fn(arg) without queuing it (one reference, or NULL with errno set);
+ * src is its source, so that what the callback wakes says by=fd:N in
+ * the trace. cl__loop_requeue puts it at the back of the ready queue,
+ * which takes a reference of its own; a handle that is queued already
+ * stays where it is, and -EBUSY says so. A handle that is done with is
+ * cancelled (it may still be queued) and its reference dropped.
  */
-struct cl_handle *cl__loop_call_soon_from(struct cl_loop *loop,
-					  cl_callback fn, void *arg,
-					  struct cl_src src);
+struct cl_handle *cl__loop_handle_new(struct cl_loop *loop, cl_callback fn,
+				      void *arg, struct cl_src src);
+int cl__loop_requeue(struct cl_loop *loop, struct cl_handle *h);
 
 /* Who is making things happen right now: the running task, else the
  * running callback's source, else the loop. */

@@ -193,6 +193,7 @@ static void cl__stream_decref(struct cl_stream *s)
 		return;
 	if (s->fd >= 0)
 		close(s->fd); /* not reached: connection_lost closed it */
+	cl_future_decref(s->reader.waiter);
 	cl_exc_decref(s->reader.exc);
 	cl_exc_decref(s->lost_exc);
 	free(s->reader.buf);
@@ -214,6 +215,14 @@ static void cl__writer_unwatch(struct cl_stream *s)
 		s->writer.watching = 0;
 		cl_loop_remove_writer(s->loop, s->fd);
 	}
+}
+
+/* Wake the read waiting for the socket, if one still waits
+ * (StreamReader._wakeup_waiter). */
+static void cl__reader_wake(struct cl_reader *r)
+{
+	if (r->waiter != NULL && !cl_future_done(r->waiter))
+		cl_future_set_result(r->waiter, NULL);
 }
 
 /*
@@ -243,7 +252,7 @@ static void cl__stream_connection_lost(struct cl_stream *s)
 	if (exc != NULL && s->reader.exc == NULL)
 		s->reader.exc = cl_exc_incref(exc);
 	s->reader.eof = 1;
-	cl__wake_all(s->reader.waiters, NULL);
+	cl__reader_wake(&s->reader);
 
 	cl__wake_all(s->closers, exc);
 	if (s->writer.paused)
@@ -402,13 +411,13 @@ static ssize_t cl__reader_sysread(struct cl_stream *s, char *p, size_t n)
  * reported again, and every message would cost two reports, two
  * callbacks, and a read that hears EAGAIN.
  *
- * Three cases do not read:
- *	- nobody waits: the callback goes (unwatch), because unread data
- *	  would call it at every iteration. It stays in place otherwise:
- *	  a reader usually waits again soon, and removing and adding it
- *	  each time would cost two epoll_ctl calls a message;
- *	- the wait is over already (cancelled, or the connection was
- *	  lost): the task reads for itself if it reads again;
+ * Two cases do not read:
+ *	- nobody waits, or the wait is over already (woken, or cancelled):
+ *	  the callback goes (unwatch), because unread data would call it
+ *	  at every iteration; the task reads for itself if it reads
+ *	  again. It stays in place otherwise: a reader usually waits again
+ *	  soon, and removing and adding it each time would cost two
+ *	  epoll_ctl calls a message;
  *	- the report is stale. It is a snapshot taken by this iteration's
  *	  poll, before any callback ran; if the reader has emptied the
  *	  socket since, in this same iteration, the report describes bytes
@@ -420,18 +429,17 @@ static void cl__reader_ready(void *arg)
 	struct cl_reader *r = &s->reader;
 	ssize_t got;
 
-	if (r->waiters == NULL) {
+	if (r->waiter == NULL || cl_future_done(r->waiter)) {
 		cl__reader_unwatch(s);
 		return;
 	}
-	if (cl_future_done(r->waiters->fut) ||
-	    r->drained_at == cl_loop_iteration(s->loop))
+	if (r->drained_at == cl_loop_iteration(s->loop))
 		return;
 	got = cl__reader_sysread(s, r->buf + r->tail, r->cap - 1 - r->tail);
 	if (got == -EAGAIN)
 		return; /* not readable after all: wait on */
 	r->tail += (size_t)got; /* 0: EOF or an error, recorded */
-	cl__wake_all(r->waiters, NULL);
+	cl_future_set_result(r->waiter, NULL);
 }
 
 /*
@@ -440,17 +448,29 @@ static void cl__reader_ready(void *arg)
  * buffer after what it holds: how many came. Only one read may wait at
  * a time: with two, which one gets the next bytes would be down to
  * chance, so the second is refused as StreamReader refuses it.
+ *
+ * The future the read awaits is r->waiter. StreamReader clears
+ * _waiter in a finally clause; a CL_TRY here would cost a sigsetjmp per
+ * wait, so a wait that leaves by an exception (cancelled) leaves its
+ * future behind instead, done, and the next wait, or the stream's end,
+ * drops it. A done waiter is as good as none: nothing wakes it again.
  */
 static size_t cl__reader_wait(struct cl_stream *s, const char *what)
 {
 	struct cl_reader *r = &s->reader;
+	struct cl_future *f;
 	size_t mark;
 	int err;
 
-	if (r->waiters != NULL)
-		cl_raise(cl_exc_new(&cl_RuntimeError,
-				    "%s() called while another coroutine is "
-				    "already waiting for incoming data", what));
+	if (r->waiter != NULL) {
+		if (!cl_future_done(r->waiter))
+			cl_raise(cl_exc_new(&cl_RuntimeError,
+					    "%s() called while another "
+					    "coroutine is already waiting for "
+					    "incoming data", what));
+		cl_future_decref(r->waiter);
+		r->waiter = NULL;
+	}
 	/* Room for the callback to read into. */
 	if (r->head == r->tail)
 		r->head = r->tail = 0;
@@ -466,8 +486,16 @@ static size_t cl__reader_wait(struct cl_stream *s, const char *what)
 			cl_raise(cl_os_error(err, NULL));
 		r->watching = 1;
 	}
+	f = cl_future_new(s->loop);
+	if (f == NULL)
+		cl_raise(cl_exc_new(&cl_MemoryError, NULL));
+	f->what = CL_WHAT_FD_IN;
+	f->what_id = (unsigned long)s->fd;
+	r->waiter = f;
 	mark = r->tail;
-	cl__wait_on(&r->waiters, CL_WHAT_FD_IN, (unsigned long)s->fd);
+	cl_await(f);
+	r->waiter = NULL;
+	cl_future_decref(f);
 	return r->tail - mark;
 }
 

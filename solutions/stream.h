@@ -175,8 +175,9 @@ struct cl_reader {
 	int drained;		    /* the last read was short: wait for the
 				       poller before the next */
 	uint64_t drained_at;	    /* the loop iteration it happened in */
-	struct cl__waiter *waiters; /* the read waiting for the socket:
-				       at most one (StreamReader._waiter) */
+	struct cl_future *waiter;   /* what the read waiting for the
+				       socket awaits, or NULL: at most one
+				       (StreamReader._waiter); a reference */
 	int watching;		    /* the readable-callback is in place */
 };
 

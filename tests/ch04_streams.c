@@ -372,6 +372,55 @@ START_TEST(test_stream_read_n_and_all)
 }
 END_TEST
 
+/* ch04_stream_reader.py, test_stream_one_read_waits_at_a_time */
+static void *read_100(void *arg)
+{
+	static char buf[100];
+	size_t n = cl_reader_read(arg, buf, sizeof buf);
+
+	note_line(buf, n);
+	return NULL;
+}
+
+static void *one_waiter_main(void *arg)
+{
+	struct half h;
+	struct cl_task *t;
+	char buf[100];
+	size_t n;
+
+	(void)arg;
+	stream_and_raw(&h);
+	t = spawn(read_100, h.r);
+	cl_sleep(0);
+	NOTE_RAISE(cl_reader_read(h.r, buf, sizeof buf));
+	cl_task_cancel(t);
+	NOTE_RAISE(join(t));
+	SEND(h.raw, "hello");
+	n = cl_reader_read(h.r, buf, sizeof buf);
+	note_line(buf, n);
+	t = spawn(read_100, h.r);
+	cl_sleep(0);
+	SEND(h.raw, "world");
+	cl_sleep(0); /* the loop polls and reads "world" for t, */
+	cl_sleep(0); /* and t is woken, to run after us */
+	cl_task_cancel(t);
+	NOTE_RAISE(join(t));
+	n = cl_reader_read(h.r, buf, sizeof buf);
+	note_line(buf, n);
+	close_half(&h);
+	return NULL;
+}
+
+START_TEST(test_stream_one_read_waits_at_a_time)
+{
+	run_ok(one_waiter_main, NULL);
+	EXPECT_TRAIL("RuntimeError:read() called while another coroutine is "
+		     "already waiting for incoming data CancelledError: "
+		     "5:hello CancelledError: 5:world");
+}
+END_TEST
+
 /* ---- 11. Lines too long: the limit -------------------------------------- */
 
 /* ch04_stream_reader.py, test_stream_readline_over_limit */
@@ -1310,6 +1359,7 @@ static void add_stream_tests(void)
 	cl_test(test_stream_readexactly_exact, 2, SEC_READ);
 	cl_test(test_stream_readexactly_incomplete, 2, SEC_READ);
 	cl_test(test_stream_read_n_and_all, 2, SEC_READ);
+	cl_test(test_stream_one_read_waits_at_a_time, 2, SEC_READ);
 	cl_test(test_stream_readline_over_limit, 3, SEC_LIMIT);
 	cl_test(test_stream_readline_memory_bounded, 2, SEC_LIMIT);
 	cl_test(test_stream_drain_water_marks, 3, SEC_DRAIN);

@@ -226,3 +226,42 @@ async def read_n():
 
 asyncio.run(read_n())
 show("test_stream_read_n_and_all")
+
+
+# test_stream_one_read_waits_at_a_time: a second read while one waits is
+# refused; once the first is cancelled, reading is allowed again. A read
+# cancelled after the loop read the bytes for it (the task woken, not yet
+# resumed) leaves them to the next read: no byte is lost.
+async def one_waiter():
+    r, w, b = await pair()
+    t = asyncio.create_task(r.read(100))
+    await asyncio.sleep(0)
+    try:
+        await r.read(100)
+    except RuntimeError as e:
+        log.append(f"RuntimeError:{e}")
+    t.cancel()
+    try:
+        await t
+    except asyncio.CancelledError:
+        log.append("CancelledError:")
+    b.send(b"hello")
+    log.append(shown(await r.read(100)))
+    t = asyncio.create_task(r.read(100))
+    await asyncio.sleep(0)
+    b.send(b"world")
+    await asyncio.sleep(0)  # the loop polls and reads "world" for t,
+    await asyncio.sleep(0)  # and t is woken, to run after us
+    t.cancel()
+    try:
+        await t
+    except asyncio.CancelledError:
+        log.append("CancelledError:")
+    log.append(shown(await r.read(100)))
+    w.close()
+    await w.wait_closed()
+    b.close()
+
+
+asyncio.run(one_waiter())
+show("test_stream_one_read_waits_at_a_time")
