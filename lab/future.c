@@ -15,6 +15,7 @@
 
 #include "future.h"
 #include "gen.h"
+#include "lines.h"
 #include "task.h"
 #include "trace.h"
 
@@ -59,7 +60,7 @@ struct cl_future *cl_future_new(struct cl_loop *loop)
 		return NULL;
 	}
 	f = cl__spare_get(&cl__spare_futures);
-	if (f == NULL && (f = malloc(sizeof *f)) == NULL)
+	if (f == NULL && (f = cl__lines_alloc(sizeof *f)) == NULL)
 		return NULL;
 	cl__future_init(f, loop, NULL);
 	return f;

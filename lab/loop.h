@@ -41,6 +41,7 @@
 #include <stdlib.h>
 
 #include "heap.h"
+#include "lines.h"
 
 struct cl_future;
 struct cl_task;
@@ -90,24 +91,30 @@ struct cl_src {
  * (cl_sleep reads timer, to name its timer in the trace).
  */
 struct cl_handle {
+	/* What queuing and running it touch: the first 64 bytes, one
+	 * cache line (a handle is allocated on a line of its own). */
 	int refcnt;
-	int cancelled;		/* cl_handle_cancel: skip it */
-	int in_heap;		/* a timer not yet moved to the ready queue */
-	struct cl_loop *loop;
+	unsigned char cancelled; /* cl_handle_cancel: skip it */
+	unsigned char in_heap;	 /* a timer not yet moved to the ready queue */
+	unsigned char is_timer;	 /* made by call_at: the fields below are set */
+	unsigned char arg_ref;	 /* arg is a future we hold a reference to */
+	struct cl_handle *next;	 /* ready queue link */
 
 	/* What to call: fn(arg), or done_fn(fut, arg) when fut is set. */
-	cl_callback fn;
-	cl_done_callback done_fn;
+	union {
+		cl_callback fn;
+		cl_done_callback done_fn;
+	};
 	struct cl_future *fut;	/* a reference, dropped with the handle */
 	void *arg;
-	int arg_ref;		/* arg is a future we hold a reference to */
-
-	struct cl_handle *next;	   /* ready queue link */
-	struct cl_heap_node node;  /* timers: deadline and tie-break */
-	unsigned long timer;	   /* timer:N in the trace, 0 if none */
 
 	struct cl_src src;	/* who queued it (for timers: the timer) */
 	long cause;		/* trace seq of the wake that queued it */
+
+	/* Timers only (is_timer): the second line. */
+	_Alignas(CL_LINE) struct cl_loop *loop;
+	struct cl_heap_node node; /* deadline and tie-break */
+	unsigned long timer;	  /* timer:N in the trace */
 };
 
 /*
@@ -137,6 +144,8 @@ struct cl_loop {
 	/* The ready queue, FIFO, linked through handle->next. loop.c. */
 	struct cl_handle *ready_head, *ready_tail;
 	size_t nready;
+	uint64_t iteration; /* iterations begun so far (here, on the line
+			       every callback's queuing touches) */
 
 	/* Timers, earliest first. loop.c. ncancelled counts cancelled
 	 * timers still in the heap (they are dropped lazily). */
@@ -148,7 +157,6 @@ struct cl_loop {
 	int virtual_clock;
 	uint64_t now;	   /* last reading; the whole clock when virtual */
 	uint64_t start_ns; /* real clock: CLOCK_MONOTONIC at creation */
-	uint64_t iteration; /* iterations begun so far */
 
 	/* Running state. loop.c. */
 	int running;  /* inside cl_loop_run_until_complete */

@@ -36,6 +36,7 @@
 
 #include "fdwatch.h"
 #include "io.h"
+#include "lines.h"
 #include "sock.h"
 #include "stream.h"
 #include "task.h"
@@ -328,7 +329,7 @@ struct cl_stream *cl__stream_open(int fd)
 	 * a small reply should leave now, not wait for an ACK. On other
 	 * sockets this fails, harmlessly. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	s = calloc(1, sizeof *s);
+	s = cl__lines_alloc(sizeof *s);
 	if (s == NULL)
 		return NULL;
 	s->refcnt = 3;
@@ -475,7 +476,7 @@ static size_t cl__reader_wait(struct cl_stream *s, const char *what)
 	if (r->head == r->tail)
 		r->head = r->tail = 0;
 	if (r->cap == 0) {
-		r->buf = malloc(CL__READ_CHUNK);
+		r->buf = cl__lines_alloc(CL__READ_CHUNK);
 		if (r->buf == NULL)
 			cl_raise(cl_exc_new(&cl_MemoryError, NULL));
 		r->cap = CL__READ_CHUNK;

@@ -27,6 +27,7 @@
 
 #include "ctx.h"
 #include "gen.h"
+#include "lines.h"
 #include "stack.h"
 
 struct cl_gen {
@@ -81,7 +82,7 @@ struct cl_gen *cl_gen_new(void *(*fn)(void *arg), void *arg, const char *name)
 	if (name == NULL)
 		name = "generator";
 	len = strlen(name);
-	g = calloc(1, sizeof *g + len + 1);
+	g = cl__lines_alloc(sizeof *g + len + 1);
 	if (g == NULL)
 		return NULL;
 	memcpy(g->name, name, len + 1);

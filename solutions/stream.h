@@ -153,16 +153,28 @@ void cl__addr_str(const struct sockaddr *sa, char *buf, size_t size,
  * tests read them to check that memory stays bounded.
  */
 struct cl_reader {
-	/* The bytes read from the socket and not consumed yet are
+	/* What every message touches first: with the stream's first 16
+	 * bytes, these fill its first cache line (struct cl_stream).
+	 * The bytes read from the socket and not consumed yet are
 	 * buf[head..tail). cap is one more than the bytes buf can take:
 	 * there is always room for the NUL after a line handed out. */
 	char *buf;
 	size_t head, tail, cap;
-	size_t limit;	    /* longest line readline returns, without its
-			       newline (StreamReader._limit) */
+	struct cl_future *waiter;   /* what the read waiting for the
+				       socket awaits, or NULL: at most one
+				       (StreamReader._waiter); a reference */
+	uint64_t drained_at;	    /* the loop iteration of the last
+				       short read */
+
+	int drained;	    /* the last read was short: wait for the
+			       poller before the next */
 	int eof;	    /* the peer is done sending: read() gave 0 */
+	int streak;	    /* reads in a row that found data */
+	int watching;	    /* the readable-callback is in place */
 	struct cl_exc *exc; /* what every read raises from now on, or NULL
 			       (StreamReader._exception) */
+	size_t limit;	    /* longest line readline returns, without its
+			       newline (StreamReader._limit) */
 
 	/* The line readline returned last is NUL-terminated in buf; the
 	 * byte under that NUL is kept here and put back at the next call
@@ -170,15 +182,6 @@ struct cl_reader {
 	size_t nul;
 	char saved;
 	int lent;
-
-	int streak;		    /* reads in a row that found data */
-	int drained;		    /* the last read was short: wait for the
-				       poller before the next */
-	uint64_t drained_at;	    /* the loop iteration it happened in */
-	struct cl_future *waiter;   /* what the read waiting for the
-				       socket awaits, or NULL: at most one
-				       (StreamReader._waiter); a reference */
-	int watching;		    /* the readable-callback is in place */
 };
 
 /*
@@ -192,8 +195,8 @@ struct cl_writer {
 	size_t high, low;	     /* the water marks */
 	int paused;		     /* went above high, not yet back to low:
 					drain() waits (_paused) */
-	struct cl__waiter *drainers; /* tasks in drain() */
 	int watching;		     /* the writable callback is in place */
+	struct cl__waiter *drainers; /* tasks in drain() */
 };
 
 /*
@@ -208,17 +211,21 @@ struct cl_stream {
 	int fd;		       /* -1 once closed */
 	struct cl_loop *loop;
 
+	/* Each message reads and writes the reader's first fields, then
+	 * its flags, then the writer: three cache lines, in this order,
+	 * on lines of their own (cl__stream_open allocates them so). */
+	struct cl_reader reader;
+
 	int closing;	       /* close() or a fatal error (_closing) */
 	int lost;	       /* connection_lost is queued or done
 				  (transport._conn_lost) */
 	int lost_done;	       /* connection_lost ran: fd closed
 				  (protocol._connection_lost) */
-	struct cl_exc *lost_exc; /* what it was lost with, NULL: cleanly */
 
-	struct cl__waiter *closers; /* tasks in wait_closed() */
-
-	struct cl_reader reader;
 	struct cl_writer writer;
+
+	struct cl_exc *lost_exc; /* what it was lost with, NULL: cleanly */
+	struct cl__waiter *closers; /* tasks in wait_closed() */
 };
 
 /*

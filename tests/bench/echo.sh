@@ -85,24 +85,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-# A free loopback port, from the kernel (free when asked; nothing else on
-# this machine is expected to grab it in the next second).
-free_port() {
-	"$python" -c 'import socket; s = socket.socket(); \
-s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# Wait until something accepts connections on port $1 (5 s at most).
-wait_port() {
-	"$python" -c 'import socket, sys, time
-for _ in range(100):
-    try:
-        socket.create_connection(("127.0.0.1", int(sys.argv[1]))).close()
-        sys.exit(0)
-    except OSError:
-        time.sleep(0.05)
-sys.exit(1)' "$1"
-}
+. "$here/ports.sh"
 
 # start NAME COMMAND...: run the server on a free port; note NAME's port
 # and pid in $tmp/NAME.port and $tmp/NAME.pid.

@@ -49,6 +49,9 @@
  *	load <connections> msgs_per_s <n> p50_us <n> p99_us <n>
  *	server_cpu <connections> us_per_msg <n> user_us <n> kernel_us <n>
  *							with -x
+ *	# replies in all phases: <n>	connect, warm-up, measure and drain:
+ *					all the server echoed (misses.sh
+ *					divides its counts by it)
  * Exit status: 0, 1 on a verify mismatch or a connection error, 2 on bad
  * usage.
  */
@@ -112,6 +115,7 @@ static int ep;
 static struct conn *conns;
 static int counting;		 /* in the measured window */
 static uint64_t nmsgs, nchecked; /* replies counted; bytes verified */
+static uint64_t nall;		 /* replies in all phases, counted or not */
 static int failed;		 /* a mismatch or a connection error */
 static unsigned char buf[BUF_SIZE];
 
@@ -304,6 +308,7 @@ static void on_readable(struct conn *c, uint64_t now)
 			c->counted++;
 		}
 		c->done++;
+		nall++;
 	}
 	if (c->state == PRIMING_RT && c->done >= 1)
 		c->state = UP;
@@ -674,6 +679,7 @@ int main(int argc, char **argv)
 		       (self1 - self0) * 100 / secs, percentile_us(0.999));
 	}
 	print_spread();
+	printf("# replies in all phases: %llu\n", (unsigned long long)nall);
 	if (opt.verify)
 		printf("# verify: %llu bytes echoed back, all as sent\n",
 		       (unsigned long long)nchecked);

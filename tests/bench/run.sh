@@ -59,7 +59,8 @@ parked=${PARKED:-25000}
 
 # Chapter 04's benchmarks run once each, after the rounds: poller_cost
 # interleaves its own repetitions (REPS of them), echo.sh runs its own
-# rounds (ECHO_ROUNDS, see echo.sh) and prints its own ratios. Named on the
+# rounds (ECHO_ROUNDS, see echo.sh) and prints its own ratios, and so does
+# misses.sh (counts under cachegrind, no rounds needed). Named on the
 # command line, they are taken out of the rounds.
 solo=
 if [ $# -eq 0 ]; then
@@ -68,12 +69,12 @@ if [ $# -eq 0 ]; then
 	else
 		echo "# skipped poller_cost: $bench_dir/poller_cost not built" >&2
 	fi
-	solo="$solo $here/echo.sh"
+	solo="$solo $here/echo.sh $here/misses.sh"
 else
 	for p in "$@"; do
 		shift
 		case $p in
-		*/poller_cost | */echo.sh) solo="$solo $p" ;;
+		*/poller_cost | */echo.sh | */misses.sh) solo="$solo $p" ;;
 		*) set -- "$@" "$p" ;;
 		esac
 	done
