@@ -159,15 +159,16 @@ struct cl_reader {
 	 * buf[head..tail). cap is one more than the bytes buf can take:
 	 * there is always room for the NUL after a line handed out. */
 	char *buf;
-	size_t head, tail, cap;
+	size_t tail, cap;
 	struct cl_future *waiter;   /* what the read waiting for the
 				       socket awaits, or NULL: at most one
 				       (StreamReader._waiter); a reference */
 	uint64_t drained_at;	    /* the loop iteration of the last
 				       short read */
+	int drained;		    /* the last read was short: wait for
+				       the poller before the next */
 
-	int drained;	    /* the last read was short: wait for the
-			       poller before the next */
+	size_t head;
 	int eof;	    /* the peer is done sending: read() gave 0 */
 	int streak;	    /* reads in a row that found data */
 	int watching;	    /* the readable-callback is in place */
@@ -219,11 +220,11 @@ struct cl_stream {
 	int closing;	       /* close() or a fatal error (_closing) */
 	int lost;	       /* connection_lost is queued or done
 				  (transport._conn_lost) */
-	int lost_done;	       /* connection_lost ran: fd closed
-				  (protocol._connection_lost) */
 
 	struct cl_writer writer;
 
+	int lost_done;	       /* connection_lost ran: fd closed
+				  (protocol._connection_lost) */
 	struct cl_exc *lost_exc; /* what it was lost with, NULL: cleanly */
 	struct cl__waiter *closers; /* tasks in wait_closed() */
 };
