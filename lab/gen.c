@@ -27,12 +27,11 @@
 
 #include "ctx.h"
 #include "gen.h"
-#include "lines.h"
 #include "stack.h"
 
 struct cl_gen {
-	/* Everything a resume and a yield touch comes first: these 64
-	 * bytes are one cache line (lines.h). */
+	/* Everything a resume and a yield touch comes first: 64 bytes,
+	 * two cache lines at most (lines.h). */
 
 	/* Owned by the protocol functions (send, throw, close, free). */
 	enum cl_gen_state state;
@@ -85,7 +84,7 @@ struct cl_gen *cl_gen_new(void *(*fn)(void *arg), void *arg, const char *name)
 	if (name == NULL)
 		name = "generator";
 	len = strlen(name);
-	g = cl__lines_alloc(sizeof *g + len + 1);
+	g = calloc(1, sizeof *g + len + 1);
 	if (g == NULL)
 		return NULL;
 	memcpy(g->name, name, len + 1);

@@ -7,9 +7,17 @@
  * gone cold. A server with a thousand connections touches each one's
  * objects once per message, long after the others have pushed them out
  * of L1: there, lines touched per message is what the CPU time follows
- * (tests/bench/misses.sh counts them). So the objects every message
- * touches (handles, futures, tasks, generators, streams) are allocated
- * here, each starting on a line of its own, their busiest fields first.
+ * (tests/bench/misses.sh counts them). So the objects a message touches
+ * and that are allocated once and then recycled or kept (handles,
+ * futures, streams and their read buffers) come from here, each starting
+ * on a line of its own, their busiest fields first.
+ *
+ * Not tasks and generators, made afresh at every spawn: glibc's
+ * aligned_alloc carves a block out of a bigger one, and a spawn with it
+ * cost half as much again as with calloc (tests/bench/sched.c), and a
+ * parked task 300 bytes more. Their busiest fields come first all the
+ * same, and the allocator's 16-byte alignment usually keeps them to two
+ * lines.
  */
 #ifndef CL_LINES_H
 #define CL_LINES_H

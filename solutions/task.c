@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lines.h"
 #include "task.h"
 #include "trace.h"
 
@@ -113,7 +112,7 @@ struct cl_task *cl_loop_create_task(struct cl_loop *loop,
 		name = buf;
 	}
 	len = strlen(name);
-	t = cl__lines_alloc(sizeof *t + len + 1);
+	t = calloc(1, sizeof *t + len + 1);
 	if (t == NULL)
 		return NULL;
 	memcpy(t->name, name, len + 1);

@@ -32,6 +32,8 @@
 #			build/bench)
 #	MISSES_CONNS	connection counts (default "100 1000")
 #	MISSES_SECS	seconds of load (default 4)
+#	MISSES_KEEP	a directory: keep cachegrind's output there, as
+#			<server>-<connections>.cg, for cg_annotate
 #	PYTHON		for picking ports (default python3)
 #
 # A server that is not built, or no valgrind, is skipped and said so.
@@ -95,6 +97,9 @@ count() {
 	pid=
 	# summary: Ir I1mr ILmr Dr D1mr DLmr Dw D1mw DLmw
 	n=$(awk '/^# replies in all phases:/ { print $6 }' "$tmp/$name.load")
+	if [ -n "${MISSES_KEEP:-}" ]; then
+		cp "$tmp/$name.cg" "$MISSES_KEEP/$name-$c.cg" || return 1
+	fi
 	awk -v c="$c" -v s="$name" -v n="$n" '
 		/^summary:/ && n > 0 { print c, s, $2 / n, ($6 + $9) / n, n }
 	' "$tmp/$name.cg" >>"$tmp/figs"
