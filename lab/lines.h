@@ -9,8 +9,9 @@
  * of L1: there, lines touched per message is what the CPU time follows
  * (tests/bench/misses.sh counts them). So the objects a message touches
  * and that are allocated once and then recycled or kept (handles,
- * futures, streams and their read buffers) come from here, each starting
- * on a line of its own, their busiest fields first.
+ * futures, streams) come from here, each starting on a line of its own,
+ * their busiest fields first. (A stream's read buffer starts on a line
+ * too, but needs no zeroing: plain aligned_alloc.)
  *
  * Not tasks and generators, made afresh at every spawn: glibc's
  * aligned_alloc carves a block out of a bigger one, and a spawn with it

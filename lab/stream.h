@@ -167,22 +167,23 @@ struct cl_reader {
 				       short read */
 	int drained;		    /* the last read was short: wait for
 				       the poller before the next */
+	int eof;		    /* the peer is done sending: read()
+				       gave 0 */
 
 	size_t head;
-	int eof;	    /* the peer is done sending: read() gave 0 */
-	int streak;	    /* reads in a row that found data */
-	int watching;	    /* the readable-callback is in place */
 	struct cl_exc *exc; /* what every read raises from now on, or NULL
 			       (StreamReader._exception) */
 	size_t limit;	    /* longest line readline returns, without its
 			       newline (StreamReader._limit) */
+	int streak;	    /* reads in a row that found data */
+	int watching;	    /* the readable-callback is in place */
 
 	/* The line readline returned last is NUL-terminated in buf; the
 	 * byte under that NUL is kept here and put back at the next call
 	 * (at buf[nul]) when lent is set. */
 	size_t nul;
-	char saved;
 	int lent;
+	char saved;
 };
 
 /*
@@ -220,11 +221,11 @@ struct cl_stream {
 	int closing;	       /* close() or a fatal error (_closing) */
 	int lost;	       /* connection_lost is queued or done
 				  (transport._conn_lost) */
+	int lost_done;	       /* connection_lost ran: fd closed
+				  (protocol._connection_lost) */
 
 	struct cl_writer writer;
 
-	int lost_done;	       /* connection_lost ran: fd closed
-				  (protocol._connection_lost) */
 	struct cl_exc *lost_exc; /* what it was lost with, NULL: cleanly */
 	struct cl__waiter *closers; /* tasks in wait_closed() */
 };

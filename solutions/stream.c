@@ -476,7 +476,7 @@ static size_t cl__reader_wait(struct cl_stream *s, const char *what)
 	if (r->head == r->tail)
 		r->head = r->tail = 0;
 	if (r->cap == 0) {
-		r->buf = cl__lines_alloc(CL__READ_CHUNK);
+		r->buf = aligned_alloc(CL_LINE, CL__READ_CHUNK);
 		if (r->buf == NULL)
 			cl_raise(cl_exc_new(&cl_MemoryError, NULL));
 		r->cap = CL__READ_CHUNK;

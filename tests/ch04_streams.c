@@ -395,7 +395,8 @@ static void *one_waiter_main(void *arg)
 	cl_sleep(0);
 	NOTE_RAISE(cl_reader_read(h.r, buf, sizeof buf));
 	cl_task_cancel(t);
-	NOTE_RAISE(join(t));
+	NOTE_RAISE(cl_await_task(t));
+	cl_task_decref(t);
 	SEND(h.raw, "hello");
 	n = cl_reader_read(h.r, buf, sizeof buf);
 	note_line(buf, n);
@@ -405,7 +406,8 @@ static void *one_waiter_main(void *arg)
 	cl_sleep(0); /* the loop polls and reads "world" for t, */
 	cl_sleep(0); /* and t is woken, to run after us */
 	cl_task_cancel(t);
-	NOTE_RAISE(join(t));
+	NOTE_RAISE(cl_await_task(t));
+	cl_task_decref(t);
 	n = cl_reader_read(h.r, buf, sizeof buf);
 	note_line(buf, n);
 	close_half(&h);
