@@ -66,7 +66,7 @@ $(NOTRACE)/libcorolab.a: $(NOTRACE_OBJS)
 # peers; until the chapter has it, it is left out and echo.sh says so.
 ECHO_SRC := $(wildcard chapters/04-epoll/examples/echo_server.c)
 
-all: $(OUT)/load $(OUT)/uv_echo $(OUT)/poller_cost \
+all: $(OUT)/load $(OUT)/uv_echo $(OUT)/poller_cost $(OUT)/cb_echo \
 	$(if $(ECHO_SRC),$(OUT)/echo_server)
 
 $(OUT)/load: tests/bench/load.c
@@ -77,6 +77,10 @@ $(OUT)/uv_echo: tests/bench/uv_echo.c
 	@mkdir -p $(@D)
 	$(CC) $(BFLAGS) $(shell pkg-config --cflags libuv) $< \
 		$(shell pkg-config --libs libuv) -o $@
+
+$(OUT)/cb_echo: tests/bench/cb_echo.c $(LIB)/libcorolab.a
+	@mkdir -p $(@D)
+	$(CC) $(BFLAGS) $< $(LIB)/libcorolab.a -o $@
 
 $(OUT)/poller_cost: tests/bench/poller_cost.c tests/bench/bench.h $(LIB)/libcorolab.a
 	@mkdir -p $(@D)

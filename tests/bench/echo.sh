@@ -3,7 +3,7 @@
 #
 #	tests/bench/echo.sh
 #
-# Starts the three echo servers side by side, each on a free loopback
+# Starts the four echo servers side by side, each on a free loopback
 # port, checks that each echoes correctly (load --verify), then drives
 # them in turn with tests/bench/load.c at 100, 1,000 and 10,000
 # connections, round after round, and prints the best figure of each and
@@ -12,6 +12,11 @@
 #
 #	corolab	chapters/04-epoll/examples/echo_server.c (built as
 #		$BENCH_DIR/echo_server by bench.mk)
+#	corolab_cb tests/bench/cb_echo.c ($BENCH_DIR/cb_echo): corolab's loop
+#		with a readiness callback per connection, no task and no
+#		stream, written as uv_echo.c is. Not a server the chapters
+#		teach: it splits corolab's difference with libuv into what
+#		the loop costs and what the task and the stream add.
 #	libuv	tests/bench/uv_echo.c ($BENCH_DIR/uv_echo)
 #	asyncio	tests/bench/asyncio_echo.py (asyncio streams, $PYTHON)
 #
@@ -120,6 +125,11 @@ if [ -x "$bench_dir/echo_server" ]; then
 	start corolab "$bench_dir/echo_server" || status=1
 else
 	echo "# skipped corolab: $bench_dir/echo_server not built" >&2
+fi
+if [ -x "$bench_dir/cb_echo" ]; then
+	start corolab_cb "$bench_dir/cb_echo" || status=1
+else
+	echo "# skipped corolab_cb: $bench_dir/cb_echo not built" >&2
 fi
 if [ -x "$bench_dir/uv_echo" ]; then
 	start libuv "$bench_dir/uv_echo" || status=1

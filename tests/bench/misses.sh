@@ -1,6 +1,8 @@
 #!/bin/sh
 # misses.sh - what one echo costs in instructions and L1 data-cache misses,
-# corolab's echo server against libuv's, counted by cachegrind.
+# corolab's echo server against libuv's, counted by cachegrind. A third
+# server, corolab_cb (cb_echo.c: corolab's loop with a callback per
+# connection, no task and no stream), splits the difference in two.
 #
 #	tests/bench/misses.sh
 #
@@ -14,7 +16,7 @@
 #
 #	misses<C>_instr <server> <instructions per echo>
 #	misses<C>_d1 <server> <L1 data-cache misses per echo, reads + writes>
-#	ratio misses<C>_<what> libuv/corolab <n>
+#	ratio misses<C>_<what> <server>/corolab <n>
 #
 # The simulated L1 is this machine's: 32 KiB, 8-way, 64-byte lines. Its
 # sets are picked by address bits inside a page, so simulating it on
@@ -27,11 +29,11 @@
 # Under valgrind a server runs many times slower (at 1,000 connections
 # corolab echoes about 20,000 times a second instead of 70,000), so each
 # of its loop iterations finds more connections ready than it would
-# natively. Both servers run under it, so the comparison holds; the
+# natively. All servers run under it, so the comparison holds; the
 # absolute counts are what a busy server sees.
 #
 # Environment:
-#	BENCH_DIR	where echo_server, uv_echo and load are (default
+#	BENCH_DIR	where echo_server, cb_echo, uv_echo and load are (default
 #			build/bench)
 #	MISSES_CONNS	connection counts (default "100 1000")
 #	MISSES_SECS	seconds of load (default 4)
@@ -94,7 +96,7 @@ count() {
 		sed 's/^/	/' "$tmp/$name.load" >&2
 		return 1
 	fi
-	# SIGTERM: both servers exit cleanly, and cachegrind writes out.
+	# SIGTERM: every server exits cleanly, and cachegrind writes out.
 	kill -TERM "$pid"
 	wait "$pid" 2>/dev/null
 	pid=
@@ -110,9 +112,12 @@ count() {
 
 status=0
 for c in $conns; do
-	for s in corolab libuv; do
-		prog=$bench_dir/echo_server
-		[ "$s" = libuv ] && prog=$bench_dir/uv_echo
+	for s in corolab corolab_cb libuv; do
+		case $s in
+		corolab) prog=$bench_dir/echo_server ;;
+		corolab_cb) prog=$bench_dir/cb_echo ;;
+		libuv) prog=$bench_dir/uv_echo ;;
+		esac
 		if [ ! -x "$prog" ]; then
 			echo "# skipped $s: $prog not built" >&2
 			continue
@@ -125,6 +130,8 @@ done
 echo "# misses: cachegrind, simulated L1d 32 KiB 8-way, 64-byte messages," \
 	"1 in flight per connection"
 awk '
+	BEGIN { split("corolab corolab_cb libuv", names, " ")
+		names[0] = names[1]; names[1] = names[2]; names[2] = names[3] }
 	{
 		printf "# %s at %s connections: %d echoes\n", $2, $1, $5
 		instr[$1, $2] = $3
@@ -137,8 +144,8 @@ awk '
 	END {
 		for (i = 0; i < n; i++) {
 			c = order[i]
-			for (s = 0; s < 2; s++) {
-				name = s ? "libuv" : "corolab"
+			for (s = 0; s < 3; s++) {
+				name = names[s]
 				if ((c, name) in instr) {
 					printf "misses%s_instr %s %.0f\n", c, \
 					    name, instr[c, name]
@@ -146,11 +153,15 @@ awk '
 					    name, d1[c, name]
 				}
 			}
-			if ((c, "corolab") in instr && (c, "libuv") in instr) {
-				printf "ratio misses%s_instr libuv/corolab %.2f\n",
-				    c, instr[c, "libuv"] / instr[c, "corolab"]
-				printf "ratio misses%s_d1 libuv/corolab %.2f\n",
-				    c, d1[c, "libuv"] / d1[c, "corolab"]
+			for (s = 1; s < 3; s++) {
+				name = names[s]
+				if (!((c, "corolab") in instr) ||
+				    !((c, name) in instr))
+					continue
+				printf "ratio misses%s_instr %s/corolab %.2f\n",
+				    c, name, instr[c, name] / instr[c, "corolab"]
+				printf "ratio misses%s_d1 %s/corolab %.2f\n",
+				    c, name, d1[c, name] / d1[c, "corolab"]
 			}
 		}
 	}
