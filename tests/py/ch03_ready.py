@@ -68,3 +68,43 @@ async def after_ready():
 
 asyncio.run(after_ready())
 show("test_due_timers_run_after_ready_callbacks")
+
+
+# test_raising_callback_is_reported_and_the_batch_goes_on: a callback
+# that raises is handed to the loop's exception handler (the default
+# one logs "Exception in callback ..."; ours prints it), and the
+# callbacks queued behind it still run, in the same iteration. The loop
+# below counts its iterations, as corolab's cl_loop_iteration does; @N
+# is the iteration relative to the one main started in.
+class CountingLoop(asyncio.SelectorEventLoop):
+    iteration = 0
+
+    def _run_once(self):
+        self.iteration += 1
+        super()._run_once()
+
+
+reported = []
+
+
+async def raising():
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(
+        lambda loop, context: reported.append(str(context["exception"])))
+    start = loop.iteration
+
+    def cb(name):
+        log.append(f"{name}@{loop.iteration - start}")
+        if name.startswith("bad"):
+            raise ValueError(name)
+
+    for name in ("a", "bad1", "b", "bad2", "c"):
+        loop.call_soon(cb, name)
+    await asyncio.sleep(0)
+    log.append(f"main@{loop.iteration - start}")
+
+
+with asyncio.Runner(loop_factory=CountingLoop) as runner:
+    runner.run(raising())
+log.append("reported:" + ",".join(reported))
+show("test_raising_callback_is_reported_and_the_batch_goes_on")
