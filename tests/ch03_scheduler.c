@@ -1047,9 +1047,8 @@ static void *busy_main(void *arg)
  * then look for twenty runs in a row that leave the count exactly where
  * it was, trying up to ten times: the cache settles after a few dozen
  * runs, at a moment that depends on how the heap looked before the
- * test began. A leak of even one
- * object per run can never show twenty still runs: it grows the count
- * in every window. (Under SAN=1,
+ * test began. A leak of even one object per run can never show twenty
+ * still runs: it grows the count in every window. (Under SAN=1,
  * LeakSanitizer checks the same thing more thoroughly.)
  */
 START_TEST(test_run_frees_everything)

@@ -26,9 +26,12 @@
  *	  not take is copied into the connection, and then reading stops
  *	  and a writer callback sends the rest (back-pressure, as uv_echo
  *	  stops reading while a write is queued);
- *	- a read that comes back short stops there: the socket is most
- *	  likely empty, and watching is level-triggered, so the next poll
- *	  says if it is not.
+ *	- one read per readiness: with a 64 KiB buffer it nearly always
+ *	  empties the socket, and watching is level-triggered, so the next
+ *	  poll says if it did not.
+ *
+ * At SIGTERM or SIGINT it stops listening and exits; the connections
+ * still open go with the process.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
