@@ -130,8 +130,7 @@ done
 echo "# misses: cachegrind, simulated L1d 32 KiB 8-way, 64-byte messages," \
 	"1 in flight per connection"
 awk '
-	BEGIN { split("corolab corolab_cb libuv", names, " ")
-		names[0] = names[1]; names[1] = names[2]; names[2] = names[3] }
+	BEGIN { names[0] = "corolab"; names[1] = "corolab_cb"; names[2] = "libuv" }
 	{
 		printf "# %s at %s connections: %d echoes\n", $2, $1, $5
 		instr[$1, $2] = $3
