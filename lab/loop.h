@@ -295,6 +295,18 @@ struct cl_handle *cl__loop_handle_new(struct cl_loop *loop, cl_callback fn,
 				      void *arg, struct cl_src src);
 int cl__loop_requeue(struct cl_loop *loop, struct cl_handle *h);
 
+/*
+ * For transport.c: when a callback fn raises, call hook(arg, e) instead
+ * of reporting "exception in callback" (hook takes over e and must not
+ * raise). A protocol's callback that raises is its transport's fatal
+ * error, and the hook is what closes the transport. Costs nothing until
+ * something raises: the batch's one handler looks the table up then. At
+ * most CL__RAISE_HOOKS pairs; 0, or -ENOSPC.
+ */
+#define CL__RAISE_HOOKS 4
+struct cl_exc;
+int cl__loop_on_raise(cl_callback fn, void (*hook)(void *arg, struct cl_exc *e));
+
 /* Who is making things happen right now: the running task, else the
  * running callback's source, else the loop. */
 struct cl_src cl__loop_waker(const struct cl_loop *loop);

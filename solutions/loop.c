@@ -367,6 +367,33 @@ static void cl__timer_drop(struct cl_loop *loop, struct cl_handle *h)
 	cl_handle_decref(h);
 }
 
+/* cl__loop_on_raise's table: set once, by the files that need it. */
+static struct {
+	cl_callback fn;
+	void (*hook)(void *arg, struct cl_exc *e);
+} cl__raise_hooks[CL__RAISE_HOOKS];
+
+int cl__loop_on_raise(cl_callback fn, void (*hook)(void *, struct cl_exc *))
+{
+	for (int i = 0; i < CL__RAISE_HOOKS; i++) {
+		if (cl__raise_hooks[i].fn == NULL ||
+		    cl__raise_hooks[i].fn == fn) {
+			cl__raise_hooks[i].fn = fn;
+			cl__raise_hooks[i].hook = hook;
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+static void (*cl__raise_hook(cl_callback fn))(void *, struct cl_exc *)
+{
+	for (int i = 0; i < CL__RAISE_HOOKS && cl__raise_hooks[i].fn; i++)
+		if (cl__raise_hooks[i].fn == fn)
+			return cl__raise_hooks[i].hook;
+	return NULL;
+}
+
 /*
  * Run the n callbacks at the head of the ready queue, each unless
  * cancelled, and drop the queue's reference to each. An exception that
@@ -408,14 +435,20 @@ static void cl__loop_run_ready(struct cl_loop *loop, size_t n)
 			}
 		} CL_CATCH(e) {
 			struct cl_handle *h = loop->cur_handle;
+			void (*hook)(void *, struct cl_exc *) =
+				h->fut == NULL ? cl__raise_hook(h->fn) : NULL;
 
-			fprintf(loop->err,
-				"corolab: exception in callback: %s%s%s\n",
-				cl_exc_name(e),
-				cl_exc_message(e)[0] ? ": " : "",
-				cl_exc_message(e));
-			cl_exc_decref(e);
 			loop->cur_handle = NULL;
+			if (hook != NULL) {
+				hook(h->arg, e);
+			} else {
+				fprintf(loop->err,
+					"corolab: exception in callback: "
+					"%s%s%s\n", cl_exc_name(e),
+					cl_exc_message(e)[0] ? ": " : "",
+					cl_exc_message(e));
+				cl_exc_decref(e);
+			}
 			cl_handle_decref(h);
 		} CL_END_TRY;
 	}

@@ -1,11 +1,13 @@
 /*
- * server.c - listening sockets, accepting, a task per connection.
+ * server.c - listening sockets, accepting, a transport per connection.
  *
  * The server itself never runs in a task: a reader callback on each
- * listening socket accepts the connections that are waiting and starts
- * a task for each. Everything a connection does happens in its task,
- * and the server only counts the tasks, so that wait_closed knows when
- * the last one is over.
+ * listening socket accepts the connections that are waiting and gives
+ * each a protocol from the server's factory and a transport
+ * (transport.h). start_server is the same server with a factory of
+ * stream protocols, whose connection_made starts the handler's task.
+ * The server counts its open connections, and start_server's tasks, so
+ * that wait_closed knows when the last one is over.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -39,13 +41,15 @@ struct cl__listener {
 };
 
 /*
- * The server. Its owner holds one reference, and so does each running
- * connection task. Only this file touches it.
+ * The server. Its owner holds one reference, and so does each open
+ * connection and each running handler task. Only this file touches it.
  */
 struct cl_server {
 	int refcnt;
 	struct cl_loop *loop;
-	cl_client_connected_cb fn; /* the handler and its argument */
+	cl_protocol_factory factory; /* what each connection gets */
+	void *factory_arg;
+	cl_client_connected_cb fn;   /* start_server's handler, or NULL */
 	void *arg;
 
 	struct cl__listener *ls; /* the listening sockets */
@@ -55,15 +59,16 @@ struct cl_server {
 	struct cl_handle *retry; /* accepting stopped: the timer that
 				    starts it again (a reference) */
 
-	size_t active;		    /* connection tasks not finished */
-	struct cl__conn *conns;	    /* their connections */
+	size_t active;		    /* connections not lost yet */
+	size_t handlers;	    /* start_server's tasks not finished */
+	struct cl__conn *conns;	    /* the open connections */
 	struct cl__waiter *closers; /* tasks in wait_closed() */
 };
 
-/* A connection, from accept to the end of its task. */
+/* An open connection: its transport, from accept to connection_lost. */
 struct cl__conn {
 	struct cl_server *srv;
-	struct cl_stream *s;
+	struct cl_transport *t;
 	struct cl__conn *prev, *next; /* srv->conns */
 };
 
@@ -75,8 +80,33 @@ static void cl__server_decref(struct cl_server *srv)
 	free(srv);
 }
 
-/* The end of a connection's task: the server counts it out. */
-static void cl__server_detach(struct cl__conn *c)
+/* _wakeup: closed, and nothing of it left running. */
+static void cl__server_maybe_wake(struct cl_server *srv)
+{
+	if (srv->closed && srv->active == 0 && srv->handlers == 0)
+		cl__wake_all(srv->closers, NULL);
+}
+
+struct cl__conn *cl__server_attach(struct cl_server *srv,
+				   struct cl_transport *t)
+{
+	struct cl__conn *c = malloc(sizeof *c);
+
+	if (c == NULL)
+		return NULL;
+	c->srv = srv;
+	c->t = t;
+	c->prev = NULL;
+	c->next = srv->conns;
+	if (srv->conns != NULL)
+		srv->conns->prev = c;
+	srv->conns = c;
+	srv->active++;
+	srv->refcnt++;
+	return c;
+}
+
+void cl__server_detach(struct cl__conn *c)
 {
 	struct cl_server *srv = c->srv;
 
@@ -87,10 +117,17 @@ static void cl__server_detach(struct cl__conn *c)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	free(c);
-	if (--srv->active == 0 && srv->closed)
-		cl__wake_all(srv->closers, NULL);
+	srv->active--;
+	cl__server_maybe_wake(srv);
 	cl__server_decref(srv);
 }
+
+/* start_server's connections: a handler task for each. */
+
+struct cl__client {
+	struct cl_server *srv;
+	struct cl_stream *s;
+};
 
 /*
  * A connection's task: run the handler, then close the connection and
@@ -99,12 +136,13 @@ static void cl__server_detach(struct cl__conn *c)
  */
 static void *cl__server_client(void *arg)
 {
-	struct cl__conn *c = arg;
+	struct cl__client *c = arg;
 	struct cl_server *srv = c->srv;
-	struct cl_reader *r = &c->s->reader;
-	struct cl_writer *w = &c->s->writer;
+	struct cl_reader *r = cl__stream_reader(c->s);
+	struct cl_writer *w = cl__stream_writer(c->s);
 	struct cl_exc *volatile cancelled = NULL;
 
+	free(c);
 	CL_TRY {
 		srv->fn(r, w, srv->arg);
 		cl_writer_close(w);
@@ -127,51 +165,71 @@ static void *cl__server_client(void *arg)
 	 * writer aborts the connection. */
 	cl_reader_free(r);
 	cl_writer_free(w);
-	cl__server_detach(c);
+	srv->handlers--;
+	cl__server_maybe_wake(srv);
+	cl__server_decref(srv);
 	if (cancelled != NULL)
 		cl_raise(cancelled);
 	return NULL;
 }
 
-/* A new connection on fd: its stream and its task. */
-static void cl__server_spawn(struct cl_server *srv, int fd)
+/*
+ * StreamReaderProtocol.connection_made, for start_server: the stream
+ * is connected, start its handler in a task named after the peer. If
+ * that fails, the connection is aborted.
+ */
+static void cl__server_connected(void *arg, struct cl_stream *s)
 {
+	struct cl_server *srv = arg;
+	struct cl__client *c = malloc(sizeof *c);
+	struct cl_task *t = NULL;
 	struct sockaddr_storage peer;
 	socklen_t len = sizeof peer;
-	struct cl__conn *c;
-	struct cl_stream *s;
-	struct cl_task *t;
 	char name[64] = "client";
 
-	if (getpeername(fd, (struct sockaddr *)&peer, &len) == 0)
+	if (getpeername(cl_transport_get_fd(cl__stream_transport(s)),
+			(struct sockaddr *)&peer, &len) == 0)
 		cl__addr_str((struct sockaddr *)&peer, name, sizeof name, 0);
-	s = cl__stream_open(fd);
-	c = malloc(sizeof *c);
-	if (s == NULL || c == NULL)
-		goto fail;
-	c->srv = srv;
-	c->s = s;
-	t = cl_loop_create_task(srv->loop, cl__server_client, c, name);
-	if (t == NULL)
-		goto fail;
+	if (c != NULL) {
+		c->srv = srv;
+		c->s = s;
+		t = cl_loop_create_task(srv->loop, cl__server_client, c, name);
+	}
+	if (t == NULL) {
+		fprintf(srv->loop->err, "corolab: cannot serve a connection "
+					"from %s: %s\n", name, strerror(errno));
+		free(c);
+		cl_reader_free(cl__stream_reader(s));
+		cl_writer_free(cl__stream_writer(s)); /* aborts */
+		return;
+	}
 	cl_task_decref(t); /* the loop keeps it while it runs */
-	c->prev = NULL;
-	c->next = srv->conns;
-	if (srv->conns != NULL)
-		srv->conns->prev = c;
-	srv->conns = c;
-	srv->active++;
+	srv->handlers++;
 	srv->refcnt++;
-	return;
-fail:
-	fprintf(srv->loop->err, "corolab: cannot serve a connection from "
-				"%s: %s\n", name, strerror(errno));
-	free(c);
-	if (s != NULL) {
-		cl_reader_free(&s->reader);
-		cl_writer_free(&s->writer); /* closes fd */
-	} else {
+}
+
+static struct cl_protocol *cl__server_stream_factory(void *arg)
+{
+	return cl__stream_protocol_new(cl__server_connected, arg);
+}
+
+/* A new connection on fd: a protocol from the factory, and its
+ * transport (asyncio's _accept_connection2, without the task). */
+static void cl__server_spawn(struct cl_server *srv, int fd)
+{
+	struct cl_protocol *p = srv->factory(srv->factory_arg);
+
+	if (p == NULL) {
 		close(fd);
+		return;
+	}
+	if (cl__transport_open(srv->loop, fd, p, srv, NULL) == NULL) {
+		fprintf(srv->loop->err, "corolab: cannot serve a connection: "
+					"%s\n", strerror(errno));
+		close(fd);
+		/* The protocol never heard of it: let it go. */
+		if (p->ops->connection_lost != NULL)
+			p->ops->connection_lost(p, NULL);
 	}
 }
 
@@ -302,11 +360,14 @@ static int cl__listen_on(const struct addrinfo *ai, char *msg, size_t size)
 	return fd;
 }
 
-void cl_start_server(const char *host, int port, cl_client_connected_cb fn,
-		     void *arg, struct cl_server **out)
+/* create_server with the server's handler set: a new server listening
+ * on host:port, serving at once. */
+static struct cl_server *cl__server_new(struct cl_loop *loop,
+					cl_protocol_factory f, void *farg,
+					cl_client_connected_cb fn, void *arg,
+					const char *host, int port)
 {
 	struct addrinfo hints = { 0 }, *res, *ai;
-	struct cl_loop *loop = cl_get_running_loop();
 	struct cl_server *srv;
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -314,8 +375,6 @@ void cl_start_server(const char *host, int port, cl_client_connected_cb fn,
 	size_t n = 0;
 	int err, fd;
 
-	if (loop == NULL)
-		cl_raise(cl_exc_new(&cl_RuntimeError, "no running event loop"));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE;
@@ -336,6 +395,8 @@ void cl_start_server(const char *host, int port, cl_client_connected_cb fn,
 	}
 	srv->refcnt = 1;
 	srv->loop = loop;
+	srv->factory = f;
+	srv->factory_arg = farg != NULL ? farg : srv;
 	srv->fn = fn;
 	srv->arg = arg;
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
@@ -361,8 +422,7 @@ void cl_start_server(const char *host, int port, cl_client_connected_cb fn,
 		snprintf(msg, sizeof msg, "%s", strerror(-err));
 		goto fail;
 	}
-	*out = srv;
-	return;
+	return srv;
 fail:
 	if (res != NULL)
 		freeaddrinfo(res);
@@ -371,6 +431,26 @@ fail:
 		close(srv->ls[i].fd);
 	cl__server_decref(srv);
 	cl_raise(cl_os_error(err, msg));
+}
+
+void cl_loop_create_server(struct cl_loop *loop, cl_protocol_factory f,
+			   void *arg, const char *host, int port,
+			   struct cl_server **out)
+{
+	if (loop == NULL)
+		cl_raise(cl_exc_new(&cl_RuntimeError, "no running event loop"));
+	*out = cl__server_new(loop, f, arg, NULL, NULL, host, port);
+}
+
+void cl_start_server(const char *host, int port, cl_client_connected_cb fn,
+		     void *arg, struct cl_server **out)
+{
+	struct cl_loop *loop = cl_get_running_loop();
+
+	if (loop == NULL)
+		cl_raise(cl_exc_new(&cl_RuntimeError, "no running event loop"));
+	*out = cl__server_new(loop, cl__server_stream_factory, NULL, fn, arg,
+			      host, port);
 }
 
 int cl_server_port(const struct cl_server *srv)
@@ -401,19 +481,18 @@ void cl_server_close(struct cl_server *srv)
 		cl_handle_decref(srv->retry);
 		srv->retry = NULL;
 	}
-	if (srv->active == 0)
-		cl__wake_all(srv->closers, NULL);
+	cl__server_maybe_wake(srv);
 }
 
 void cl_server_close_clients(struct cl_server *srv)
 {
 	for (struct cl__conn *c = srv->conns; c != NULL; c = c->next)
-		cl_writer_close(&c->s->writer);
+		cl_transport_close(c->t);
 }
 
 void cl_server_wait_closed(struct cl_server *srv)
 {
-	if (srv->closed && srv->active == 0)
+	if (srv->closed && srv->active == 0 && srv->handlers == 0)
 		return;
 	cl__wait_on(&srv->closers, CL_WHAT_FUTURE, 0);
 }

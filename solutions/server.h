@@ -63,6 +63,7 @@
 #define CL_SERVER_H
 
 #include "stream.h"
+#include "transport.h"
 
 /* The handler of a connection, run in a task of its own. */
 typedef void (*cl_client_connected_cb)(struct cl_reader *r,
@@ -81,13 +82,22 @@ struct cl_server;
 void cl_start_server(const char *host, int port, cl_client_connected_cb fn,
 		     void *arg, struct cl_server **out);
 
+/*
+ * await loop.create_server(factory, host, port): the same server, on the
+ * protocol layer: each connection gets a transport and the protocol
+ * factory(arg) makes (transport.h), and no task. Does not suspend.
+ */
+void cl_loop_create_server(struct cl_loop *loop, cl_protocol_factory f,
+			   void *arg, const char *host, int port,
+			   struct cl_server **out);
+
 /* server.sockets[0].getsockname()[1]: the port it listens on. */
 int cl_server_port(const struct cl_server *srv);
 
 /* server.is_serving(). */
 int cl_server_is_serving(const struct cl_server *srv);
 
-/* How many connections' handlers are running. */
+/* How many connections are open (active_count). */
 size_t cl_server_nconnections(const struct cl_server *srv);
 
 /*
@@ -97,16 +107,17 @@ size_t cl_server_nconnections(const struct cl_server *srv);
 void cl_server_close(struct cl_server *srv);
 
 /*
- * server.close_clients() (asyncio 3.13): close every connection: what
- * is buffered is still sent, then the reader of each sees EOF, so a
- * handler waiting in a read returns. One waiting in drain() for a peer
- * that does not read still waits.
+ * server.close_clients() (asyncio 3.13): close every connection's
+ * transport: what is buffered is still sent, then the reader of each
+ * sees EOF, so a handler waiting in a read returns. One waiting in
+ * drain() for a peer that does not read still waits.
  */
 void cl_server_close_clients(struct cl_server *srv);
 
 /*
  * await server.wait_closed(): until the server is closed and every
- * connection's handler has returned. (CPython 3.11 returns at once
+ * connection is lost (and, for start_server, every handler has
+ * returned). (CPython 3.11 returns at once
  * when called after close(), a bug fixed in 3.12.1; this is what 3.12
  * does.)
  */
@@ -115,5 +126,15 @@ void cl_server_wait_closed(struct cl_server *srv);
 /* Close the server if it is open and drop it; its memory goes when the
  * last connection's task ends. */
 void cl_server_free(struct cl_server *srv);
+
+/*
+ * For transport.c: a transport of srv's counts as a connection until it
+ * is lost (Server._attach, _detach). attach returns NULL when out of
+ * memory.
+ */
+struct cl__conn;
+struct cl__conn *cl__server_attach(struct cl_server *srv,
+				   struct cl_transport *t);
+void cl__server_detach(struct cl__conn *c);
 
 #endif

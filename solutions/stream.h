@@ -20,20 +20,25 @@
  *
  * and a server runs a task per connection (server.h).
  *
- * The reader reads the socket when a read call needs bytes, never
- * before: readline reads until a newline is in its buffer, readexactly
- * until it has n bytes. Waiting for the socket is an await, so a read
- * suspends only its own task. Its buffer is bounded by the limit
- * (default 64 KiB): a line longer than that raises ValueError instead of
- * growing the buffer, so a peer cannot make us hold a line of any length.
+ * A stream stands on a transport (transport.h), as asyncio's do: the
+ * connection's protocol is the stream's own (StreamReaderProtocol), a
+ * buffered protocol that the transport reads into whenever the socket
+ * is readable. A read call takes what is buffered, and waits (an
+ * await: only its own task suspends) when there is not enough:
+ * readline until a newline is in the buffer, readexactly until it has
+ * n bytes. The buffer is bounded by the limit (default 64 KiB): when it
+ * is full the stream pauses the transport's reading until a read makes
+ * room, and a line longer than the limit raises ValueError instead of
+ * growing the buffer, so a peer cannot make us hold a line of any
+ * length.
  *
- * The writer never waits: write() sends what the socket takes at once
- * and keeps the rest, and a writable-callback on the loop sends it when
- * the socket has room. drain() is where a task waits: while more than
- * the high-water mark (64 KiB) is buffered, it suspends until the buffer
- * is back down to the low-water mark (16 KiB). A producer that calls
- * drain() after each write can never outrun its consumer by more than
- * the high-water mark.
+ * The writer never waits: write() is the transport's, which sends what
+ * the socket takes at once and keeps the rest. drain() is where a task
+ * waits: while more than the high-water mark (64 KiB) is buffered, it
+ * suspends until the buffer is back down to the low-water mark (16
+ * KiB), told by the protocol's pause_writing and resume_writing. A
+ * producer that calls drain() after each write can never outrun its
+ * consumer by more than the high-water mark.
  *
  * Errors are exceptions, raised at the call, as asyncio's streams raise
  * them (an await point can raise anyway: CancelledError): a reset
@@ -47,10 +52,7 @@
  * returns.
  *
  * Python: Lib/asyncio/streams.py (StreamReader, StreamWriter,
- * FlowControlMixin, StreamReaderProtocol, open_connection) and
- * Lib/asyncio/selector_events.py (_SelectorSocketTransport: write,
- * _write_ready, close, _force_close, _call_connection_lost),
- * Lib/asyncio/transports.py (set_write_buffer_limits).
+ * FlowControlMixin, StreamReaderProtocol, open_connection).
  */
 #ifndef CL_STREAM_H
 #define CL_STREAM_H
@@ -60,47 +62,24 @@
 
 #include "exc.h"
 #include "future.h"
+#include "transport.h"
 
-/* asyncio's defaults: streams._DEFAULT_LIMIT and the transport's
- * water marks (transports._FlowControlMixin). */
+/* asyncio's default: streams._DEFAULT_LIMIT. The water marks are the
+ * transport's (CL_TRANSPORT_HIGH_WATER, _LOW_WATER). */
 #define CL_STREAM_LIMIT (64 * 1024)
-#define CL_STREAM_HIGH_WATER (64 * 1024)
-#define CL_STREAM_LOW_WATER (CL_STREAM_HIGH_WATER / 4)
-
-/* "None" for cl_writer_set_write_buffer_limits. */
-#define CL_WATER_DEFAULT SIZE_MAX
 
 /*
- * The exceptions streams raise, under exc.h's hierarchy as in CPython:
+ * The exceptions streams raise besides the connection's (transport.h),
+ * under exc.h's hierarchy as in CPython:
  *
  *	Exception
- *	 +-- OSError
- *	 |    +-- ConnectionError
- *	 |         +-- BrokenPipeError		EPIPE, ESHUTDOWN
- *	 |         +-- ConnectionAbortedError	ECONNABORTED
- *	 |         +-- ConnectionRefusedError	ECONNREFUSED
- *	 |         +-- ConnectionResetError	ECONNRESET
  *	 +-- EOFError
  *	      +-- IncompleteReadError		asyncio.IncompleteReadError
  *
- * Their messages read like CPython's: "[Errno 104] Connection reset by
- * peer", "3 bytes read on a total of 5 expected bytes".
+ * "3 bytes read on a total of 5 expected bytes".
  */
-extern const struct cl_exc_type cl_ConnectionError;
-extern const struct cl_exc_type cl_BrokenPipeError;
-extern const struct cl_exc_type cl_ConnectionAbortedError;
-extern const struct cl_exc_type cl_ConnectionRefusedError;
-extern const struct cl_exc_type cl_ConnectionResetError;
 extern const struct cl_exc_type cl_EOFError;
 extern const struct cl_exc_type cl_IncompleteReadError;
-
-/*
- * OSError(err, strerror(err)) for a positive or negative errno value,
- * as the subclass CPython picks for it (the table above): one new
- * reference. what, if not NULL, is added to the message as CPython's
- * connect does: "[Errno 111] Connect call failed ('127.0.0.1', 9)".
- */
-struct cl_exc *cl_os_error(int err, const char *what);
 
 /*
  * IncompleteReadError.partial, as a count: how many bytes readexactly
@@ -134,49 +113,40 @@ void cl__wake_all(struct cl__waiter *list, struct cl_exc *exc);
 struct cl_stream;
 
 /*
- * For server.c: a stream over fd on the running loop (fd is made
- * non-blocking), or NULL with errno set (ESRCH: no running loop). The
- * caller closes fd on failure.
+ * For server.c: a stream whose protocol, once its transport has made the
+ * connection, calls connected(arg, s) (StreamReaderProtocol with a
+ * client_connected_cb). The stream's halves are then the callee's to
+ * free. NULL when out of memory.
  */
-struct cl_stream *cl__stream_open(int fd);
-
-/*
- * A socket address as Python prints it, "('127.0.0.1', 8888)" or
- * "('::1', 8888, 0, 0)" (tuple set), or as "127.0.0.1:8888".
- */
-struct sockaddr;
-void cl__addr_str(const struct sockaddr *sa, char *buf, size_t size,
-		  int tuple);
+struct cl_protocol *cl__stream_protocol_new(void (*connected)(void *arg,
+							       struct cl_stream *s),
+					    void *arg);
+struct cl_reader *cl__stream_reader(struct cl_stream *s);
+struct cl_writer *cl__stream_writer(struct cl_stream *s);
+struct cl_transport *cl__stream_transport(struct cl_stream *s);
 
 /*
  * The reading half: StreamReader. Only stream.c touches the fields; the
  * tests read them to check that memory stays bounded.
  */
 struct cl_reader {
-	/* What every message touches first: with the stream's first 16
-	 * bytes, these fill its first cache line (struct cl_stream).
-	 * The bytes read from the socket and not consumed yet are
-	 * buf[head..tail). cap is one more than the bytes buf can take:
-	 * there is always room for the NUL after a line handed out. */
+	/* What every message touches first. The bytes read from the
+	 * socket and not consumed yet are buf[head..tail). cap is one
+	 * more than the bytes buf can take: there is always room for
+	 * the NUL after a line handed out. */
 	char *buf;
-	size_t tail, cap;
-	struct cl_future *waiter;   /* what the read waiting for the
-				       socket awaits, or NULL: at most one
-				       (StreamReader._waiter); a reference */
-	uint64_t drained_at;	    /* the loop iteration of the last
-				       short read */
-	int drained;		    /* the last read was short: wait for
-				       the poller before the next */
-	int eof;		    /* the peer is done sending: read()
-				       gave 0 */
+	size_t head, tail, cap;
+	struct cl_future *waiter; /* what the read waiting for data
+				     awaits, or NULL: at most one
+				     (StreamReader._waiter); a reference */
+	int eof;		  /* the peer is done sending (_eof) */
+	int paused;		  /* the buffer was full: we paused the
+				     transport's reading (_paused) */
 
-	size_t head;
 	struct cl_exc *exc; /* what every read raises from now on, or NULL
 			       (StreamReader._exception) */
 	size_t limit;	    /* longest line readline returns, without its
 			       newline (StreamReader._limit) */
-	int streak;	    /* reads in a row that found data */
-	int watching;	    /* the readable-callback is in place */
 
 	/* The line readline returned last is NUL-terminated in buf; the
 	 * byte under that NUL is kept here and put back at the next call
@@ -187,47 +157,37 @@ struct cl_reader {
 };
 
 /*
- * The writing half: StreamWriter with the transport's buffer and flow
- * control (FlowControlMixin). Only stream.c touches the fields.
+ * The writing half: StreamWriter, with its protocol's flow control
+ * (FlowControlMixin). The bytes and the water marks are the
+ * transport's. Only stream.c touches the fields.
  */
 struct cl_writer {
-	/* Written and not yet sent: buf[head..tail) of cap bytes. */
-	char *buf;
-	size_t head, tail, cap;
-	size_t high, low;	     /* the water marks */
-	int paused;		     /* went above high, not yet back to low:
-					drain() waits (_paused) */
-	int watching;		     /* the writable callback is in place */
+	int paused;		     /* pause_writing came, resume_writing
+					not yet: drain() waits (_paused) */
 	struct cl__waiter *drainers; /* tasks in drain() */
 };
 
 /*
- * A connection: the two halves and the socket they share, like a
- * transport and its StreamReaderProtocol. One allocation; r and w point
- * into it. Only stream.c touches the fields (server.c takes the two
- * halves' addresses).
+ * A connection as streams see it: the stream protocol, the transport
+ * it stands on, and the two halves. One allocation; r and w point into
+ * it. Only stream.c touches the fields.
  */
 struct cl_stream {
-	int refcnt;	       /* the reader's, the writer's, the open
-				  connection's, a queued connection_lost's */
-	int fd;		       /* -1 once closed */
+	struct cl_protocol proto; /* first: the transport calls it */
+	int refcnt;		  /* the reader's, the writer's, the open
+				     connection's (until connection_lost) */
+	struct cl_transport *t;	  /* a reference; NULL until connected */
 	struct cl_loop *loop;
 
-	/* Each message reads and writes the reader's first fields, then
-	 * its flags, then the writer: three cache lines, in this order,
-	 * on lines of their own (cl__stream_open allocates them so). */
 	struct cl_reader reader;
-
-	int closing;	       /* close() or a fatal error (_closing) */
-	int lost;	       /* connection_lost is queued or done
-				  (transport._conn_lost) */
-	int lost_done;	       /* connection_lost ran: fd closed
-				  (protocol._connection_lost) */
-
 	struct cl_writer writer;
 
-	struct cl_exc *lost_exc; /* what it was lost with, NULL: cleanly */
+	int lost;		    /* connection_lost ran
+				       (_connection_lost) */
+	struct cl_exc *lost_exc;    /* what it was lost with, NULL: cleanly */
 	struct cl__waiter *closers; /* tasks in wait_closed() */
+	void (*connected)(void *arg, struct cl_stream *s);
+	void *connected_arg;
 };
 
 /*
@@ -316,15 +276,15 @@ void cl_writer_write(struct cl_writer *w, const void *data, size_t n);
 void cl_writer_drain(struct cl_writer *w);
 
 /*
- * transport.set_write_buffer_limits(high, low); CL_WATER_DEFAULT is
- * None: high defaults to 64 KiB (or 4 * low), low to high / 4. Raises
- * ValueError unless high >= low.
+ * writer.transport.set_write_buffer_limits(high, low) and
+ * get_write_buffer_size(): see transport.h.
  */
 void cl_writer_set_write_buffer_limits(struct cl_writer *w, size_t high,
 				       size_t low);
-
-/* transport.get_write_buffer_size(): bytes written, not yet sent. */
 size_t cl_writer_get_write_buffer_size(const struct cl_writer *w);
+
+/* writer.transport: the transport the stream stands on (borrowed). */
+struct cl_transport *cl_writer_transport(const struct cl_writer *w);
 
 /*
  * writer.close(): no more writes; what is buffered is still sent, then

@@ -126,7 +126,7 @@ static void pipeline(int port)
 	}
 	printf("writer: %d lines of %d bytes written; the most ever "
 	       "buffered: %zu bytes (high-water mark %d)\n", NLINES,
-	       LINE_LEN, most, CL_STREAM_HIGH_WATER);
+	       LINE_LEN, most, CL_TRANSPORT_HIGH_WATER);
 	cl_await_task(t);
 	cl_task_decref(t);
 	cl_writer_close(w);

@@ -1,0 +1,900 @@
+/*
+ * transport.c - the socket transport: one connection, callbacks only.
+ *
+ * A transport is the one owner of a connected socket. It reads when the
+ * loop says the socket is readable and hands the bytes to its protocol;
+ * it sends what it is given and keeps what the socket will not take
+ * yet; it closes the socket once, in connection_lost. Nothing here runs
+ * in a task and nothing waits: every entry point is a loop callback or
+ * a call that returns at once.
+ *
+ * The parts, in the order a connection lives them:
+ *
+ *	opening		cl__transport_open: connection_made and the
+ *			first reads come at the next iteration;
+ *	reading		cl__transport_read_ready, once per readiness:
+ *			one read, then data_received (or get_buffer and
+ *			buffer_updated), or eof_received;
+ *	writing		cl_transport_write and cl__transport_write_ready,
+ *			with the water marks: the lab;
+ *	closing		close (flush first), abort and fatal errors
+ *			(drop the buffer), and connection_lost, which
+ *			runs once and closes the socket.
+ *
+ * Errors of the socket, and the errors of the connection a client
+ * opens, are OSError subclasses picked by errno as CPython picks them:
+ * they are defined here.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "fdwatch.h"
+#include "future.h"
+#include "io.h"
+#include "lines.h"
+#include "server.h"
+#include "sock.h"
+#include "task.h"
+#include "transport.h"
+
+const struct cl_exc_type cl_ConnectionError = { "ConnectionError",
+						&cl_OSError };
+const struct cl_exc_type cl_BrokenPipeError = { "BrokenPipeError",
+						&cl_ConnectionError };
+const struct cl_exc_type cl_ConnectionAbortedError = {
+	"ConnectionAbortedError", &cl_ConnectionError
+};
+const struct cl_exc_type cl_ConnectionRefusedError = {
+	"ConnectionRefusedError", &cl_ConnectionError
+};
+const struct cl_exc_type cl_ConnectionResetError = {
+	"ConnectionResetError", &cl_ConnectionError
+};
+
+/* OSError.__new__ picks the subclass from errno (Objects/exceptions.c). */
+static const struct cl_exc_type *cl__os_error_type(int err)
+{
+	switch (err) {
+	case EPIPE:
+	case ESHUTDOWN:
+		return &cl_BrokenPipeError;
+	case ECONNABORTED:
+		return &cl_ConnectionAbortedError;
+	case ECONNREFUSED:
+		return &cl_ConnectionRefusedError;
+	case ECONNRESET:
+		return &cl_ConnectionResetError;
+	}
+	return &cl_OSError;
+}
+
+struct cl_exc *cl_os_error(int err, const char *what)
+{
+	if (err < 0)
+		err = -err;
+	return cl_exc_new(cl__os_error_type(err), "[Errno %d] %s", err,
+			  what != NULL ? what : strerror(err));
+}
+
+/* The most one read takes: selector_events' max_size. */
+#define CL__MAX_READ (256 * 1024)
+
+/* A write buffer that a burst made bigger than this is given back once
+ * it is empty, so that a quiet connection costs little memory. */
+#define CL__KEEP_WBUF (64 * 1024)
+
+/*
+ * What data_received is handed: one buffer per thread, read into and
+ * handed out at once (libuv asks its user for one per read; asyncio
+ * makes a bytes object of each read).
+ */
+static _Thread_local char cl__rbuf[CL__MAX_READ];
+
+struct cl_transport {
+	/* What every message touches: the first cache line. */
+	int refcnt;		/* the open connection's, a queued
+				   callback's, and its users' */
+	int fd;			/* -1 once closed */
+	struct cl_protocol *protocol;
+	struct cl_loop *loop;
+	const char *calling;	/* the protocol callback running, for the
+				   fatal error's message */
+	unsigned char closing;	/* close(), abort() or a fatal error
+				   (_closing) */
+	unsigned char lost;	/* connection_lost is queued or done
+				   (_conn_lost) */
+	unsigned char lost_done; /* connection_lost ran: fd closed */
+	unsigned char made;	/* connection_made ran */
+	unsigned char paused;	/* pause_reading() (_paused) */
+	unsigned char reading;	/* the readable-callback is in place */
+	unsigned char writing;	/* the writable-callback is in place */
+	unsigned char eof;	/* write_eof() (_eof) */
+	unsigned char protocol_paused; /* pause_writing() was called and
+					  resume_writing() not yet */
+
+	/* The write buffer: written and not sent yet, buf[head..tail). */
+	char *buf;
+	size_t head, tail, cap;
+	size_t high, low;	/* the water marks */
+
+	struct cl_exc *lost_exc;   /* what connection_lost gets */
+	struct cl_future *done;	   /* set when connection_made has run */
+	struct cl__conn *conn;	   /* our place in a server, or NULL */
+	char *peername, *sockname; /* get_extra_info's answers, made once */
+};
+
+static void cl__transport_read_ready(void *arg);
+
+struct cl_transport *cl_transport_incref(struct cl_transport *t)
+{
+	t->refcnt++;
+	return t;
+}
+
+void cl_transport_decref(struct cl_transport *t)
+{
+	if (t == NULL || --t->refcnt > 0)
+		return;
+	if (t->fd >= 0)
+		close(t->fd); /* not reached: connection_lost closed it */
+	cl_exc_decref(t->lost_exc);
+	cl_future_decref(t->done);
+	free(t->buf);
+	free(t->peername);
+	free(t->sockname);
+	free(t);
+}
+
+static void cl__transport_unwatch_reader(struct cl_transport *t)
+{
+	if (t->reading) {
+		t->reading = 0;
+		cl_loop_remove_reader(t->loop, t->fd);
+	}
+}
+
+static void cl__transport_unwatch_writer(struct cl_transport *t)
+{
+	if (t->writing) {
+		t->writing = 0;
+		cl_loop_remove_writer(t->loop, t->fd);
+	}
+}
+
+/* Print "corolab: what: Type: message" on the loop's error stream, as
+ * the loop's default exception handler logs an error's context. */
+static void cl__transport_report(struct cl_transport *t, const char *what,
+				 const struct cl_exc *e)
+{
+	fprintf(t->loop->err, "corolab: %s: %s%s%s\n", what, cl_exc_name(e),
+		cl_exc_message(e)[0] ? ": " : "", cl_exc_message(e));
+}
+
+/* Closing. */
+
+/*
+ * _call_connection_lost: the end of the connection, once. Stop
+ * watching, close the socket, leave the server, and tell the protocol,
+ * last: it may free itself. Then drop the open connection's reference.
+ * An exception escaping connection_lost is reported, not raised: the
+ * transport has finished by then.
+ */
+static void cl__transport_call_lost(struct cl_transport *t)
+{
+	struct cl_protocol *p = t->protocol;
+	struct cl_exc *exc = t->lost_exc;
+
+	if (t->lost_done)
+		return;
+	t->lost_done = t->lost = t->closing = 1;
+	cl__transport_unwatch_reader(t);
+	cl__transport_unwatch_writer(t);
+	close(t->fd);
+	t->fd = -1;
+	if (t->conn != NULL) {
+		cl__server_detach(t->conn);
+		t->conn = NULL;
+	}
+	if (p->ops->connection_lost != NULL) {
+		CL_TRY {
+			p->ops->connection_lost(p, exc);
+		} CL_CATCH(e) {
+			cl__transport_report(t, "exception in connection_lost",
+					     e);
+			cl_exc_decref(e);
+		} CL_END_TRY;
+	}
+	cl_transport_decref(t);
+}
+
+static void cl__transport_lost_cb(void *arg)
+{
+	struct cl_transport *t = arg;
+
+	cl__transport_call_lost(t);
+	cl_transport_decref(t); /* the callback's */
+}
+
+/* Queue connection_lost for the next iteration (exc taken over; NULL:
+ * a clean end), as the transport does with call_soon. */
+static void cl__transport_schedule_lost(struct cl_transport *t,
+					struct cl_exc *exc)
+{
+	t->lost = 1;
+	t->lost_exc = exc;
+	t->refcnt++;
+	if (cl_loop_call_soon(t->loop, cl__transport_lost_cb, t) == NULL) {
+		t->refcnt--;
+		cl__transport_call_lost(t); /* out of memory: now */
+	}
+}
+
+/*
+ * _force_close(exc): end the connection now, whatever is buffered (exc
+ * taken over; NULL for abort()).
+ */
+static void cl__transport_force_close(struct cl_transport *t,
+				      struct cl_exc *exc)
+{
+	if (t->lost) {
+		cl_exc_decref(exc);
+		return;
+	}
+	t->head = t->tail = 0;
+	cl__transport_unwatch_writer(t);
+	t->closing = 1;
+	cl__transport_unwatch_reader(t);
+	cl__transport_schedule_lost(t, exc);
+}
+
+/*
+ * _fatal_error(exc, message): a read, a write or a protocol callback
+ * failed for good. OSErrors (a reset, a broken pipe) are the peer's
+ * doing and go unreported; anything else is a bug worth printing.
+ */
+static void cl__transport_fatal(struct cl_transport *t, struct cl_exc *exc,
+				const char *message)
+{
+	if (!cl_exc_matches(exc, &cl_OSError))
+		cl__transport_report(t, message, exc);
+	cl__transport_force_close(t, exc);
+}
+
+/* A protocol's read-side callback raised, out of the loop's callback
+ * (cl__loop_on_raise): the transport's fatal error. */
+static void cl__transport_raised(void *arg, struct cl_exc *e)
+{
+	struct cl_transport *t = arg;
+	char msg[96];
+
+	snprintf(msg, sizeof msg, "Fatal error: protocol.%s() call failed.",
+		 t->calling ? t->calling : "?");
+	t->calling = NULL;
+	cl__transport_fatal(t, e, msg);
+}
+
+void cl_transport_close(struct cl_transport *t)
+{
+	if (t->closing)
+		return;
+	t->closing = 1;
+	cl__transport_unwatch_reader(t);
+	if (t->head == t->tail) {
+		cl__transport_unwatch_writer(t);
+		cl__transport_schedule_lost(t, NULL);
+	}
+	/* Else cl__transport_write_ready ends it once the buffer is sent. */
+}
+
+void cl_transport_abort(struct cl_transport *t)
+{
+	cl__transport_force_close(t, NULL);
+}
+
+void cl__transport_abort_now(struct cl_transport *t)
+{
+	cl__transport_force_close(t, NULL);
+	cl__transport_call_lost(t);
+}
+
+int cl_transport_is_closing(const struct cl_transport *t)
+{
+	return t->closing;
+}
+
+/* Opening. */
+
+/* Protocol callbacks that may raise at connection_made time are
+ * reported as the loop reports a callback's exception. */
+static void cl__transport_call_made(struct cl_transport *t)
+{
+	struct cl_protocol *p = t->protocol;
+
+	if (p->ops->connection_made == NULL)
+		return;
+	CL_TRY {
+		p->ops->connection_made(p, t);
+	} CL_CATCH(e) {
+		cl__transport_report(t, "exception in connection_made", e);
+		cl_exc_decref(e);
+	} CL_END_TRY;
+}
+
+/*
+ * The three callbacks the transport's constructor queues, in one:
+ * protocol.connection_made(self); _add_reader, unless reading was
+ * paused or the transport closed meanwhile; and the waiter's result.
+ */
+static void cl__transport_made_cb(void *arg)
+{
+	struct cl_transport *t = arg;
+	int err;
+
+	if (!t->lost_done) {
+		t->made = 1;
+		cl__transport_call_made(t);
+	}
+	if (!t->closing && !t->paused && !t->reading) {
+		err = cl_loop_add_reader(t->loop, t->fd,
+					 cl__transport_read_ready, t);
+		if (err < 0)
+			cl__transport_fatal(t, cl_os_error(err, NULL),
+					    "Fatal error: cannot watch the "
+					    "socket");
+		else
+			t->reading = 1;
+	}
+	if (t->done != NULL && !cl_future_done(t->done))
+		cl_future_set_result(t->done, NULL);
+	cl_transport_decref(t); /* the callback's */
+}
+
+struct cl_transport *cl__transport_open(struct cl_loop *loop, int fd,
+					struct cl_protocol *p,
+					struct cl_server *srv,
+					struct cl_future *done)
+{
+	static int hooked;
+	struct cl_transport *t;
+	int one = 1, err;
+
+	if (!hooked) {
+		cl__loop_on_raise(cl__transport_read_ready,
+				  cl__transport_raised);
+		hooked = 1;
+	}
+	err = cl_sock_nonblock(fd);
+	if (err < 0) {
+		errno = -err;
+		return NULL;
+	}
+	/* asyncio sets TCP_NODELAY on every TCP transport (_set_nodelay):
+	 * a small reply should leave now, not wait for an ACK. On other
+	 * sockets this fails, harmlessly. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	t = cl__lines_alloc(sizeof *t);
+	if (t == NULL)
+		return NULL;
+	t->refcnt = 2; /* the open connection's and cl__transport_made_cb's */
+	t->fd = fd;
+	t->loop = loop;
+	t->protocol = p;
+	t->high = CL_TRANSPORT_HIGH_WATER;
+	t->low = CL_TRANSPORT_LOW_WATER;
+	if (srv != NULL && (t->conn = cl__server_attach(srv, t)) == NULL) {
+		free(t);
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (cl_loop_call_soon(loop, cl__transport_made_cb, t) == NULL) {
+		if (t->conn != NULL)
+			cl__server_detach(t->conn);
+		free(t);
+		return NULL;
+	}
+	t->done = done != NULL ? cl_future_incref(done) : NULL;
+	return t;
+}
+
+/* Reading. */
+
+/*
+ * _read_ready__on_eof: the peer will send no more. eof_received says
+ * whether to keep the connection open for writing; reading stops
+ * either way.
+ */
+static void cl__transport_on_eof(struct cl_transport *t)
+{
+	struct cl_protocol *p = t->protocol;
+	int keep_open = 0;
+
+	if (p->ops->eof_received != NULL) {
+		t->calling = "eof_received";
+		keep_open = p->ops->eof_received(p);
+		t->calling = NULL;
+	}
+	if (keep_open)
+		cl__transport_unwatch_reader(t);
+	else
+		cl_transport_close(t);
+}
+
+/*
+ * One read, and what it brought to the protocol: _read_ready, both
+ * flavours (__get_buffer and __data_received). Returns the bytes read,
+ * -EAGAIN if there were none, 0 at EOF or after an error. t->calling
+ * names the protocol callback running, for cl__transport_raised.
+ */
+long cl__transport_read_now(struct cl_transport *t)
+{
+	struct cl_protocol *p = t->protocol;
+	size_t len = sizeof cl__rbuf;
+	char *buf = cl__rbuf;
+	ssize_t got;
+
+	if (t->lost)
+		return 0;
+	if (p->ops->get_buffer != NULL) {
+		t->calling = "get_buffer";
+		buf = p->ops->get_buffer(p, 0, &len);
+		t->calling = NULL;
+		if (len == 0) {
+			if (t->paused)
+				return -EAGAIN; /* the protocol is full */
+			cl__transport_fatal(
+				t, cl_exc_new(&cl_RuntimeError, "get_buffer() "
+					      "returned an empty buffer"),
+				"Fatal error: protocol.get_buffer() call "
+				"failed.");
+			return 0;
+		}
+	}
+	do
+		got = cl_io_read(t->fd, buf, len);
+	while (got == -EINTR);
+	if (got == -EAGAIN || got == -EWOULDBLOCK)
+		return -EAGAIN;
+	if (got < 0) {
+		cl__transport_fatal(t, cl_os_error((int)got, NULL),
+				    "Fatal read error on socket transport");
+		return 0;
+	}
+	if (got == 0) {
+		cl__transport_on_eof(t);
+		return 0;
+	}
+	if (p->ops->get_buffer != NULL) {
+		t->calling = "buffer_updated";
+		p->ops->buffer_updated(p, (size_t)got);
+	} else {
+		t->calling = "data_received";
+		if (p->ops->data_received != NULL)
+			p->ops->data_received(p, buf, (size_t)got);
+	}
+	t->calling = NULL;
+	return got;
+}
+
+static void cl__transport_read_ready(void *arg)
+{
+	cl__transport_read_now(arg);
+}
+
+void cl_transport_pause_reading(struct cl_transport *t)
+{
+	if (t->closing || t->paused)
+		return;
+	t->paused = 1;
+	cl__transport_unwatch_reader(t);
+}
+
+void cl_transport_resume_reading(struct cl_transport *t)
+{
+	int err;
+
+	if (t->closing || !t->paused)
+		return;
+	t->paused = 0;
+	if (!t->made)
+		return; /* connection_made's callback starts reading */
+	err = cl_loop_add_reader(t->loop, t->fd, cl__transport_read_ready, t);
+	if (err < 0)
+		cl__transport_fatal(t, cl_os_error(err, NULL),
+				    "Fatal error: cannot watch the socket");
+	else
+		t->reading = 1;
+}
+
+int cl_transport_is_reading(const struct cl_transport *t)
+{
+	return !t->paused && !t->closing;
+}
+
+/* Writing: flow control. */
+
+/* Call the protocol's pause_writing or resume_writing; what it raises
+ * is reported, as asyncio reports it, and goes no further. */
+static void cl__transport_call_flow(struct cl_transport *t, int pause)
+{
+	struct cl_protocol *p = t->protocol;
+	void (*fn)(struct cl_protocol *) =
+		pause ? p->ops->pause_writing : p->ops->resume_writing;
+
+	if (fn == NULL)
+		return;
+	CL_TRY {
+		fn(p);
+	} CL_CATCH(e) {
+		cl__transport_report(t, pause ? "protocol.pause_writing() "
+						"failed"
+					      : "protocol.resume_writing() "
+						"failed", e);
+		cl_exc_decref(e);
+	} CL_END_TRY;
+}
+
+/*
+ * Append n bytes to the write buffer. The bytes kept move to the front
+ * only when at least as many have been sent (so each byte moves O(1)
+ * times); otherwise the buffer doubles. -ENOMEM, or 0.
+ */
+static int cl__transport_append(struct cl_transport *t, const char *p,
+				size_t n)
+{
+	size_t used = t->tail - t->head, cap;
+	char *buf;
+
+	if (t->cap - t->tail < n) {
+		if (t->head >= used && t->cap - used >= n) {
+			memmove(t->buf, t->buf + t->head, used);
+		} else {
+			cap = 2 * t->cap > used + n ? 2 * t->cap : used + n;
+			if (cap < 4096)
+				cap = 4096;
+			buf = malloc(cap);
+			if (buf == NULL)
+				return -ENOMEM;
+			if (used > 0)
+				memcpy(buf, t->buf + t->head, used);
+			free(t->buf);
+			t->buf = buf;
+			t->cap = cap;
+		}
+		t->head = 0;
+		t->tail = used;
+	}
+	memcpy(t->buf + t->tail, p, n);
+	t->tail += n;
+	return 0;
+}
+
+/* Start watching for room in the socket; on failure the connection is
+ * over. */
+static int cl__transport_watch_writer(struct cl_transport *t,
+				      cl_callback ready)
+{
+	int err = cl_loop_add_writer(t->loop, t->fd, ready, t);
+
+	if (err < 0) {
+		cl__transport_fatal(t, cl_os_error(err, NULL),
+				    "Fatal error: cannot watch the socket");
+		return err;
+	}
+	t->writing = 1;
+	return 0;
+}
+
+/* An error from cl_io_write that is not "try again later". */
+static int cl__write_failed(ssize_t sent)
+{
+	return sent < 0 && sent != -EAGAIN && sent != -EWOULDBLOCK &&
+	       sent != -EINTR;
+}
+
+/* TODO(ch04): The write path of _SelectorSocketTransport, section 16.
+ * maybe_pause: above t->high buffered, and not paused yet,
+ * call pause_writing (cl__transport_call_flow). maybe_resume:
+ * paused and down to t->low, call resume_writing.
+ * write: after write_eof, RuntimeError "Cannot call write() after
+ * write_eof()"; nothing to write, or the connection lost: return.
+ * With nothing buffered, try the send now (cl_io_write) and
+ * start watching for room only if some is left. Buffer what is
+ * left (cl__transport_append), then maybe_pause. A send that
+ * fails for good is the transport's fatal error.
+ * write_ready: the socket has room. Send the buffer, maybe
+ * resume, and once it is empty stop watching; then, if close()
+ * was called, the connection is over now; if write_eof() was,
+ * shut the socket down for writing. */
+void cl_transport_write(struct cl_transport *t, const void *data, size_t n)
+{
+	(void)t, (void)data, (void)n, (void)cl__transport_call_flow;
+	(void)cl__transport_append, (void)cl__transport_watch_writer;
+	(void)cl__write_failed;
+	cl_raise(cl_exc_new(&cl_NotImplementedError,
+			    "transport write: not implemented (TODO ch04)"));
+}
+
+static void cl__transport_maybe_pause(struct cl_transport *t)
+{
+	(void)t;
+}
+
+void cl_transport_writelines(struct cl_transport *t, const struct iovec *iov,
+			     int iovcnt)
+{
+	for (int i = 0; i < iovcnt; i++)
+		cl_transport_write(t, iov[i].iov_base, iov[i].iov_len);
+}
+
+void cl_transport_write_eof(struct cl_transport *t)
+{
+	if (t->closing || t->eof)
+		return;
+	t->eof = 1;
+	if (t->head == t->tail)
+		shutdown(t->fd, SHUT_WR);
+}
+
+int cl_transport_can_write_eof(const struct cl_transport *t)
+{
+	(void)t;
+	return 1;
+}
+
+void cl_transport_set_write_buffer_limits(struct cl_transport *t,
+					  size_t high, size_t low)
+{
+	if (high == CL_WATER_DEFAULT)
+		high = low == CL_WATER_DEFAULT ? CL_TRANSPORT_HIGH_WATER
+					       : 4 * low;
+	if (low == CL_WATER_DEFAULT)
+		low = high / 4;
+	if (high < low)
+		cl_raise(cl_exc_new(&cl_ValueError,
+				    "high (%zu) must be >= low (%zu) must be "
+				    ">= 0", high, low));
+	t->high = high;
+	t->low = low;
+	cl__transport_maybe_pause(t);
+}
+
+void cl_transport_get_write_buffer_limits(const struct cl_transport *t,
+					  size_t *low, size_t *high)
+{
+	*low = t->low;
+	*high = t->high;
+}
+
+size_t cl_transport_get_write_buffer_size(const struct cl_transport *t)
+{
+	return t->tail - t->head;
+}
+
+/* Extra information. */
+
+void cl__addr_str(const struct sockaddr *sa, char *buf, size_t size,
+		  int tuple)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+	int port = 0;
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+		port = ntohs(in->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+		port = ntohs(in6->sin6_port);
+	}
+	if (!tuple)
+		snprintf(buf, size, "%s:%d", host, port);
+	else if (sa->sa_family == AF_INET6)
+		snprintf(buf, size, "('%s', %d, 0, 0)", host, port);
+	else
+		snprintf(buf, size, "('%s', %d)", host, port);
+}
+
+const char *cl_transport_get_extra_info(struct cl_transport *t,
+					const char *name)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	char **slot, buf[96];
+	int peer;
+
+	if (strcmp(name, "peername") == 0)
+		slot = &t->peername, peer = 1;
+	else if (strcmp(name, "sockname") == 0)
+		slot = &t->sockname, peer = 0;
+	else
+		return NULL;
+	if (*slot == NULL && t->fd >= 0) {
+		if ((peer ? getpeername : getsockname)(
+			    t->fd, (struct sockaddr *)&ss, &len) < 0)
+			return NULL;
+		if (ss.ss_family == AF_UNIX)
+			snprintf(buf, sizeof buf, "''");
+		else
+			cl__addr_str((struct sockaddr *)&ss, buf, sizeof buf,
+				     1);
+		*slot = strdup(buf);
+	}
+	return *slot;
+}
+
+int cl_transport_get_fd(const struct cl_transport *t)
+{
+	return t->fd;
+}
+
+struct cl_protocol *cl_transport_get_protocol(const struct cl_transport *t)
+{
+	return t->protocol;
+}
+
+/* Connecting. */
+
+/*
+ * A new socket connected to ai: its fd, or -errno. It is closed on
+ * failure, and when the task is cancelled while connecting.
+ */
+static int cl__connect_one(const struct addrinfo *ai)
+{
+	volatile int err = 0;
+	volatile int fd;
+
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+			   SOCK_CLOEXEC, ai->ai_protocol);
+	if (fd < 0)
+		return -errno;
+	CL_TRY {
+		err = cl_sock_connect(fd, ai->ai_addr, ai->ai_addrlen);
+	} CL_CATCH(e) {
+		close(fd);
+		cl_raise(e);
+	} CL_END_TRY;
+	if (err < 0) {
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* At most this many addresses of a name are tried. */
+#define CL__MAX_ADDRS 8
+
+/*
+ * create_connection's error when every address failed: the one error
+ * if they all read the same, else OSError "Multiple exceptions: ...".
+ * Takes over the n (>= 1) references in errs.
+ */
+static struct cl_exc *cl__connect_error(struct cl_exc *const *errs,
+					size_t n)
+{
+	char msg[1024] = "Multiple exceptions: ";
+	size_t i, len = strlen(msg);
+
+	for (i = 1; i < n; i++)
+		if (strcmp(cl_exc_message(errs[i]),
+			   cl_exc_message(errs[0])) != 0)
+			break;
+	if (i == n) {
+		for (i = 1; i < n; i++)
+			cl_exc_decref(errs[i]);
+		return errs[0];
+	}
+	for (i = 0; i < n; i++) {
+		len += (size_t)snprintf(msg + len, sizeof msg - len, "%s%s",
+					i ? ", " : "", cl_exc_message(errs[i]));
+		if (len >= sizeof msg)
+			len = sizeof msg - 1;
+		cl_exc_decref(errs[i]);
+	}
+	return cl_exc_new(&cl_OSError, "%s", msg);
+}
+
+int cl__connect(const char *host, int port)
+{
+	struct addrinfo hints = { 0 }, *res;
+	struct cl_exc *volatile errs[CL__MAX_ADDRS];
+	volatile size_t nerr = 0;
+	volatile int fd = -1;
+	const struct addrinfo *ai;
+	char service[16], what[128], where[96];
+	int err;
+
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(service, sizeof service, "%d", port);
+	err = getaddrinfo(host, service, &hints, &res);
+	if (err != 0) /* socket.gaierror */
+		cl_raise(cl_exc_new(&cl_OSError, "[Errno %d] %s", err,
+				    gai_strerror(err)));
+	CL_TRY {
+		for (ai = res; ai != NULL && fd < 0 && nerr < CL__MAX_ADDRS;
+		     ai = ai->ai_next) {
+			err = cl__connect_one(ai);
+			if (err >= 0) {
+				fd = err;
+				break;
+			}
+			cl__addr_str(ai->ai_addr, where, sizeof where, 1);
+			snprintf(what, sizeof what, "Connect call failed %s",
+				 where);
+			errs[nerr++] = cl_os_error(err, what);
+		}
+	} CL_CATCH(e) {
+		freeaddrinfo(res);
+		for (size_t i = 0; i < nerr; i++)
+			cl_exc_decref(errs[i]);
+		cl_raise(e);
+	} CL_END_TRY;
+	freeaddrinfo(res);
+	if (fd < 0 && nerr == 0)
+		cl_raise(cl_exc_new(&cl_OSError, "no address for %s", host));
+	if (fd < 0)
+		cl_raise(cl__connect_error((struct cl_exc *const *)errs, nerr));
+	for (size_t i = 0; i < nerr; i++)
+		cl_exc_decref(errs[i]);
+	return fd;
+}
+
+void cl_loop_connect_accepted_socket(struct cl_loop *loop,
+				     cl_protocol_factory f, void *arg, int fd,
+				     struct cl_transport **t,
+				     struct cl_protocol **p)
+{
+	struct cl_protocol *volatile proto;
+	struct cl_transport *volatile tr;
+	struct cl_future *volatile done;
+	int err;
+
+	proto = f(arg);
+	if (proto == NULL) {
+		close(fd);
+		cl_raise(cl_exc_new(&cl_RuntimeError,
+				    "the protocol factory made no protocol"));
+	}
+	done = cl_future_new(loop);
+	tr = done != NULL ? cl__transport_open(loop, fd, proto, NULL, done)
+			  : NULL;
+	if (tr == NULL) {
+		err = errno;
+		cl_future_decref(done);
+		close(fd);
+		cl_raise(cl_os_error(err, NULL));
+	}
+	cl_transport_incref(tr);
+	CL_TRY {
+		cl_await(done);
+	} CL_CATCH(e) {
+		/* Cancelled before connection_made: close it. */
+		cl_transport_close(tr);
+		cl_transport_decref(tr);
+		cl_future_decref(done);
+		cl_raise(e);
+	} CL_END_TRY;
+	cl_future_decref(done);
+	*t = tr;
+	*p = proto;
+}
+
+void cl_loop_create_connection(struct cl_loop *loop, cl_protocol_factory f,
+			       void *arg, const char *host, int port,
+			       struct cl_transport **t, struct cl_protocol **p)
+{
+	cl_loop_connect_accepted_socket(loop, f, arg, cl__connect(host, port),
+					t, p);
+}
