@@ -202,7 +202,7 @@ static void cl__stream_made(struct cl_protocol *p, struct cl_transport *t)
  * when the buffer is as full as it may be, the transport's reading is
  * paused and nothing is read (*len 0) until a read makes room.
  */
-static void *cl__stream_get_buffer(struct cl_protocol *p, size_t sizehint,
+static void *cl__stream_get_buffer(struct cl_protocol *p, long sizehint,
 				   size_t *len)
 {
 	struct cl_stream *s = (struct cl_stream *)p;

@@ -127,11 +127,12 @@ struct cl_protocol_ops {
 	/*
 	 * BufferedProtocol. get_buffer returns where the next read may
 	 * put at most *len bytes (sizehint: how many the transport would
-	 * like, 0 for "any"); buffer_updated says how many it put there.
-	 * A get_buffer that returns *len 0 is a fatal error, as in asyncio,
-	 * unless the protocol paused reading in it: then nothing is read.
+	 * like; it passes -1, "any", as asyncio does); buffer_updated
+	 * says how many it put there. A get_buffer that returns *len 0
+	 * is a fatal error, as in asyncio, unless the protocol paused
+	 * reading in it: then nothing is read.
 	 */
-	void *(*get_buffer)(struct cl_protocol *p, size_t sizehint,
+	void *(*get_buffer)(struct cl_protocol *p, long sizehint,
 			    size_t *len);
 	void (*buffer_updated)(struct cl_protocol *p, size_t n);
 };

@@ -445,7 +445,7 @@ long cl__transport_read_now(struct cl_transport *t)
 		return 0;
 	if (p->ops->get_buffer != NULL) {
 		t->calling = "get_buffer";
-		buf = p->ops->get_buffer(p, 0, &len);
+		buf = p->ops->get_buffer(p, -1, &len);
 		t->calling = NULL;
 		if (len == 0) {
 			if (t->paused)
