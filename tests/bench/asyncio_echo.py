@@ -1,29 +1,43 @@
-"""asyncio_echo.py - the CPython asyncio streams echo server corolab's is
-measured against.
+"""asyncio_echo.py - the Python echo servers corolab's are measured against.
 
-    python3 tests/bench/asyncio_echo.py ADDRESS PORT
+    python3 tests/bench/asyncio_echo.py [--api streams|protocol]
+                                        [--loop asyncio|uvloop] ADDRESS PORT
 
 Listens on ADDRESS:PORT (port 0 picks a free one) and writes back every
 byte each client sends, until SIGTERM or SIGINT. The first line on stdout
 is "listening ADDRESS:PORT", with the port actually bound.
 
-It is the echo server of the asyncio documentation's streams page, with
-what a 10,000-connection benchmark needs and nothing else:
+Two ways to write the server, the two levels asyncio offers:
 
-  - the default event loop (selector_events on epoll), streams API:
-    asyncio.start_server, reader.read, writer.write, writer.drain;
-  - backlog=4096: start_server's default of 100 would make the kernel
-    drop handshakes when 10,000 clients connect at once;
-  - TCP_NODELAY is already set by asyncio on every TCP socket
-    (base_events._set_nodelay), as corolab and libuv do.
+  --api streams (the default): the echo server of the asyncio
+    documentation's streams page. A task per connection,
+    asyncio.start_server, reader.read, writer.write, writer.drain.
+  --api protocol: the layer under the streams. An asyncio.Protocol whose
+    data_received hands the bytes straight to transport.write; no task,
+    no stream. When the transport's buffer passes its high-water mark
+    (pause_writing) it stops reading until the buffer drains
+    (resume_writing), so a client that does not read cannot make it
+    buffer without bound: the back-pressure drain() gives the streams.
 
-No uvloop: the peer is CPython's own asyncio, the one corolab's chapters
-mirror.
+and two event loops under either:
+
+  --loop asyncio (the default): CPython's own loop (selector_events on
+    epoll), the one corolab's chapters mirror.
+  --loop uvloop: uvloop's, written in Cython over libuv. The interpreter
+    must have it (Debian: python3-uvloop, for /usr/bin/python3).
+
+With what a 10,000-connection benchmark needs and nothing else:
+
+  - backlog=4096: the default of 100 would make the kernel drop
+    handshakes when 10,000 clients connect at once;
+  - TCP_NODELAY is already set on every TCP socket, by asyncio
+    (base_events._set_nodelay) and by uvloop alike, as corolab and libuv
+    do.
 """
+import argparse
 import asyncio
 import resource
 import signal
-import sys
 
 READ_SIZE = 65536
 
@@ -42,23 +56,60 @@ async def echo(reader, writer):
         writer.close()
 
 
-async def main(host, port):
-    server = await asyncio.start_server(echo, host, port, backlog=4096)
+class Echo(asyncio.Protocol):
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def data_received(self, data):
+        self.transport.write(data)
+
+    def pause_writing(self):
+        self.transport.pause_reading()
+
+    def resume_writing(self):
+        self.transport.resume_reading()
+
+
+async def main(host, port, api):
+    loop = asyncio.get_running_loop()
+    if api == "protocol":
+        server = await loop.create_server(Echo, host, port, backlog=4096)
+    else:
+        server = await asyncio.start_server(echo, host, port, backlog=4096)
     bound = server.sockets[0].getsockname()
     print(f"listening {bound[0]}:{bound[1]}", flush=True)
-    stop = asyncio.get_running_loop().create_future()
+    stop = loop.create_future()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        asyncio.get_running_loop().add_signal_handler(
+        loop.add_signal_handler(
             sig, lambda: stop.done() or stop.set_result(None))
     async with server:
         await stop
 
 
+def run(coro, loop_name):
+    if loop_name == "asyncio":
+        asyncio.run(coro)
+        return
+    import uvloop
+    if hasattr(asyncio, "Runner"):  # 3.11 and later
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(coro)
+    else:
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+        asyncio.run(coro)
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        print("usage: asyncio_echo.py ADDRESS PORT", file=sys.stderr)
-        sys.exit(2)
+    ap = argparse.ArgumentParser(prog="asyncio_echo.py",
+                                 description="an asyncio echo server")
+    ap.add_argument("--api", choices=("streams", "protocol"),
+                    default="streams")
+    ap.add_argument("--loop", choices=("asyncio", "uvloop"),
+                    default="asyncio")
+    ap.add_argument("address")
+    ap.add_argument("port", type=int)
+    args = ap.parse_args()
     # As many descriptors as the hard limit allows, for 10,000 clients.
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+    run(main(args.address, args.port, args.api), args.loop)

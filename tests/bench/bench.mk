@@ -60,14 +60,17 @@ $(NOTRACE)/libcorolab.a: $(NOTRACE_OBJS)
 -include $(NOTRACE_OBJS:.o=.d)
 .PHONY: all
 
-# Chapter 04: the echo servers and their load client (echo.sh), and the
-# cost of one poll call (poller_cost). echo_server is the chapter's own
-# example, built again here with BFLAGS so that it runs at -O2 like its
-# peers; until the chapter has it, it is left out and echo.sh says so.
+# Chapter 04: the echo servers and their load client (echo.sh, misses.sh),
+# and the cost of one poll call (poller_cost). echo_server (streams) and
+# echo_proto (transports and protocols) are the chapter's own examples,
+# built again here with BFLAGS so that they run at -O2 like their peers;
+# until the chapter has one, it is left out and echo.sh says so.
 ECHO_SRC := $(wildcard chapters/04-epoll/examples/echo_server.c)
+PROTO_SRC := $(wildcard chapters/04-epoll/examples/echo_proto.c)
 
-all: $(OUT)/load $(OUT)/uv_echo $(OUT)/poller_cost $(OUT)/cb_echo \
-	$(if $(ECHO_SRC),$(OUT)/echo_server)
+all: $(OUT)/load $(OUT)/uv_echo $(OUT)/poller_cost \
+	$(if $(ECHO_SRC),$(OUT)/echo_server) \
+	$(if $(PROTO_SRC),$(OUT)/echo_proto)
 
 $(OUT)/load: tests/bench/load.c
 	@mkdir -p $(@D)
@@ -78,14 +81,14 @@ $(OUT)/uv_echo: tests/bench/uv_echo.c
 	$(CC) $(BFLAGS) $(shell pkg-config --cflags libuv) $< \
 		$(shell pkg-config --libs libuv) -o $@
 
-$(OUT)/cb_echo: tests/bench/cb_echo.c $(LIB)/libcorolab.a
-	@mkdir -p $(@D)
-	$(CC) $(BFLAGS) $< $(LIB)/libcorolab.a -o $@
-
 $(OUT)/poller_cost: tests/bench/poller_cost.c tests/bench/bench.h $(LIB)/libcorolab.a
 	@mkdir -p $(@D)
 	$(CC) $(BFLAGS) $< $(LIB)/libcorolab.a -o $@
 
 $(OUT)/echo_server: $(ECHO_SRC) $(LIB)/libcorolab.a
+	@mkdir -p $(@D)
+	$(CC) $(BFLAGS) $< $(LIB)/libcorolab.a -o $@
+
+$(OUT)/echo_proto: $(PROTO_SRC) $(LIB)/libcorolab.a
 	@mkdir -p $(@D)
 	$(CC) $(BFLAGS) $< $(LIB)/libcorolab.a -o $@

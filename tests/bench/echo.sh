@@ -1,30 +1,45 @@
 #!/bin/sh
-# echo.sh - corolab's echo server against libuv's and CPython asyncio's.
+# echo.sh - corolab's echo servers against libuv's, uvloop's and CPython
+# asyncio's.
 #
 #	tests/bench/echo.sh
 #
-# Starts the four echo servers side by side, each on a free loopback
+# Starts the seven echo servers side by side, each on a free loopback
 # port, checks that each echoes correctly (load --verify), then drives
 # them in turn with tests/bench/load.c at 100, 1,000 and 10,000
 # connections, round after round, and prints the best figure of each and
 # the ratios against corolab. Idle servers sit in epoll_wait and cost
 # nothing while another one is measured.
 #
-#	corolab	chapters/04-epoll/examples/echo_server.c (built as
-#		$BENCH_DIR/echo_server by bench.mk)
-#	corolab_cb tests/bench/cb_echo.c ($BENCH_DIR/cb_echo): corolab's loop
-#		with a readiness callback per connection, no task and no
-#		stream, written as uv_echo.c is. Not a server the chapters
-#		teach: it splits corolab's difference with libuv into what
-#		the loop costs and what the task and the stream add.
-#	libuv	tests/bench/uv_echo.c ($BENCH_DIR/uv_echo)
-#	asyncio	tests/bench/asyncio_echo.py (asyncio streams, $PYTHON)
+# corolab and the two Python loops each have a server written on the
+# callback layer (transport and protocol) and one on the streams over it
+# (a task per connection); libuv has only callbacks:
 #
-# A server that is not built is skipped, and said so.
+#	corolab_proto chapters/04-epoll/examples/echo_proto.c (built as
+#		$BENCH_DIR/echo_proto by bench.mk): a protocol whose
+#		data_received writes to its transport
+#	corolab	chapters/04-epoll/examples/echo_server.c
+#		($BENCH_DIR/echo_server): streams; the reference of the
+#		ratios
+#	libuv	tests/bench/uv_echo.c ($BENCH_DIR/uv_echo)
+#	uvloop_proto tests/bench/asyncio_echo.py --loop uvloop --api protocol
+#		($UVLOOP_PYTHON)
+#	uvloop	tests/bench/asyncio_echo.py --loop uvloop --api streams
+#		($UVLOOP_PYTHON)
+#	asyncio_proto tests/bench/asyncio_echo.py --api protocol ($PYTHON)
+#	asyncio	tests/bench/asyncio_echo.py: streams on CPython's own loop
+#		($PYTHON)
+#
+# A server that is not built, or uvloop when no interpreter has it, is
+# skipped, and said so.
 #
 # Environment:
 #	BENCH_DIR	where the programs are (default build/bench)
-#	PYTHON		the interpreter for asyncio_echo.py (default python3)
+#	PYTHON		the interpreter for the asyncio rows (default python3)
+#	UVLOOP_PYTHON	the interpreter for the uvloop rows (default: the
+#			first of /usr/bin/python3, where Debian's
+#			python3-uvloop goes, and $PYTHON that can import
+#			uvloop)
 #	ECHO_CONNS	connection counts (default "100 1000 10000")
 #	ECHO_ROUNDS	rounds (default 5)
 #	ECHO_SECS	seconds measured per run of load (default 2)
@@ -129,27 +144,57 @@ start() {
 	servers="$servers $name"
 }
 
+# The uvloop rows need an interpreter that has uvloop: often not the
+# python3 first on PATH (a pyenv or a virtualenv), so look further.
+uvpython=
+if [ -n "${UVLOOP_PYTHON:-}" ]; then
+	"$UVLOOP_PYTHON" -c 'import uvloop' >/dev/null 2>&1 &&
+		uvpython=$UVLOOP_PYTHON
+	why="UVLOOP_PYTHON=$UVLOOP_PYTHON cannot import uvloop"
+else
+	for p in /usr/bin/python3 "$python"; do
+		if "$p" -c 'import uvloop' >/dev/null 2>&1; then
+			uvpython=$p
+			break
+		fi
+	done
+	why="neither /usr/bin/python3 nor $python can import uvloop"
+	why="$why (apt-get install python3-uvloop, or set UVLOOP_PYTHON)"
+fi
+
 status=0
-if [ -x "$bench_dir/echo_server" ]; then
-	start corolab "$bench_dir/echo_server" || status=1
+# server NAME PROGRAM: start the C server PROGRAM if it is built.
+server() {
+	if [ -x "$2" ]; then
+		start "$1" "$2" || status=1
+	else
+		echo "# skipped $1: $2 not built" >&2
+	fi
+}
+server corolab_proto "$bench_dir/echo_proto"
+server corolab "$bench_dir/echo_server"
+server libuv "$bench_dir/uv_echo"
+if [ -n "$uvpython" ]; then
+	start uvloop_proto "$uvpython" "$here/asyncio_echo.py" \
+		--loop uvloop --api protocol || status=1
+	start uvloop "$uvpython" "$here/asyncio_echo.py" \
+		--loop uvloop --api streams || status=1
 else
-	echo "# skipped corolab: $bench_dir/echo_server not built" >&2
+	echo "# skipped uvloop_proto, uvloop: $why" >&2
 fi
-if [ -x "$bench_dir/cb_echo" ]; then
-	start corolab_cb "$bench_dir/cb_echo" || status=1
-else
-	echo "# skipped corolab_cb: $bench_dir/cb_echo not built" >&2
-fi
-if [ -x "$bench_dir/uv_echo" ]; then
-	start libuv "$bench_dir/uv_echo" || status=1
-else
-	echo "# skipped libuv: $bench_dir/uv_echo not built" >&2
-fi
+start asyncio_proto "$python" "$here/asyncio_echo.py" --api protocol ||
+	status=1
 start asyncio "$python" "$here/asyncio_echo.py" || status=1
 
 echo "# echo: $size-byte messages, 1 in flight per connection," \
 	"$secs s measured per run, $rounds rounds, best of all"
 echo "# servers:$servers; every one passed load --verify first"
+pyver() {
+	"$1" -c 'import sys; print("Python %d.%d.%d" % sys.version_info[:3])'
+}
+echo "# asyncio rows: $python, $(pyver "$python")"
+[ -n "$uvpython" ] && echo "# uvloop rows: $uvpython, $(pyver "$uvpython")," \
+	"uvloop $("$uvpython" -c 'import uvloop; print(uvloop.__version__)')"
 
 # Rounds: every connection count, every server in turn.
 round=1

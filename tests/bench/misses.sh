@@ -1,8 +1,18 @@
 #!/bin/sh
 # misses.sh - what one echo costs in instructions and L1 data-cache misses,
-# corolab's echo server against libuv's, counted by cachegrind. A third
-# server, corolab_cb (cb_echo.c: corolab's loop with a callback per
-# connection, no task and no stream), splits the difference in two.
+# corolab's echo servers against libuv's, counted by cachegrind:
+#
+#	corolab_proto	echo_proto (chapters/04-epoll/examples/echo_proto.c):
+#			a protocol on corolab's transports, callbacks from
+#			the loop, no task and no stream
+#	corolab		echo_server (chapters/04-epoll/examples/echo_server.c):
+#			a task per connection on corolab's streams; the
+#			reference of the ratios
+#	libuv		uv_echo (tests/bench/uv_echo.c)
+#
+# corolab_proto splits corolab's difference with libuv in two: what it
+# costs beyond libuv is the loop and the transport; what corolab costs
+# beyond it is the task and the stream.
 #
 #	tests/bench/misses.sh
 #
@@ -33,8 +43,8 @@
 # absolute counts are what a busy server sees.
 #
 # Environment:
-#	BENCH_DIR	where echo_server, cb_echo, uv_echo and load are (default
-#			build/bench)
+#	BENCH_DIR	where echo_proto, echo_server, uv_echo and load are
+#			(default build/bench)
 #	MISSES_CONNS	connection counts (default "100 1000")
 #	MISSES_SECS	seconds of load (default 4)
 #	MISSES_KEEP	a directory: keep cachegrind's output there, as
@@ -112,10 +122,10 @@ count() {
 
 status=0
 for c in $conns; do
-	for s in corolab corolab_cb libuv; do
+	for s in corolab_proto corolab libuv; do
 		case $s in
+		corolab_proto) prog=$bench_dir/echo_proto ;;
 		corolab) prog=$bench_dir/echo_server ;;
-		corolab_cb) prog=$bench_dir/cb_echo ;;
 		libuv) prog=$bench_dir/uv_echo ;;
 		esac
 		if [ ! -x "$prog" ]; then
@@ -130,7 +140,8 @@ done
 echo "# misses: cachegrind, simulated L1d 32 KiB 8-way, 64-byte messages," \
 	"1 in flight per connection"
 awk '
-	BEGIN { names[0] = "corolab"; names[1] = "corolab_cb"; names[2] = "libuv" }
+	BEGIN { names[0] = "corolab_proto"; names[1] = "corolab"
+		names[2] = "libuv" }
 	{
 		printf "# %s at %s connections: %d echoes\n", $2, $1, $5
 		instr[$1, $2] = $3
@@ -152,9 +163,10 @@ awk '
 					    name, d1[c, name]
 				}
 			}
-			for (s = 1; s < 3; s++) {
+			for (s = 0; s < 3; s++) {
 				name = names[s]
-				if (!((c, "corolab") in instr) ||
+				if (name == "corolab" ||
+				    !((c, "corolab") in instr) ||
 				    !((c, name) in instr))
 					continue
 				printf "ratio misses%s_instr %s/corolab %.2f\n",

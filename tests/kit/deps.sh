@@ -4,9 +4,11 @@
 #	deps.sh [bench]
 #
 # Checks for Check (libcheck), Graphviz with its C libraries, and
-# pkg-config; with "bench", also for libuv and Boost.Context, the peers the
-# benchmarks measure against. What is missing is installed with apt-get
-# when we are root on Debian; otherwise we stop and print the command.
+# pkg-config; with "bench", also for libuv, Boost.Context and uvloop, the
+# peers the benchmarks measure against, and Python 3 with it (uvloop is
+# checked in /usr/bin/python3, the interpreter Debian's python3-uvloop is
+# for). What is missing is installed with apt-get when we are root on
+# Debian; otherwise we stop and print the command.
 set -u
 
 missing=""
@@ -21,6 +23,9 @@ if [ "${1:-}" = bench ]; then
 	[ -f /usr/include/boost/context/detail/fcontext.hpp ] ||
 		missing="$missing libboost-context-dev"
 	command -v g++ >/dev/null 2>&1 || missing="$missing g++"
+	command -v python3 >/dev/null 2>&1 || missing="$missing python3"
+	/usr/bin/python3 -c 'import uvloop' >/dev/null 2>&1 ||
+		missing="$missing python3-uvloop"
 fi
 [ -z "$missing" ] && exit 0
 
