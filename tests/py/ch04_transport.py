@@ -296,7 +296,8 @@ show("test_transport_eof_keeps_open")
 # test_transport_pause_reading: pause_reading() in connection_made holds
 # off the first read (reading starts after connection_made, only if not
 # paused); nothing is delivered while paused, pausing twice is
-# harmless; resume_reading() delivers "abc" in one data_received.
+# harmless; resume_reading() delivers "abc" in one data_received,
+# and writing still works (the peer reads "abc!").
 async def pause_reading():
     class Paused(Logged):
         def connection_made(self, t):
@@ -319,6 +320,9 @@ async def pause_reading():
     while not p.data:
         await asyncio.sleep(0)
     log.append(f"got={p.data.decode()} calls={p.calls}")
+    tr.write(p.data + b"!")
+    loop = asyncio.get_running_loop()
+    log.append(f"peer:{(await loop.sock_recv(b, 100)).decode()}")
     tr.close()
     await p.lost_fut
     b.close()
@@ -342,6 +346,7 @@ async def protocol_raises():
     class Raises(Logged):
         def data_received(self, data):
             super().data_received(data)
+            self.t.write(b"ack")
             self.exc = ValueError("boom")
             raise self.exc
 
@@ -379,7 +384,9 @@ async def peer_resets():
     a, _ = listener.accept()
     listener.close()
     p = Logged()
-    await accepted(p, a)
+    tr = await accepted(p, a)
+    tr.write(b"hi")
+    log.append(f"peer:{(await loop.sock_recv(b, 100)).decode()}")
     b.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                  struct.pack("ii", 1, 0))
     b.close()
@@ -434,12 +441,15 @@ async def buffered_chunks():
 
     a, b = small_pair()
     p = Chunks()
-    await accepted(p, a)
+    tr = await accepted(p, a)
     tick = asyncio.create_task(ticker())
     b.send(b"abcdefghij")
     while len(p.got) < 10:
         await asyncio.sleep(0)
     log.append(f"iterations={p.iters[-1] - p.iters[0] + 1}")
+    tr.write(b"got %d" % len(p.got))
+    loop = asyncio.get_running_loop()
+    log.append(f"peer:{(await loop.sock_recv(b, 100)).decode()}")
     tick.cancel()
     b.shutdown(socket.SHUT_WR)
     await p.lost_fut
