@@ -600,7 +600,7 @@ static int cl__write_failed(ssize_t sent)
 	       sent != -EINTR;
 }
 
-/* TODO(ch04): The write path of _SelectorSocketTransport, section 16.
+/* TODO(ch04): The write path of _SelectorSocketTransport, section 11.
  * maybe_pause: above t->high buffered, and not paused yet,
  * call pause_writing (cl__transport_call_flow). maybe_resume:
  * paused and down to t->low, call resume_writing.

@@ -404,10 +404,10 @@ static void (*cl__raise_hook(cl_callback fn))(void *, struct cl_exc *)
  * One handler serves the whole batch. A CL_TRY is a sigsetjmp, some
  * fifty instructions with its push and pop; one per callback was over
  * a quarter of what the loop spends on an echo (tests/bench/misses.sh,
- * corolab_cb: 211 instructions, 153 without). A raise lands in the
- * catch with the callback that raised in loop->cur_handle: that one is
- * reported and dropped, and the outer loop sets a new handler for the
- * rest. left is volatile because it changes inside the CL_TRY and is
+ * a callback echo server: 211 instructions, 153 without). A raise lands
+ * in the catch with the callback that raised in loop->cur_handle: that
+ * one is reported (or handed to its raise hook) and dropped, and the
+ * outer loop sets a new handler for the rest. left is volatile because it changes inside the CL_TRY and is
  * read after a catch (rule 2 of exc.h).
  */
 static void cl__loop_run_ready(struct cl_loop *loop, size_t n)

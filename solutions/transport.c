@@ -600,7 +600,7 @@ static int cl__write_failed(ssize_t sent)
 	       sent != -EINTR;
 }
 
-// LAB ch04: The write path of _SelectorSocketTransport, section 16.
+// LAB ch04: The write path of _SelectorSocketTransport, section 11.
 // LAB ch04: maybe_pause: above t->high buffered, and not paused yet,
 // LAB ch04: call pause_writing (cl__transport_call_flow). maybe_resume:
 // LAB ch04: paused and down to t->low, call resume_writing.

@@ -42,12 +42,13 @@
 #include "stream.h"
 #include "task.h"
 #include "trail.h"
+#include "transport.h"
 
-#define SEC_READ "10. Streams: reading lines and records"
-#define SEC_LIMIT "11. Lines too long: the limit"
-#define SEC_DRAIN "12. Writing and drain: high and low water"
-#define SEC_SERVER "13. start_server: a task per connection"
-#define SEC_FAULTS "14. Servers under fault injection"
+#define SEC_READ "12. Streams on a transport: reading lines and records"
+#define SEC_LIMIT "13. Lines too long: the limit"
+#define SEC_DRAIN "14. Writing and drain: high and low water"
+#define SEC_SERVER "15. start_server: a task per connection"
+#define SEC_FAULTS "16. Servers under fault injection"
 
 
 /* A line as the .py files show it: "len:text", a newline as \n. */
@@ -1051,8 +1052,67 @@ static void child_handler(struct cl_reader *r, struct cl_writer *w, void *a)
 		cl_future_set_result(child_all_done, NULL);
 }
 
+/*
+ * The echo server on the protocol layer (chapter 04, section 10), with
+ * flow control: reading pauses while the write buffer is above the high
+ * mark. Counts the connections it has seen end, as child_handler.
+ */
+struct echo_proto {
+	struct cl_protocol base;
+	struct cl_transport *t;
+};
+
+static void ep_made(struct cl_protocol *p, struct cl_transport *t)
+{
+	((struct echo_proto *)p)->t = t;
+}
+
+static void ep_data(struct cl_protocol *p, const char *data, size_t n)
+{
+	cl_transport_write(((struct echo_proto *)p)->t, data, n);
+}
+
+static void ep_pause(struct cl_protocol *p)
+{
+	cl_transport_pause_reading(((struct echo_proto *)p)->t);
+}
+
+static void ep_resume(struct cl_protocol *p)
+{
+	cl_transport_resume_reading(((struct echo_proto *)p)->t);
+}
+
+static void ep_lost(struct cl_protocol *p, struct cl_exc *exc)
+{
+	(void)exc;
+	free(p);
+	if (++child_done == NCONN)
+		cl_future_set_result(child_all_done, NULL);
+}
+
+static const struct cl_protocol_ops echo_proto_ops = {
+	.connection_made = ep_made,
+	.data_received = ep_data,
+	.connection_lost = ep_lost,
+	.pause_writing = ep_pause,
+	.resume_writing = ep_resume,
+};
+
+static struct cl_protocol *echo_proto_new(void *arg)
+{
+	struct echo_proto *p = calloc(1, sizeof *p);
+
+	(void)arg;
+	if (p == NULL)
+		return NULL;
+	p->base.ops = &echo_proto_ops;
+	return &p->base;
+}
+
 static int child_pipe;
 
+/* The child's server: start_server with child_fn, or, if child_fn is
+ * NULL, create_server with the protocol echo. */
 static void *child_main(void *arg)
 {
 	struct cl_server *srv;
@@ -1061,7 +1121,11 @@ static void *child_main(void *arg)
 
 	(void)arg;
 	child_all_done = cl_future_new(NULL);
-	cl_start_server("127.0.0.1", 0, child_handler, NULL, &srv);
+	if (child_fn != NULL)
+		cl_start_server("127.0.0.1", 0, child_handler, NULL, &srv);
+	else
+		cl_loop_create_server(cl_get_running_loop(), echo_proto_new,
+				      NULL, "127.0.0.1", 0, &srv);
 	port = cl_server_port(srv);
 	if (write(child_pipe, &port, sizeof port) != sizeof port)
 		_exit(3);
@@ -1223,7 +1287,9 @@ static void line_echo(struct cl_reader *r, struct cl_writer *w, void *arg)
 	}
 }
 
-START_TEST(test_server_echo_under_faults)
+/* NCONN connections of random lines, 64 KiB each, echoed by fn's
+ * server (NULL: the protocol echo) under fault injection. */
+static void echo_under_faults(cl_client_connected_cb fn)
 {
 	struct wire c[NCONN] = { 0 };
 	uint32_t seed = 42;
@@ -1245,9 +1311,20 @@ START_TEST(test_server_echo_under_faults)
 			PUT(&c[i], want, line);
 		}
 	}
-	pid = serve_in_child(line_echo, &port, &rd);
+	pid = serve_in_child(fn, &port, &rd);
 	exchange(c, NCONN, port);
 	check_wires(c, pid, rd);
+}
+
+START_TEST(test_server_echo_under_faults)
+{
+	echo_under_faults(line_echo);
+}
+END_TEST
+
+START_TEST(test_protocol_echo_under_faults)
+{
+	echo_under_faults(NULL);
 }
 END_TEST
 
@@ -1380,6 +1457,7 @@ static void add_stream_tests(void)
 	cl_test(test_server_wait_closed_waits_for_handlers, 1, SEC_SERVER);
 	cl_test(test_server_client_disconnect_mid_write, 2, SEC_SERVER);
 	cl_test(test_server_echo_under_faults, 3, SEC_FAULTS);
+	cl_test(test_protocol_echo_under_faults, 3, SEC_FAULTS);
 	cl_test(test_server_kv_under_faults, 3, SEC_FAULTS);
 }
 

@@ -34,8 +34,8 @@
 #include "trail.h"
 #include "transport.h"
 
-#define SEC_PROTO "15. Transports and protocols"
-#define SEC_WRITE "16. The transport's write path"
+#define SEC_PROTO "10. Transports and protocols"
+#define SEC_WRITE "11. The transport's write path"
 
 #define EXPECT_TRAIL(want) CL_EXPECT_STR(trail, want)
 
