@@ -3,7 +3,8 @@
 #
 #	sh tests/kit/c10k.sh ECHO_SERVER LOAD [CONNECTIONS]
 #
-# ECHO_SERVER is the built chapters/04-epoll/examples/echo_server, LOAD
+# ECHO_SERVER is the built chapters/04-epoll/examples/echo_server (or
+# echo_proto: any server taking HOST PORT and printing its port), LOAD
 # the built tests/bench/load.c (an epoll load client: one process, every
 # connection a closed loop of 64-byte messages). CONNECTIONS defaults to
 # 10000.

@@ -16,8 +16,9 @@
 #   6. the examples build and run;
 #   7. cotrace's golden outputs match and bad traces are refused by line
 #      (tests/visualizer/run.sh);
-#   8. the chapter 04 echo server holds 10,000 connections at once and
-#      answers every byte (tests/kit/c10k.sh).
+#   8. the chapter 04 echo servers, on streams and on a protocol, each
+#      hold 10,000 connections at once and answer every byte
+#      (tests/kit/c10k.sh).
 #   9. every C excerpt in a chapter's text is in the code, verbatim
 #      (tests/kit/excerpts.sh).
 #
@@ -164,12 +165,15 @@ echo "== 10,000 connections"
 # The load client is built plain, whatever SAN says: it is the peer.
 if ${CC:-cc} -std=gnu11 -O2 -g -Wall -Wextra -Werror tests/bench/load.c \
 	-o "$KIT/load" 2>"$KIT/load.build"; then
-	c10k=$(sh tests/kit/c10k.sh "$BUILD/ref/examples/04-epoll/echo_server" \
-		"$KIT/load" 2>&1)
-	echo "$c10k" | sed '$d' | sed 's/^/  /'
-	set -- $(echo "$c10k" | tail -n 1)
-	passed=$((passed + $1))
-	failed=$((failed + $3))
+	# The stream server, then the protocol server.
+	for srv in echo_server echo_proto; do
+		c10k=$(sh tests/kit/c10k.sh "$BUILD/ref/examples/04-epoll/$srv" \
+			"$KIT/load" 2>&1)
+		echo "$c10k" | sed '$d' | sed "s/^/  $srv: /"
+		set -- $(echo "$c10k" | tail -n 1)
+		passed=$((passed + $1))
+		failed=$((failed + $3))
+	done
 else bad "the load client does not build (see $KIT/load.build)"; fi
 
 echo "$passed passed, $failed failed"
