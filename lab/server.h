@@ -86,6 +86,7 @@ void cl_start_server(const char *host, int port, cl_client_connected_cb fn,
  * await loop.create_server(factory, host, port): the same server, on the
  * protocol layer: each connection gets a transport and the protocol
  * factory(arg) makes (transport.h), and no task. Does not suspend.
+ * close_clients and abort_clients close and abort the transports.
  */
 void cl_loop_create_server(struct cl_loop *loop, cl_protocol_factory f,
 			   void *arg, const char *host, int port,
@@ -113,6 +114,15 @@ void cl_server_close(struct cl_server *srv);
  * drain() for a peer that does not read still waits.
  */
 void cl_server_close_clients(struct cl_server *srv);
+
+/*
+ * server.abort_clients() (asyncio 3.13): abort every connection's
+ * transport: what is buffered is dropped, and each is lost at the next
+ * iteration. For the connections close_clients cannot end, those whose
+ * peer does not read: a server that stops calls close_clients, gives
+ * them a grace period (a timer), then aborts what is left.
+ */
+void cl_server_abort_clients(struct cl_server *srv);
 
 /*
  * await server.wait_closed(): until the server is closed and every

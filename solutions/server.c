@@ -227,7 +227,8 @@ static void cl__server_spawn(struct cl_server *srv, int fd)
 		fprintf(srv->loop->err, "corolab: cannot serve a connection: "
 					"%s\n", strerror(errno));
 		close(fd);
-		/* The protocol never heard of it: let it go. */
+		/* No transport, so no connection_made: connection_lost is
+		 * the protocol's one chance to free itself (transport.h). */
 		if (p->ops->connection_lost != NULL)
 			p->ops->connection_lost(p, NULL);
 	}
@@ -396,7 +397,7 @@ static struct cl_server *cl__server_new(struct cl_loop *loop,
 	srv->refcnt = 1;
 	srv->loop = loop;
 	srv->factory = f;
-	srv->factory_arg = farg != NULL ? farg : srv;
+	srv->factory_arg = farg;
 	srv->fn = fn;
 	srv->arg = arg;
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
@@ -451,6 +452,9 @@ void cl_start_server(const char *host, int port, cl_client_connected_cb fn,
 		cl_raise(cl_exc_new(&cl_RuntimeError, "no running event loop"));
 	*out = cl__server_new(loop, cl__server_stream_factory, NULL, fn, arg,
 			      host, port);
+	/* The stream factory's argument is the server itself. Nothing
+	 * is accepted before the loop runs the accept callback. */
+	(*out)->factory_arg = *out;
 }
 
 int cl_server_port(const struct cl_server *srv)
@@ -488,6 +492,16 @@ void cl_server_close_clients(struct cl_server *srv)
 {
 	for (struct cl__conn *c = srv->conns; c != NULL; c = c->next)
 		cl_transport_close(c->t);
+}
+
+void cl_server_abort_clients(struct cl_server *srv)
+{
+	struct cl__conn *c, *next;
+
+	for (c = srv->conns; c != NULL; c = next) {
+		next = c->next;
+		cl_transport_abort(c->t);
+	}
 }
 
 void cl_server_wait_closed(struct cl_server *srv)

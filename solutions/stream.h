@@ -139,10 +139,10 @@ struct cl_reader {
 	struct cl_future *waiter; /* what the read waiting for data
 				     awaits, or NULL: at most one
 				     (StreamReader._waiter); a reference */
-	int eof;		  /* the peer is done sending (_eof) */
-	int paused;		  /* the buffer was full: we paused the
-				     transport's reading (_paused) */
 
+	int eof;	    /* the peer is done sending (_eof) */
+	int paused;	    /* the buffer was full: we paused the
+			       transport's reading (_paused) */
 	struct cl_exc *exc; /* what every read raises from now on, or NULL
 			       (StreamReader._exception) */
 	size_t limit;	    /* longest line readline returns, without its
@@ -171,19 +171,23 @@ struct cl_writer {
  * A connection as streams see it: the stream protocol, the transport
  * it stands on, and the two halves. One allocation; r and w point into
  * it. Only stream.c touches the fields.
+ *
+ * A message touches the first two cache lines only (the stream is
+ * allocated on a line, lines.h): the header and the reader's buffer
+ * fields in the first, the reader's state and the writer in the second.
  */
 struct cl_stream {
 	struct cl_protocol proto; /* first: the transport calls it */
 	int refcnt;		  /* the reader's, the writer's, the open
 				     connection's (until connection_lost) */
+	int lost;		  /* connection_lost ran
+				     (_connection_lost) */
 	struct cl_transport *t;	  /* a reference; NULL until connected */
-	struct cl_loop *loop;
 
 	struct cl_reader reader;
 	struct cl_writer writer;
 
-	int lost;		    /* connection_lost ran
-				       (_connection_lost) */
+	struct cl_loop *loop;
 	struct cl_exc *lost_exc;    /* what it was lost with, NULL: cleanly */
 	struct cl__waiter *closers; /* tasks in wait_closed() */
 	void (*connected)(void *arg, struct cl_stream *s);

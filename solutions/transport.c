@@ -100,7 +100,8 @@ struct cl_exc *cl_os_error(int err, const char *what)
 static _Thread_local char cl__rbuf[CL__MAX_READ];
 
 struct cl_transport {
-	/* What every message touches: the first cache line. */
+	/* What every message touches, reading or writing: the first
+	 * cache line (cl__lines_alloc starts it on one). */
 	int refcnt;		/* the open connection's, a queued
 				   callback's, and its users' */
 	int fd;			/* -1 once closed */
@@ -120,10 +121,12 @@ struct cl_transport {
 	unsigned char eof;	/* write_eof() (_eof) */
 	unsigned char protocol_paused; /* pause_writing() was called and
 					  resume_writing() not yet */
+	size_t head, tail;	/* the write buffer's bytes not sent yet
+				   are buf[head..tail) */
 
-	/* The write buffer: written and not sent yet, buf[head..tail). */
+	/* What buffering touches: the second line. */
 	char *buf;
-	size_t head, tail, cap;
+	size_t cap;
 	size_t high, low;	/* the water marks */
 
 	struct cl_exc *lost_exc;   /* what connection_lost gets */

@@ -52,7 +52,10 @@
  *	connection_lost(exc)	once, last: exc is NULL for a clean close,
  *				else the error (borrowed: incref to keep
  *				it). The socket is closed when it returns.
- *				Free the protocol here if you own it.
+ *				Free the protocol here if you own it. (A
+ *				server that cannot make a transport for a
+ *				connection, out of memory, calls only
+ *				this, without connection_made.)
  *
  * A buffered protocol (asyncio.BufferedProtocol) sets get_buffer and
  * buffer_updated instead of data_received: the transport reads straight

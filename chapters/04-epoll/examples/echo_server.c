@@ -122,10 +122,23 @@ struct where {
 	int show;
 };
 
+/*
+ * The grace period of a stop: close_clients sends what is buffered
+ * first, and a client that never reads would keep its connection, and
+ * us, waiting for ever. After GRACE seconds what is left is aborted.
+ */
+#define GRACE 1.0
+
+static void abort_clients(void *srv)
+{
+	cl_server_abort_clients(srv);
+}
+
 static void *serve(void *arg)
 {
 	struct where *at = arg;
 	struct cl_server *srv;
+	struct cl_handle *grace;
 	struct cl_task *t = NULL;
 	int sig;
 
@@ -142,7 +155,11 @@ static void *serve(void *arg)
 	       cl_server_nconnections(srv) == 1 ? "" : "s");
 	cl_server_close(srv);
 	cl_server_close_clients(srv);
+	grace = cl_handle_incref(cl_loop_call_later(cl_get_running_loop(),
+						    GRACE, abort_clients, srv));
 	cl_server_wait_closed(srv);
+	cl_handle_cancel(grace);
+	cl_handle_decref(grace);
 	cl_server_free(srv);
 	if (t != NULL) {
 		cl_await_task(t);
