@@ -978,6 +978,72 @@ static void *disconnect_main(void *arg)
 	return NULL;
 }
 
+/*
+ * A client that never reads: close_clients cannot end its connection
+ * (the buffer must be sent first), abort_clients does, and wait_closed
+ * returns. (Server.abort_clients is asyncio 3.13's: no 3.11 twin.)
+ */
+#define STUCK_TOTAL (4 << 20)
+
+static void stuck_writer(struct cl_reader *r, struct cl_writer *w, void *a)
+{
+	static char block[65536];
+	volatile size_t sent = 0;
+
+	(void)r, (void)a;
+	memset(block, 's', sizeof block);
+	CL_TRY {
+		while (sent < STUCK_TOTAL) {
+			cl_writer_write(w, block, sizeof block);
+			sent += sizeof block;
+			cl_writer_drain(w);
+		}
+	} CL_CATCH(e) {
+		note("handler:%s", cl_exc_name(e));
+		cl_exc_decref(e);
+	} CL_END_TRY;
+	note("handler-done sent<total=%s", tf(sent < STUCK_TOTAL));
+}
+
+static void *stuck_main(void *arg)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct cl_server *srv;
+	int fd, small = 4096;
+
+	(void)arg;
+	cl_start_server("127.0.0.1", 0, stuck_writer, NULL, &srv);
+	sa.sin_port = htons((uint16_t)cl_server_port(srv));
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+	if (cl_sock_connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+		cl_raise(cl_os_error(errno, "connect"));
+	for (int i = 0; i < 50; i++)
+		cl_sleep(0.01); /* the handler fills every buffer */
+	cl_server_close(srv);
+	cl_server_close_clients(srv);
+	for (int i = 0; i < 50; i++)
+		cl_sleep(0.01);
+	note("after-close_clients=%zu", cl_server_nconnections(srv));
+	cl_server_abort_clients(srv);
+	cl_server_wait_closed(srv);
+	note("closed=%zu", cl_server_nconnections(srv));
+	cl_server_free(srv);
+	close(fd);
+	return NULL;
+}
+
+START_TEST(test_server_abort_clients_ends_a_stuck_close)
+{
+	run_with(stuck_main, NULL, CL_CLOCK_REAL);
+	/* drain() wakes when the connection is lost, the next write is
+	 * dropped and the next drain() raises, as asyncio's would. */
+	EXPECT_TRAIL("after-close_clients=1 handler:ConnectionResetError "
+		     "handler-done sent<total=True closed=0");
+}
+END_TEST
+
 START_TEST(test_server_client_disconnect_mid_write)
 {
 	/* A write that raised SIGPIPE would kill this process. */
@@ -1455,6 +1521,7 @@ static void add_stream_tests(void)
 	cl_test(test_stream_close_flushes_then_closes, 2, SEC_DRAIN);
 	cl_test(test_server_concurrent_clients, 3, SEC_SERVER);
 	cl_test(test_server_wait_closed_waits_for_handlers, 1, SEC_SERVER);
+	cl_test(test_server_abort_clients_ends_a_stuck_close, 1, SEC_SERVER);
 	cl_test(test_server_client_disconnect_mid_write, 2, SEC_SERVER);
 	cl_test(test_server_echo_under_faults, 3, SEC_FAULTS);
 	cl_test(test_protocol_echo_under_faults, 3, SEC_FAULTS);
