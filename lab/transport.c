@@ -186,10 +186,11 @@ static void cl__transport_report(struct cl_transport *t, const char *what,
 
 /*
  * _call_connection_lost: the end of the connection, once. Stop
- * watching, close the socket, leave the server, and tell the protocol,
- * last: it may free itself. Then drop the open connection's reference.
- * An exception escaping connection_lost is reported, not raised: the
- * transport has finished by then.
+ * watching, tell the protocol (it may free itself), then close the
+ * socket and leave the server, as CPython's finally clause does. Last,
+ * drop the open connection's reference. An exception escaping
+ * connection_lost is reported, not raised: the transport has finished
+ * by then.
  */
 static void cl__transport_call_lost(struct cl_transport *t)
 {
@@ -201,12 +202,6 @@ static void cl__transport_call_lost(struct cl_transport *t)
 	t->lost_done = t->lost = t->closing = 1;
 	cl__transport_unwatch_reader(t);
 	cl__transport_unwatch_writer(t);
-	close(t->fd);
-	t->fd = -1;
-	if (t->conn != NULL) {
-		cl__server_detach(t->conn);
-		t->conn = NULL;
-	}
 	if (p->ops->connection_lost != NULL) {
 		CL_TRY {
 			p->ops->connection_lost(p, exc);
@@ -215,6 +210,12 @@ static void cl__transport_call_lost(struct cl_transport *t)
 					     e);
 			cl_exc_decref(e);
 		} CL_END_TRY;
+	}
+	close(t->fd);
+	t->fd = -1;
+	if (t->conn != NULL) {
+		cl__server_detach(t->conn);
+		t->conn = NULL;
 	}
 	cl_transport_decref(t);
 }
@@ -617,6 +618,11 @@ static int cl__write_failed(ssize_t sent)
  * resume, and once it is empty stop watching; then, if close()
  * was called, the connection is over now; if write_eof() was,
  * shut the socket down for writing. */
+static void cl__transport_maybe_pause(struct cl_transport *t)
+{
+	(void)t;
+}
+
 void cl_transport_write(struct cl_transport *t, const void *data, size_t n)
 {
 	(void)t, (void)data, (void)n, (void)cl__transport_call_flow;
@@ -624,11 +630,6 @@ void cl_transport_write(struct cl_transport *t, const void *data, size_t n)
 	(void)cl__write_failed;
 	cl_raise(cl_exc_new(&cl_NotImplementedError,
 			    "transport write: not implemented (TODO ch04)"));
-}
-
-static void cl__transport_maybe_pause(struct cl_transport *t)
-{
-	(void)t;
 }
 
 void cl_transport_writelines(struct cl_transport *t, const struct iovec *iov,

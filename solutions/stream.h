@@ -263,10 +263,11 @@ int cl_reader_at_eof(const struct cl_reader *r);
 void cl_reader_set_limit(struct cl_reader *r, size_t limit);
 
 /*
- * writer.write(data): send what the socket takes now and buffer the
- * rest, which the loop sends as the socket drains. Never waits, never
- * fails on a connection error: after close() or a lost connection the
- * data is dropped, as asyncio drops it; drain() is where errors show.
+ * writer.write(data): the transport's write (transport.h): send what
+ * the socket takes now and buffer the rest, which the loop sends as the
+ * socket drains. Never waits, never fails on a connection error: once
+ * the connection is lost (or closed with nothing left to send) the data
+ * is dropped, as asyncio drops it; drain() is where errors show.
  */
 void cl_writer_write(struct cl_writer *w, const void *data, size_t n);
 
