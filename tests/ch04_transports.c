@@ -23,6 +23,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "grade.h"
@@ -861,14 +862,15 @@ START_TEST(test_transport_abort_drops_buffer)
 END_TEST
 
 /*
- * Memory stays bounded when the client does not read. A server runs in
- * a child process (on the real clock) on one layer or the other; the
- * client, with a small receive buffer, sends up to 64 MiB and reads
- * nothing (the kernel's buffers take a few MiB of it), while the server's write buffer
- * is sampled through a hook: it must never pass the high-water mark
- * plus one read. The echo server of each layer is the chapter's own
- * flow control: pause_reading on pause_writing (protocol), drain after
- * each write (streams).
+ * Memory stays bounded when the client does not read, or reads slowly.
+ * A server runs in a child process (on the real clock) on one layer or
+ * the other; the client, with a small receive buffer, sends up to 64
+ * MiB and reads nothing (the kernel's buffers take a few MiB of it), or
+ * reads 4 KiB a millisecond for a second and a half, while the server
+ * samples its write buffer after each write: it must never pass the
+ * high-water mark plus one read. The echo server of each layer does the
+ * flow control the chapter teaches: pause_reading on pause_writing
+ * (protocol), drain after each write (streams).
  */
 #define FLOOD_TOTAL (64 << 20)
 #define FLOOD_READ (64 * 1024) /* the streams handler's read size */
@@ -974,13 +976,27 @@ static void *flood_server(void *arg)
 	return NULL;
 }
 
-/* Send FLOOD_TOTAL bytes to port without reading, as far as the server
- * lets us (it stops reading once its buffer is full): how many went. */
-static size_t flood(int port)
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * Send to port as fast as the server lets us: how many bytes went. A
+ * client that does not read (slow 0) sends until the server has not
+ * taken a byte for half a second (it stopped reading: its buffer is
+ * full) or FLOOD_TOTAL has gone. A slow reader (slow 1) also reads 4
+ * KiB every millisecond or so, for a second and a half.
+ */
+static size_t flood(int port, int slow)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET,
 				  .sin_port = htons((uint16_t)port) };
-	static char chunk[65536];
+	static char chunk[65536], back[4096];
+	double end = now_s() + 1.5;
 	struct pollfd pfd;
 	size_t sent = 0;
 	ssize_t k;
@@ -992,9 +1008,22 @@ static size_t flood(int port)
 	connect(fd, (struct sockaddr *)&sa, sizeof sa);
 	pfd = (struct pollfd){ .fd = fd, .events = POLLOUT };
 	memset(chunk, 'f', sizeof chunk);
-	/* Until it blocks for half a second: the server stopped reading. */
-	while (sent < FLOOD_TOTAL && poll(&pfd, 1, 500) == 1) {
-		k = send(fd, chunk, sizeof chunk, MSG_NOSIGNAL);
+	while (sent < FLOOD_TOTAL) {
+		if (slow) {
+			if (now_s() > end)
+				break;
+			if (poll(&pfd, 1, 1) == 1)
+				k = send(fd, chunk, sizeof chunk,
+					 MSG_NOSIGNAL);
+			else
+				k = 0;
+			if (recv(fd, back, sizeof back, 0) == 0)
+				break; /* the server went away */
+		} else {
+			if (poll(&pfd, 1, 500) != 1)
+				break;
+			k = send(fd, chunk, sizeof chunk, MSG_NOSIGNAL);
+		}
 		if (k > 0)
 			sent += (size_t)k;
 		else if (k < 0 && errno != EAGAIN)
@@ -1004,7 +1033,7 @@ static size_t flood(int port)
 	return sent;
 }
 
-static void bounded_on(int proto, size_t bound)
+static void bounded_on(int proto, int slow, size_t bound)
 {
 	int up[2], down[2], port, st;
 	size_t seen = 0, sent;
@@ -1032,13 +1061,13 @@ static void bounded_on(int proto, size_t bound)
 		ck_abort_msg("the %s server did not start (status %d)",
 			     proto ? "protocol" : "streams", st);
 	}
-	sent = flood(port);
+	sent = flood(port, slow);
 	if (write(down[1], "r", 1) != 1 ||
 	    read(up[0], &seen, sizeof seen) != sizeof seen)
 		ck_abort_msg("the %s server did not report", proto ? "protocol"
 								  : "streams");
 	waitpid(pid, &st, 0);
-	CL_EXPECT(sent > 0 && sent < FLOOD_TOTAL,
+	CL_EXPECT(slow ? sent > 0 : sent > 0 && sent < FLOOD_TOTAL,
 		  "the client sent %zu of %d bytes without reading one: "
 		  "expected the %s server to stop reading", sent, FLOOD_TOTAL,
 		  proto ? "protocol" : "streams");
@@ -1048,16 +1077,22 @@ static void bounded_on(int proto, size_t bound)
 		  proto ? "protocol" : "streams", seen, bound);
 }
 
+/* One read: the transport reads at most 256 KiB at a time, the streams
+ * handler FLOOD_READ. */
+#define PROTO_BOUND (CL_TRANSPORT_HIGH_WATER + 256 * 1024)
+#define STREAM_BOUND (CL_TRANSPORT_HIGH_WATER + FLOOD_READ)
+
 START_TEST(test_protocol_server_memory_bounded)
 {
-	/* one read: the transport reads at most 256 KiB at a time */
-	bounded_on(1, CL_TRANSPORT_HIGH_WATER + 256 * 1024);
+	bounded_on(1, 0, PROTO_BOUND);
+	bounded_on(1, 1, PROTO_BOUND);
 }
 END_TEST
 
 START_TEST(test_stream_server_memory_bounded)
 {
-	bounded_on(0, CL_TRANSPORT_HIGH_WATER + FLOOD_READ);
+	bounded_on(0, 0, STREAM_BOUND);
+	bounded_on(0, 1, STREAM_BOUND);
 }
 END_TEST
 
