@@ -154,6 +154,8 @@ struct cl_reader {
 	size_t nul;
 	int lent;
 	char saved;
+	unsigned char grow; /* the last read filled all the room it was
+			       given: offer more next time */
 };
 
 /*

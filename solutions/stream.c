@@ -200,7 +200,9 @@ static void cl__stream_made(struct cl_protocol *p, struct cl_transport *t)
  * or by doubling the buffer up to limit + 2 bytes, but neither while a
  * line handed out by readline still points into it (r->lent); then, and
  * when the buffer is as full as it may be, the transport's reading is
- * paused and nothing is read (*len 0) until a read makes room.
+ * paused and nothing is read (*len 0) until a read makes room. The
+ * buffer also doubles when the last read filled all the room it had: a
+ * peer that sends in bulk gets bigger reads, and fewer of them.
  */
 static void *cl__stream_get_buffer(struct cl_protocol *p, long sizehint,
 				   size_t *len)
@@ -213,6 +215,10 @@ static void *cl__stream_get_buffer(struct cl_protocol *p, long sizehint,
 	(void)sizehint;
 	if (r->lent && r->nul == r->tail)
 		goto full; /* reading would overwrite the line's NUL */
+	if (r->grow && !r->lent && r->cap < max) {
+		r->grow = 0;
+		goto grow;
+	}
 	if (r->tail + 1 < r->cap)
 		goto room;
 	if (!r->lent && r->head > 0) {
@@ -224,6 +230,7 @@ static void *cl__stream_get_buffer(struct cl_protocol *p, long sizehint,
 	}
 	if (r->lent || r->cap >= max)
 		goto full;
+grow:
 	cap = r->cap ? 2 * r->cap : CL__READ_CHUNK;
 	if (cap > max)
 		cap = max;
@@ -247,6 +254,8 @@ static void cl__stream_buffer_updated(struct cl_protocol *p, size_t n)
 	struct cl_stream *s = (struct cl_stream *)p;
 
 	s->reader.tail += n;
+	if (s->reader.tail + 1 == s->reader.cap)
+		s->reader.grow = 1;
 	cl__reader_wake(&s->reader);
 }
 
