@@ -187,7 +187,7 @@ static void *feeder(void *arg)
 	return NULL;
 }
 
-/* ---- 10. Streams: reading lines and records ---------------------------- */
+/* ---- 12. Streams on a transport: reading lines and records ------------- */
 
 /* ch04_stream_reader.py, test_stream_readline_splits_across_reads */
 static void *splits_main(void *arg)
@@ -424,7 +424,7 @@ START_TEST(test_stream_one_read_waits_at_a_time)
 }
 END_TEST
 
-/* ---- 11. Lines too long: the limit -------------------------------------- */
+/* ---- 13. Lines too long: the limit -------------------------------------- */
 
 /* ch04_stream_reader.py, test_stream_readline_over_limit */
 static void *over_limit_main(void *arg)
@@ -540,7 +540,7 @@ START_TEST(test_stream_readline_memory_bounded)
 }
 END_TEST
 
-/* ---- 12. Writing and drain: high and low water --------------------------- */
+/* ---- 14. Writing and drain: high and low water --------------------------- */
 
 /* Streams on both ends of a socketpair with 4 KiB kernel buffers. */
 static void stream_pair(struct half *a, struct half *b)
@@ -737,7 +737,7 @@ START_TEST(test_stream_close_flushes_then_closes)
 }
 END_TEST
 
-/* ---- 13. start_server: a task per connection ----------------------------- */
+/* ---- 15. start_server: a task per connection ----------------------------- */
 
 static int active, most, handlers_done;
 
@@ -1053,7 +1053,7 @@ START_TEST(test_server_client_disconnect_mid_write)
 }
 END_TEST
 
-/* ---- 14. Servers under fault injection ----------------------------------- */
+/* ---- 16. Servers under fault injection ----------------------------------- */
 
 /*
  * The server runs in a child process with COROLAB_FAULTS set, so that

@@ -229,7 +229,7 @@ static void note_limits(struct cl_transport *t)
 	note("limits=%zu,%zu", high, low);
 }
 
-/* ---- 15. Transports and protocols ---------------------------------------- */
+/* ---- 10. Transports and protocols ---------------------------------------- */
 
 static struct logged srv_proto[4];
 static int nsrv;
@@ -672,7 +672,7 @@ START_TEST(test_transport_write_after_lost_and_limits)
 }
 END_TEST
 
-/* ---- 16. The transport's write path --------------------------------------- */
+/* ---- 11. The transport's write path --------------------------------------- */
 
 #define WATER_TOTAL 200000
 
