@@ -718,7 +718,9 @@ static void *water_main(void *arg)
 	     tf(cl_transport_get_write_buffer_size(water_t) > 8192));
 	note("pauses=%d", pauses);
 	while (n < WATER_TOTAL) {
-		k = cl_sock_recv(sv[1], got + n, 1000);
+		k = cl_sock_recv(sv[1], got + n, WATER_TOTAL - n < 1000
+							 ? WATER_TOTAL - n
+							 : 1000);
 		if (k <= 0)
 			break;
 		n += (size_t)k;
