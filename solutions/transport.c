@@ -714,11 +714,34 @@ void cl_transport_write(struct cl_transport *t, const void *data, size_t n)
 // }
 // END ch04
 
+/* WriteTransport.writelines: write(b"".join(list_of_data)). One write,
+ * so the pieces leave in one send when the socket takes them. */
 void cl_transport_writelines(struct cl_transport *t, const struct iovec *iov,
 			     int iovcnt)
 {
+	size_t total = 0, at = 0;
+	char *joined;
+
 	for (int i = 0; i < iovcnt; i++)
-		cl_transport_write(t, iov[i].iov_base, iov[i].iov_len);
+		total += iov[i].iov_len;
+	if (iovcnt == 1 || total == 0) {
+		cl_transport_write(t, iovcnt ? iov[0].iov_base : "", total);
+		return;
+	}
+	joined = malloc(total);
+	if (joined == NULL)
+		cl_raise(cl_exc_new(&cl_MemoryError, NULL));
+	for (int i = 0; i < iovcnt; i++) {
+		memcpy(joined + at, iov[i].iov_base, iov[i].iov_len);
+		at += iov[i].iov_len;
+	}
+	CL_TRY {
+		cl_transport_write(t, joined, total);
+	} CL_CATCH(e) {
+		free(joined);
+		cl_raise(e);
+	} CL_END_TRY;
+	free(joined);
 }
 
 void cl_transport_write_eof(struct cl_transport *t)

@@ -187,7 +187,8 @@ void cl_loop_connect_accepted_socket(struct cl_loop *loop,
  */
 void cl_transport_write(struct cl_transport *t, const void *data, size_t n);
 
-/* transport.writelines(list_of_data): as write of the pieces joined. */
+/* transport.writelines(list_of_data): write of the pieces joined (one
+ * write, as asyncio 3.11 joins them). */
 void cl_transport_writelines(struct cl_transport *t, const struct iovec *iov,
 			     int iovcnt);
 

@@ -274,7 +274,8 @@ static void *in_order_main(void *arg)
 	logged(&c, "c.");
 	cl_loop_create_connection(loop, the_protocol, &c, "127.0.0.1",
 				  cl_server_port(srv), &t, &p);
-	cl_transport_write(t, "hello", 5);
+	cl_transport_writelines(t, (struct iovec[]){ { "hel", 3 },
+						     { "lo", 2 } }, 2);
 	cl_transport_write_eof(t);
 	cl_await(c.lost);
 	cl_server_close(srv);

@@ -99,8 +99,10 @@ async def read_all(b, chunk=1000, into=None):
 # wakeup reports the listener readable and the client writable; the
 # accept, handled first, creates the server's transport in the next
 # iteration just before create_connection resumes to create the
-# client's, so s.made runs before c.made. The server reads "hello" and
-# the EOF in two readiness events and echoes; its eof_received returning
+# client's, so s.made runs before c.made. The client writes "hello" in
+# two pieces with writelines, which joins them into one write. The
+# server reads "hello" and the EOF in two readiness events and echoes;
+# its eof_received returning
 # False closes it, connection_lost an iteration later, is_closing() True
 # in it. The client gets the echo, then the EOF the server's close
 # sent, and closes. (s.eof and c.data come from one wakeup: CPython's
@@ -131,7 +133,7 @@ async def callbacks_in_order():
     port = srv.sockets[0].getsockname()[1]
     t, c = await loop.create_connection(lambda: Logged("c."),
                                         "127.0.0.1", port)
-    t.write(b"hello")
+    t.writelines([b"hel", b"lo"])
     t.write_eof()
     await c.lost_fut
     srv.close()
