@@ -102,10 +102,9 @@ async def read_all(b, chunk=1000, into=None):
 # client's, so s.made runs before c.made. The client writes "hello" in
 # two pieces with writelines, which joins them into one write. The
 # server reads "hello" and the EOF in two readiness events and echoes;
-# its eof_received returning
-# False closes it, connection_lost an iteration later, is_closing() True
-# in it. The client gets the echo, then the EOF the server's close
-# sent, and closes. (s.eof and c.data come from one wakeup: CPython's
+# its eof_received returning False closes it, connection_lost an
+# iteration later, is_closing() True in it. The client gets the echo,
+# then the EOF the server's close sent, and closes. (s.eof and c.data come from one wakeup: CPython's
 # epoll and poll selectors list the server's socket first, select(2)
 # the client's, which puts c.data before s.eof.)
 async def callbacks_in_order():
