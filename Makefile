@@ -31,12 +31,13 @@ HAVE_SOLUTIONS := $(wildcard solutions/README.md)
 OUT := $(BUILD)/visualizer
 include visualizer/cotrace.mk
 
-.PHONY: help deps demo pictures test grade lab lab-check handout bench valgrind \
-	clean ref
+.PHONY: help deps demo examples pictures test grade lab lab-check handout \
+	bench valgrind clean ref
 
 help:
 	@echo "corolab targets:"
 	@echo "  make demo        install what is missing, build, run the examples"
+	@echo "  make examples    build the examples on your lab/ (build/lab/examples)"
 	@echo "  make test        the kit's self-test: reference, promises, examples"
 	@echo "  make grade       grade lab/ (CH=N, BORROW=N|all, LAB=DIR); results"
 	@echo "                   in build/grade/results.json (Gradescope format)"
@@ -61,8 +62,20 @@ $(BUILD)/labgen: tests/labgen.c
 ref: deps
 	@$(VARIANT) SRC=solutions OUT=$(BUILD)/ref all examples
 
+# The examples on the student's lab/ (LAB=DIR for another tree).
+examples: deps
+	@$(VARIANT) SRC=$(LAB) OUT=$(BUILD)/lab examples
+
+# The demo runs on the reference, or, in a handout (no solutions/), on
+# lab/: then the chapters not done yet say so.
+ifeq ($(HAVE_SOLUTIONS),)
+demo: examples $(COTRACE) $(BUILD)/labgen
+	@sh tests/kit/demo.sh $(BUILD)/lab $(COTRACE) $(BUILD)/demo \
+		$(BUILD)/labgen $(LAB)
+else
 demo: ref $(COTRACE)
 	@sh tests/kit/demo.sh $(BUILD)/ref $(COTRACE) $(BUILD)/demo
+endif
 
 pictures: ref $(COTRACE)
 	@sh tests/kit/pictures.sh $(BUILD)/ref $(COTRACE)

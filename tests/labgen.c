@@ -11,6 +11,10 @@
  *					copy LAB's sources to OUT, taking
  *					the files of the chapters in LIST
  *					("2,3" or "all") from SOLUTIONS
+ *	labgen status LAB		print "chapter file edited" or
+ *					"chapter file untouched" for each
+ *					file of LAB with TODOs (no
+ *					SOLUTIONS needed: for handouts)
  *
  * The region syntax is described in solutions/README.md. In short:
  *
@@ -522,10 +526,49 @@ static int cmd_mix(const char *sol, const char *lab, const char *out,
 	return 0;
 }
 
+/*
+ * labgen status LAB: which files of each chapter the student has
+ * touched. A file is untouched when its hash is still the one the
+ * manifest recorded; its chapter is the one its TODO(chNN) comments
+ * name. Works from LAB alone, so a handout can tell a chapter not
+ * started from one in progress.
+ */
+static int cmd_status(const char *lab)
+{
+	char path[PATH_LEN], name[256];
+	const char *p, *todo;
+	size_t mlen, len;
+	char *man, *text;
+
+	join(path, lab, ".labgen");
+	man = slurp(path, &mlen);
+	if (man == NULL)
+		die("%s: %s", path, strerror(errno));
+	for (p = man; *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : "") {
+		if (sscanf(p, "%*16s %255[^\n]", name) != 1)
+			continue;
+		join(path, lab, name);
+		text = slurp(path, &len);
+		if (text == NULL)
+			continue;
+		todo = strstr(text, "TODO(ch");
+		if (todo != NULL && isdigit((unsigned char)todo[7]))
+			printf("%d %s %s\n", atoi(todo + 7), name,
+			       fnv1a(text, len) == recorded(man, name)
+				       ? "untouched"
+				       : "edited");
+		free(text);
+	}
+	free(man);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3)
 		goto usage;
+	if (strcmp(argv[1], "status") == 0 && argc == 3)
+		return cmd_status(argv[2]);
 	load(argv[2]);
 	if (strcmp(argv[1], "lab") == 0 && argc >= 4)
 		return cmd_lab(argv[3], argc == 5 && strcmp(argv[4], "-f") == 0);
@@ -541,6 +584,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 usage:
-	fprintf(stderr, "usage: labgen lab|check|owners|mix SOLUTIONS ...\n");
+	fprintf(stderr, "usage: labgen lab|check|owners|mix SOLUTIONS ...\n"
+			"       labgen status LAB\n");
 	return 2;
 }
