@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "render.h"
 #include "views.h"
 
 #define EXIT_USAGE    1
@@ -119,6 +120,12 @@ int main(int argc, char **argv)
 		goto bad_usage;
 	}
 
+	if ((strcmp(view, "timeline") == 0 || strcmp(view, "awaits") == 0) &&
+	    !render_format_known(out)) {
+		fprintf(stderr, "cotrace: %s: unknown output format (name it "
+				".svg, .png, .pdf or .dot)\n", out);
+		return EXIT_USAGE;
+	}
 	if ((rc = trace_read(&t, path)) < 0) {
 		fprintf(stderr, "cotrace: %s\n", t.err);
 		trace_free(&t);

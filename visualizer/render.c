@@ -28,6 +28,11 @@ static const char *format_of(const char *path)
 	return NULL;
 }
 
+int render_format_known(const char *path)
+{
+	return path == NULL || strcmp(path, "-") == 0 || format_of(path);
+}
+
 static int write_dot(Agraph_t *g, const char *path)
 {
 	FILE *fp = path ? fopen(path, "w") : stdout;

@@ -20,4 +20,8 @@
  */
 int render_graph(Agraph_t *g, const char *engine, const char *path);
 
+/* 1 if render_graph can write path (.svg .png .pdf .dot, or NULL or
+ * "-" for DOT on standard output), else 0: checked before any work. */
+int render_format_known(const char *path);
+
 #endif

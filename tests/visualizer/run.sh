@@ -210,6 +210,14 @@ done
 if [ $crashed = 0 ]; then ok "every view refuses every bad trace with status 2"
 else bad "a view accepted or crashed on a bad trace"; fi
 
+# An output name cotrace cannot write is refused before the trace is
+# read: a missing trace is not even looked for.
+run timeline "$tmp/no-such.trace" -o "$tmp/x.bmp"
+if [ "$st" = 1 ] && grep -q 'unknown output format' "$tmp/err" &&
+	! grep -q 'no-such' "$tmp/err"; then
+	ok "an unknown output extension is refused before the trace is read"
+else bad "unknown extension: status $st, $(cat "$tmp/err")"; fi
+
 echo "== garbage never crashes"
 printf '# corolab-trace 1 clock=virtual unit=us\n1 0 0 task.new task=1 na\0me=x\n' \
 	>"$tmp/nul.trace"
