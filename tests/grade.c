@@ -199,6 +199,17 @@ static void explain(const char *msg, const char *test, int chapter)
 	if (strstr(msg, "timeout") != NULL)
 		printf("     It did not finish in %d seconds: something loops "
 		       "or waits forever.\n", TIMEOUT_SECONDS);
+	else if (strstr(msg, "signal 4 ") != NULL)
+		printf("     SIGILL is one of corolab's two traps: a "
+		       "finished context was switched to again\n"
+		       "     (the trap after cl_ctx_swap_final, ctx.h: a "
+		       "generator resumed after it ended?),\n"
+		       "     or a context's first frame returned (the trap "
+		       "after the call in cl__ctx_entry);\n"
+		       "     chapters/02-stacks/README.md, section 2. The "
+		       "first frame. Run it alone in gdb:\n"
+		       "       CK_FORK=no CK_RUN_CASE=%s gdb --args %s -c %d\n",
+		       test, grader, chapter);
 	else if (strstr(msg, "signal") != NULL)
 		printf("     It crashed. Run it alone in gdb:\n"
 		       "       CK_FORK=no CK_RUN_CASE=%s gdb --args %s -c %d\n",
