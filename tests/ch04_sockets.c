@@ -652,6 +652,48 @@ START_TEST(test_poll_waits_until_the_next_timer)
 }
 END_TEST
 
+/* The poller stays when its last fd goes: with nothing watched, it
+ * still sleeps until the next timer (a poll that returned at once
+ * whenever nothing is watched would spin the loop meanwhile). */
+static void *unwatched_main(void *arg)
+{
+	struct cl_loop *loop = loop_();
+	double delay = *(double *)arg, t0;
+	uint64_t it0;
+	int sv[2];
+
+	pair(sv);
+	idle_rc = cl_loop_add_reader(loop, sv[0], count_level, NULL);
+	cl_loop_remove_reader(loop, sv[0]);
+	note("nwatched=%zu", cl_loop_nwatched(loop));
+	t0 = wall();
+	it0 = cl_loop_iteration(loop);
+	cl_sleep(delay);
+	idle_iterations = cl_loop_iteration(loop) - it0;
+	idle_wall = wall() - t0;
+	close(sv[0]);
+	close(sv[1]);
+	return NULL;
+}
+
+START_TEST(test_poll_waits_with_nothing_watched)
+{
+	double delay = 0.03;
+
+	run_on(CL_CLOCK_REAL, unwatched_main, &delay);
+	CL_EXPECT_INT(idle_rc, 0);
+	EXPECT_TRAIL("nwatched=0");
+	CL_EXPECT(idle_wall >= delay && idle_wall < delay + 1.0,
+		  "sleep(%.2f) with nothing watched took %.4f s", delay,
+		  idle_wall);
+	CL_EXPECT(idle_iterations <= 4,
+		  "sleep(%.2f) with nothing watched took %llu iterations: "
+		  "the poll should wait for the timer even when no fd is "
+		  "watched, not return at once", delay,
+		  (unsigned long long)idle_iterations);
+}
+END_TEST
+
 /* On the virtual clock, idle fds do not stop time from jumping. */
 START_TEST(test_virtual_clock_jumps_over_idle_fds)
 {
@@ -1270,6 +1312,7 @@ static void add_socket_tests(void)
 	cl_test(test_backend_poll, 2, SEC_BACKENDS);
 	cl_test(test_backend_select, 2, SEC_BACKENDS);
 	cl_test(test_poll_waits_until_the_next_timer, 2, SEC_WAIT);
+	cl_test(test_poll_waits_with_nothing_watched, 1, SEC_WAIT);
 	cl_test(test_virtual_clock_jumps_over_idle_fds, 1, SEC_WAIT);
 	cl_test(test_signal_interrupts_poll_harmlessly, 2, SEC_WAIT);
 	cl_test(test_wait_readable_wakes_the_task, 2, SEC_AWAIT);
