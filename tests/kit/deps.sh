@@ -3,12 +3,13 @@
 #
 #	deps.sh [bench]
 #
-# Checks for Check (libcheck), Graphviz with its C libraries, and
-# pkg-config; with "bench", also for libuv, Boost.Context and uvloop, the
-# peers the benchmarks measure against, and Python 3 with it (uvloop is
-# checked in /usr/bin/python3, the interpreter Debian's python3-uvloop is
-# for). What is missing is installed with apt-get when we are root on
-# Debian; otherwise we stop and print the command.
+# Checks for Check (libcheck), Graphviz with its C libraries, pkg-config
+# and Python 3 (make test runs the CPython twins of the tests,
+# tests/kit/twins.py); with "bench", also for libuv, Boost.Context and
+# uvloop, the peers the benchmarks measure against (uvloop is checked in
+# /usr/bin/python3, the interpreter Debian's python3-uvloop is for). What
+# is missing is installed with apt-get when we are root on Debian;
+# otherwise we stop and print the command.
 set -u
 
 missing=""
@@ -18,12 +19,12 @@ command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
 have_pc check || missing="$missing check"
 command -v dot >/dev/null 2>&1 || missing="$missing graphviz"
 have_pc libgvc || missing="$missing libgraphviz-dev"
+command -v python3 >/dev/null 2>&1 || missing="$missing python3"
 if [ "${1:-}" = bench ]; then
 	have_pc libuv || missing="$missing libuv1-dev"
 	[ -f /usr/include/boost/context/detail/fcontext.hpp ] ||
 		missing="$missing libboost-context-dev"
 	command -v g++ >/dev/null 2>&1 || missing="$missing g++"
-	command -v python3 >/dev/null 2>&1 || missing="$missing python3"
 	/usr/bin/python3 -c 'import uvloop' >/dev/null 2>&1 ||
 		missing="$missing python3-uvloop"
 fi
