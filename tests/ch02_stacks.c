@@ -15,6 +15,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fenv.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -23,6 +24,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ctx.h"
@@ -473,13 +475,26 @@ END_TEST
  * Run child() in a forked process whose stderr goes into out, without a
  * core file. Returns its wait status.
  */
+static int run_child_within(void (*child)(void), char *out, size_t size,
+			    int seconds);
+
 static int run_child(void (*child)(void), char *out, size_t size)
 {
+	return run_child_within(child, out, size, 0);
+}
+
+/* run_child, but a child still running after seconds (> 0) is killed:
+ * then -1. */
+static int run_child_within(void (*child)(void), char *out, size_t size,
+			    int seconds)
+{
+	struct pollfd pfd;
 	int fds[2], status;
 	size_t len = 0;
 	ssize_t n;
 	char sink[512];
 	pid_t pid;
+	time_t end = time(NULL) + seconds;
 
 	CL_EXPECT(pipe(fds) == 0, "pipe: %s", strerror(errno));
 	fflush(NULL);
@@ -493,7 +508,17 @@ static int run_child(void (*child)(void), char *out, size_t size)
 		_exit(0);
 	}
 	close(fds[1]);
+	pfd = (struct pollfd){ .fd = fds[0], .events = POLLIN };
 	for (;;) {
+		if (seconds > 0 && poll(&pfd, 1, 100) == 0) {
+			if (time(NULL) < end)
+				continue;
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			close(fds[0]);
+			out[len] = '\0';
+			return -1;
+		}
 		if (len + 1 < size)
 			n = read(fds[0], out + len, size - 1 - len);
 		else
@@ -809,6 +834,46 @@ static void child_wild_write(void)
 }
 
 /*
+ * A stack freed from the head of the live list must leave it: after
+ * alloc, free, alloc (the pool hands the same stack back), the list
+ * holds it once. Then a segfault that is no overflow walks the whole
+ * list and finds nothing; if the list loops, the walk never ends (no
+ * signal gets through to the handler), and we kill the child.
+ */
+static void child_reuse_then_wild_write(void)
+{
+	struct cl_stack *s = cl_stack_alloc(0);
+
+	if (s == NULL) {
+		fprintf(stderr, "cl_stack_alloc failed: %s\n", strerror(errno));
+		_exit(3);
+	}
+	cl_stack_free(s);
+	s = cl_stack_alloc(0);
+	if (s == NULL) {
+		fprintf(stderr, "cl_stack_alloc failed: %s\n", strerror(errno));
+		_exit(3);
+	}
+	*wild = 1;
+}
+
+START_TEST(test_live_list_survives_reuse)
+{
+	char out[16384];
+	int st = run_child_within(child_reuse_then_wild_write, out,
+				  sizeof out, 5);
+
+	CL_EXPECT(st != -1,
+		  "after alloc, free, alloc, a segfault's handler had not "
+		  "finished 5 s later: does the live list loop? A stack "
+		  "freed from the head of the list must leave it "
+		  "(cl_stack_free)");
+	CL_EXPECT(strstr(out, "corolab:") == NULL,
+		  "a write to address 16 was reported as: %.1000s", out);
+}
+END_TEST
+
+/*
  * The handler must not claim a segfault that is not an overflow: it hands
  * it back to whoever handled SIGSEGV before (the default action: death by
  * SIGSEGV; under ASan, ASan's report, unless ASAN_OPTIONS=handle_segv=0).
@@ -844,6 +909,7 @@ static void add_stack_tests(void)
 	cl_test(test_ten_thousand_stacks, 2, SEC_STACK);
 	cl_test(test_overflow_report_names_the_coroutine, 3, SEC_STACK);
 	cl_test(test_ordinary_segfault_stays_ordinary, 1, SEC_STACK);
+	cl_test(test_live_list_survives_reuse, 1, SEC_STACK);
 }
 
 CL_CHAPTER(2, "02-stacks", "stacks", add_stack_tests)
