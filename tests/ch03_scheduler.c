@@ -295,6 +295,31 @@ START_TEST(test_many_cancelled_timers_are_dropped)
 }
 END_TEST
 
+/* ch03_timers.py, test_finished_sleep_is_not_a_cancelled_timer */
+static void *finished_main(void *arg)
+{
+	struct cl_loop *loop = loop_();
+	struct cl_handle *h;
+
+	(void)arg;
+	for (int i = 0; i < 3; i++)
+		cl_sleep(1);
+	note("cancelled=%zu", loop->ncancelled);
+	h = cl_handle_incref(timer(1, note_cb, "fired"));
+	cl_sleep(2);
+	cl_handle_cancel(h);
+	cl_handle_decref(h);
+	note("cancelled=%zu", loop->ncancelled);
+	return NULL;
+}
+
+START_TEST(test_finished_sleep_is_not_a_cancelled_timer)
+{
+	run_ok(finished_main, NULL);
+	EXPECT_TRAIL("cancelled=0 fired cancelled=0");
+}
+END_TEST
+
 /* ---- 3. One turn of the loop ------------------------------------------- */
 
 static void spin_cb(void *arg)
@@ -1428,6 +1453,7 @@ static void add_tests(void)
 	cl_test(test_equal_deadlines_fire_in_schedule_order, 2, SEC_TIMERS);
 	cl_test(test_cancelled_timer_never_runs, 2, SEC_TIMERS);
 	cl_test(test_many_cancelled_timers_are_dropped, 2, SEC_TIMERS);
+	cl_test(test_finished_sleep_is_not_a_cancelled_timer, 1, SEC_TIMERS);
 	cl_test(test_run_once_runs_only_what_was_ready, 3, SEC_ITER);
 	cl_test(test_raising_callback_is_reported_and_the_batch_goes_on, 2,
 		SEC_ITER);

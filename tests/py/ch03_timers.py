@@ -91,3 +91,24 @@ async def many():
 
 asyncio.run(many())
 show("test_many_cancelled_timers_are_dropped")
+
+
+# test_finished_sleep_is_not_a_cancelled_timer: sleep cancels its timer
+# when it wakes (asyncio.sleep's finally: h.cancel()), but a timer that
+# has fired has left the heap, and cancelling it counts nothing
+# (TimerHandle.cancel asks _timer_handle_cancelled, which counts only a
+# handle still _scheduled). Three sleeps, then the count of cancelled
+# timers in the heap, and a cancel of a fired call_later handle.
+async def finished():
+    loop = asyncio.get_running_loop()
+    for _ in range(3):
+        await asyncio.sleep(1)
+    log.append(f"cancelled={loop._timer_cancelled_count}")
+    h = loop.call_later(1, log.append, "fired")
+    await asyncio.sleep(2)
+    h.cancel()
+    log.append(f"cancelled={loop._timer_cancelled_count}")
+
+
+asyncio.run(finished())
+show("test_finished_sleep_is_not_a_cancelled_timer")
