@@ -787,6 +787,56 @@ START_TEST(test_cancel_task_raises_at_await)
 }
 END_TEST
 
+/* ch03_task.py, test_task_throws_what_the_future_ended_with: the
+ * coroutine yields the future itself, as cl_await does inside, and sees
+ * how the task resumes it. */
+static void set_seven(void *f)
+{
+	cl_future_set_result(f, CL_INT(7));
+}
+
+static void set_boom(void *f)
+{
+	cl_future_set_exception(f, cl_exc_new(&cl_ValueError, "boom"));
+}
+
+static void cancel_it(void *f)
+{
+	cl_future_cancel(f);
+}
+
+static void raw_wait(struct cl_future *f, cl_callback how)
+{
+	void *r;
+
+	cl_loop_call_soon(loop_(), how, f);
+	CL_TRY {
+		r = cl_yield(f);
+		note("sent:%s", r == NULL ? "None" : "?");
+	} CL_CATCH(e) {
+		note("thrown:%s%s%s", cl_exc_name(e),
+		     cl_exc_message(e)[0] ? ":" : "", cl_exc_message(e));
+		cl_exc_decref(e);
+	} CL_END_TRY;
+	cl_future_decref(f);
+}
+
+static void *raw_main(void *arg)
+{
+	(void)arg;
+	raw_wait(cl_future_new(loop_()), set_seven);
+	raw_wait(cl_future_new(loop_()), set_boom);
+	raw_wait(cl_future_new(loop_()), cancel_it);
+	return NULL;
+}
+
+START_TEST(test_task_throws_what_the_future_ended_with)
+{
+	run_ok(raw_main, NULL);
+	EXPECT_TRAIL("sent:None thrown:ValueError:boom thrown:CancelledError");
+}
+END_TEST
+
 /* ---- 6. Sleeping and the virtual clock --------------------------------- */
 
 static void *player(void *arg)
@@ -1469,6 +1519,7 @@ static void add_tests(void)
 	cl_test(test_waiters_wake_in_await_order, 2, SEC_TASK);
 	cl_test(test_current_task_and_all_tasks, 2, SEC_TASK);
 	cl_test(test_cancel_task_raises_at_await, 2, SEC_TASK);
+	cl_test(test_task_throws_what_the_future_ended_with, 2, SEC_TASK);
 	cl_test(test_sleep0_ping_pong, 3, SEC_SLEEP);
 	cl_test(test_sleep0_is_one_iteration, 2, SEC_SLEEP);
 	cl_test(test_sleepers_wake_in_deadline_order, 2, SEC_SLEEP);

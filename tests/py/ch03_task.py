@@ -3,6 +3,7 @@
 # C test expects exactly the line it prints.
 # Run: python3 ch03_task.py
 import asyncio
+import types
 
 log = []
 
@@ -175,3 +176,36 @@ async def cancel():
 
 asyncio.run(cancel())
 show("test_cancel_task_raises_at_await")
+
+
+# test_task_throws_what_the_future_ended_with: a coroutine that yields a
+# future itself (what Future.__await__ does inside an await) is resumed
+# by the task's __wakeup: with send(None) when the future has a result
+# (the result stays in the future for __await__ to read), with
+# throw(exc) when it has an exception, which the coroutine catches at
+# its yield; a cancelled future throws CancelledError in.
+@types.coroutine
+def raw_wait(fut):
+    fut._asyncio_future_blocking = True
+    try:
+        r = yield fut
+        log.append(f"sent:{r}")
+    except asyncio.CancelledError:
+        log.append("thrown:CancelledError")
+    except ValueError as e:
+        log.append(f"thrown:ValueError:{e}")
+
+
+async def raw():
+    loop = asyncio.get_running_loop()
+    ok, bad, gone = (loop.create_future() for _ in range(3))
+    loop.call_soon(ok.set_result, 7)
+    await raw_wait(ok)
+    loop.call_soon(bad.set_exception, ValueError("boom"))
+    await raw_wait(bad)
+    loop.call_soon(gone.cancel)
+    await raw_wait(gone)
+
+
+asyncio.run(raw())
+show("test_task_throws_what_the_future_ended_with")
