@@ -32,6 +32,7 @@
  *	   table, and the JSON file.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,7 @@ struct test {
 	int line;
 	char *trace; /* a failed test's trace and timeline, if any */
 	char *timeline;
+	char *printed; /* what a failed test wrote to stderr, if anything */
 };
 
 struct chapter {
@@ -149,14 +151,80 @@ static struct test *all[MAX_CHAPTERS * MAX_TESTS]; /* by run index */
  */
 static void run_one(int i)
 {
+	const char *fork = getenv("CK_FORK");
 	char path[512];
+	int fd;
 
 	if (trace_dir != NULL) {
 		snprintf(path, sizeof path, "%s/%s.trace", trace_dir,
 			 all[i]->t->name);
 		setenv("COROLAB_TRACE", path, 1);
+		/* What the test's process writes to stderr (the library's
+		 * reports, a sanitizer's, glibc's) goes to a file of its
+		 * own, to be shown with the test's failure. Not with
+		 * CK_FORK=no: there you watch it live. */
+		snprintf(path, sizeof path, "%s/%s.stderr", trace_dir,
+			 all[i]->t->name);
+		if ((fork == NULL || strcmp(fork, "no") != 0) &&
+		    (fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644)) >= 0) {
+			dup2(fd, STDERR_FILENO);
+			close(fd);
+		}
 	}
 	all[i]->t->fn(0);
+}
+
+/* text with each run of identical lines written once, "(N times)"
+ * after it: a server's report repeated per connection says it once. */
+static char *squeeze(const char *text)
+{
+	/* A run of two empty lines, 2 bytes, becomes " (2 times)": room
+	 * for the worst case. */
+	char *out = malloc(8 * strlen(text) + 16), *o = out;
+	const char *line = text, *end, *next;
+	size_t len;
+	int times;
+
+	if (out == NULL)
+		return NULL;
+	while (*line) {
+		end = strchr(line, '\n');
+		len = end ? (size_t)(end - line) : strlen(line);
+		next = end ? end + 1 : line + len;
+		for (times = 1; strncmp(next, line, len) == 0 &&
+				(next[len] == '\n' || next[len] == '\0');
+		     times++)
+			next += len + (next[len] == '\n');
+		o += sprintf(o, "%s%.*s", o == out ? "" : "\n", (int)len,
+			     line);
+		if (times > 1)
+			o += sprintf(o, " (%d times)", times);
+		line = next;
+	}
+	return out;
+}
+
+/* Up to 1,500 bytes of what t wrote to stderr, kept if it failed; the
+ * file goes either way. */
+static void keep_printed(struct test *t)
+{
+	char path[512], buf[1501];
+	size_t n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/%s.stderr", trace_dir, t->t->name);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return;
+	if (!t->passed)
+		n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	unlink(path);
+	while (n > 0 && buf[n - 1] == '\n')
+		n--;
+	buf[n] = '\0';
+	if (n > 0)
+		t->printed = squeeze(buf);
 }
 static const TTest run_one_ttest = { "run_one", run_one, __FILE__,
 				     __LINE__ };
@@ -253,7 +321,7 @@ static int write_json(const char *path)
 			continue;
 		for (int j = 0; j < c->ntests; j++) {
 			struct test *t = &c->tests[j];
-			char name[160], out[1024];
+			char name[160], out[3072];
 
 			snprintf(name, sizeof name, "ch%02d %s", c->number,
 				 t->t->name);
@@ -262,14 +330,16 @@ static int write_json(const char *path)
 			else
 				snprintf(out, sizeof out,
 					 "%s (%s:%d)\nReread chapters/%s/"
-					 "README.md, section %s.%s%s%s%s",
+					 "README.md, section %s.%s%s%s%s%s%s",
 					 t->ran ? t->msg : "did not run",
 					 t->file ? t->file : "?", t->line,
 					 c->dir, t->reread,
 					 t->trace ? "\nTrace: " : "",
 					 t->trace ? t->trace : "",
 					 t->timeline ? "\nTimeline: " : "",
-					 t->timeline ? t->timeline : "");
+					 t->timeline ? t->timeline : "",
+					 t->printed ? "\nIt printed:\n" : "",
+					 t->printed ? t->printed : "");
 			fprintf(f, "%s\n    {\"name\": ", first ? "" : ",");
 			json_string(f, name);
 			fprintf(f, ", \"score\": %d, \"max_score\": %d, "
@@ -387,8 +457,10 @@ int main(int argc, char **argv)
 	free(res); /* the array is ours; the results stay the runner's */
 	for (int i = 0; i < nchapters && trace_dir != NULL; i++)
 		for (int j = 0; j < chapters[i].ntests; j++)
-			if (chapters[i].selected)
+			if (chapters[i].selected) {
 				keep_trace(&chapters[i].tests[j]);
+				keep_printed(&chapters[i].tests[j]);
+			}
 
 	for (int i = 0; i < nchapters && !quiet; i++) {
 		struct chapter *c = &chapters[i];
@@ -409,6 +481,13 @@ int main(int argc, char **argv)
 				printf("     what the loop did: %s%s%s\n",
 				       t->trace, t->timeline ? " and " : "",
 				       t->timeline ? t->timeline : "");
+			if (t->printed) {
+				printf("     it printed:\n       ");
+				for (const char *p = t->printed; *p; p++)
+					printf(*p == '\n' ? "\n       "
+							  : "%c", *p);
+				printf("\n");
+			}
 		}
 	}
 
