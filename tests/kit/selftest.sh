@@ -23,7 +23,9 @@
 #      (tests/kit/excerpts.sh);
 #  10. the C tests still expect what CPython 3.11 prints for their twins
 #      (tests/py/ch*.py; known differences in tests/py/twins.skip;
-#      tests/kit/twins.py).
+#      tests/kit/twins.py);
+#  11. every count of tests and points a chapter's text quotes is what
+#      the grader counts (tests/kit/counts.sh, tests/kit/counts.txt).
 #
 # It ends with one line "N passed, N failed", counting test cases of the
 # reference run and one check for each other item above.
@@ -163,6 +165,23 @@ echo "$text" | sed '$d'
 set -- $(echo "$text" | tail -n 1)
 passed=$((passed + $1))
 failed=$((failed + $3))
+
+echo "== counts in the chapter text"
+# The counts are the plain build's: under the sanitizers (SAN=1) a
+# planted leak of the text's experiments would fail more tests than the
+# text says, so the check runs in plain builds only.
+case ${CFLAGS:-} in
+*sanitize*)
+	echo "  skip  counts: checked by the plain make test, not under SAN=1" ;;
+*)
+	counts=$(sh tests/kit/counts.sh "$BUILD")
+	echo "$counts" | sed '$d' | grep -v '^ *ok '
+	echo "  ok    $(echo "$counts" | grep -c '^ *ok ') counts in the chapters' text are the grader's"
+	set -- $(echo "$counts" | tail -n 1)
+	passed=$((passed + $1))
+	failed=$((failed + $3))
+	;;
+esac
 
 echo "== CPython twins"
 twins=$(python3 tests/kit/twins.py 2>&1)
