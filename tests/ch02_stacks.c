@@ -863,6 +863,8 @@ START_TEST(test_live_list_survives_reuse)
 	int st = run_child_within(child_reuse_then_wild_write, out,
 				  sizeof out, 5);
 
+	int died;
+
 	CL_EXPECT(st != -1,
 		  "after alloc, free, alloc, a segfault's handler had not "
 		  "finished 5 s later: does the live list loop? A stack "
@@ -870,6 +872,13 @@ START_TEST(test_live_list_survives_reuse)
 		  "(cl_stack_free)");
 	CL_EXPECT(strstr(out, "corolab:") == NULL,
 		  "a write to address 16 was reported as: %.1000s", out);
+	died = WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV;
+	if (CL_ASAN && strstr(out, "AddressSanitizer: SEGV") != NULL)
+		died = 1;
+	CL_EXPECT(died,
+		  "after alloc, free, alloc, a write to address 16: expected "
+		  "death by SIGSEGV, the child %s; it wrote: %.1000s",
+		  how(st), out);
 }
 END_TEST
 
