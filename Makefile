@@ -32,7 +32,7 @@ OUT := $(BUILD)/visualizer
 include visualizer/cotrace.mk
 
 .PHONY: help deps demo examples pictures test grade lab lab-check handout \
-	bench valgrind clean ref
+	bench valgrind mutants clean ref
 
 help:
 	@echo "corolab targets:"
@@ -48,6 +48,7 @@ help:
 	@echo "  make pictures    redraw the timelines in chapters/*/img from the examples"
 	@echo "  make bench       benchmarks against ucontext, Boost.Context, libuv, CPython"
 	@echo "  make valgrind    the reference tests under valgrind (CH=N)"
+	@echo "  make mutants     CH=N: mutants of chapter N's regions the tests miss"
 	@echo "  make clean       remove build/ (the tree is then as cloned)"
 	@echo "  SAN=1 make ...   any of them under AddressSanitizer + UBSan"
 
@@ -137,6 +138,13 @@ bench: ref
 valgrind: ref
 	CK_DEFAULT_TIMEOUT=60 valgrind -q --error-exitcode=1 \
 		--trace-children=no $(BUILD)/ref/grade $(if $(CH),-c $(CH))
+
+# make mutants CH=N [JOBS=n] [LIMIT=k]: do chapter N's tests fail on
+# mutants of its lab regions? (design, promise 3; tests/kit/mutants.py)
+mutants:
+	@test -n "$(CH)" || { echo "make mutants needs CH=N"; exit 1; }
+	@python3 tests/kit/mutants.py $(CH) --build $(BUILD) \
+		$(if $(JOBS),-j $(JOBS)) $(if $(LIMIT),--limit $(LIMIT))
 
 clean:
 	rm -rf build
