@@ -139,12 +139,14 @@ valgrind: ref
 	CK_DEFAULT_TIMEOUT=60 valgrind -q --error-exitcode=1 \
 		--trace-children=no $(BUILD)/ref/grade $(if $(CH),-c $(CH))
 
-# make mutants CH=N [JOBS=n] [LIMIT=k]: do chapter N's tests fail on
-# mutants of its lab regions? (design, promise 3; tests/kit/mutants.py)
+# make mutants CH=N [JOBS=n] [LIMIT=k] [FILE=f.c]: do chapter N's tests
+# fail on mutants of its lab regions? (design, promise 3;
+# tests/kit/mutants.py)
 mutants:
 	@test -n "$(CH)" || { echo "make mutants needs CH=N"; exit 1; }
 	@python3 tests/kit/mutants.py $(CH) --build $(BUILD) \
-		$(if $(JOBS),-j $(JOBS)) $(if $(LIMIT),--limit $(LIMIT))
+		$(if $(JOBS),-j $(JOBS)) $(if $(LIMIT),--limit $(LIMIT)) \
+		$(if $(FILE),--file $(FILE))
 
 clean:
 	rm -rf build

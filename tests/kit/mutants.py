@@ -472,6 +472,8 @@ def main():
 	ap.add_argument("chapter", type=int)
 	ap.add_argument("-j", "--jobs", type=int, default=2)
 	ap.add_argument("--limit", type=int, default=None)
+	ap.add_argument("--file", default=None,
+			help="only the mutants of this file of solutions/")
 	ap.add_argument("--build", default="build",
 			help="build directory (build/san under SAN=1)")
 	ap.add_argument("--list", action="store_true",
@@ -492,6 +494,8 @@ def main():
 	errors = len(stale)
 	for line in stale:
 		sys.stderr.write(line + "\n")
+	if args.file is not None:
+		mutants = [m for m in mutants if m["file"] == args.file]
 	if args.limit is not None:
 		mutants = mutants[:args.limit]
 	if args.list:
