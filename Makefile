@@ -141,12 +141,13 @@ valgrind: ref
 
 # make mutants CH=N [JOBS=n] [LIMIT=k] [FILE=f.c]: do chapter N's tests
 # fail on mutants of its lab regions? (design, promise 3;
-# tests/kit/mutants.py)
+# tests/kit/mutants.py) With SAN=1, only the memory mutants, graded
+# under the sanitizers.
 mutants:
 	@test -n "$(CH)" || { echo "make mutants needs CH=N"; exit 1; }
 	@python3 tests/kit/mutants.py $(CH) --build $(BUILD) \
 		$(if $(JOBS),-j $(JOBS)) $(if $(LIMIT),--limit $(LIMIT)) \
-		$(if $(FILE),--file $(FILE))
+		$(if $(FILE),--file $(FILE)) $(if $(filter 1,$(SAN)),--san)
 
 clean:
 	rm -rf build

@@ -217,11 +217,32 @@ START_TEST(test_range_empty)
 {
 	struct cl_sgen *a = cl_sgen_range(3, 3, 1);
 	struct cl_sgen *b = cl_sgen_range(0, 5, -1);
+	struct cl_sgen *c = cl_sgen_range(3, 3, -1);
 
 	EXPECT_NEXT(a, CL_SGEN_RETURNED, 0);
 	EXPECT_NEXT(b, CL_SGEN_RETURNED, 0);
+	EXPECT_NEXT(c, CL_SGEN_RETURNED, 0);
 	cl_sgen_free(a);
 	cl_sgen_free(b);
+	cl_sgen_free(c);
+}
+END_TEST
+
+/*
+ * A step that would carry i past the end of intptr_t ends the range:
+ * Python's ints do not overflow, and i + step is past stop anyway.
+ */
+START_TEST(test_range_stops_at_the_ends_of_intptr)
+{
+	struct cl_sgen *up = cl_sgen_range(INTPTR_MAX - 1, INTPTR_MAX, 10);
+	struct cl_sgen *down = cl_sgen_range(INTPTR_MIN + 1, INTPTR_MIN, -10);
+
+	EXPECT_NEXT(up, CL_SGEN_YIELDED, INTPTR_MAX - 1);
+	EXPECT_NEXT(up, CL_SGEN_RETURNED, 1);
+	EXPECT_NEXT(down, CL_SGEN_YIELDED, INTPTR_MIN + 1);
+	EXPECT_NEXT(down, CL_SGEN_RETURNED, 1);
+	cl_sgen_free(up);
+	cl_sgen_free(down);
 }
 END_TEST
 
@@ -293,6 +314,16 @@ START_TEST(test_fib_first_ten)
 	for (int i = 0; i < 10; i++)
 		EXPECT_NEXT(g, CL_SGEN_YIELDED, want[i]);
 	EXPECT_NEXT(g, CL_SGEN_RETURNED, 10);
+	cl_sgen_free(g);
+}
+END_TEST
+
+/* A limit of 0 is not "no limit": nothing is yielded. */
+START_TEST(test_fib_of_zero_yields_nothing)
+{
+	struct cl_sgen *g = cl_sgen_fib(0);
+
+	EXPECT_NEXT(g, CL_SGEN_RETURNED, 0);
 	cl_sgen_free(g);
 }
 END_TEST
@@ -537,7 +568,9 @@ static void add_tests(void)
 	cl_test(test_range_counts_up, 2, three);
 	cl_test(test_range_counts_down, 1, three);
 	cl_test(test_range_empty, 1, three);
+	cl_test(test_range_stops_at_the_ends_of_intptr, 1, three);
 	cl_test(test_fib_first_ten, 2, three);
+	cl_test(test_fib_of_zero_yields_nothing, 1, three);
 	cl_test(test_fib_forever_until_overflow, 2, three);
 	cl_test(test_tokens_of_an_expression, 3, three);
 	cl_test(test_numbers_pipeline_sums, 2, three);

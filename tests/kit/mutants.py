@@ -42,6 +42,7 @@ moved: update the entry).  Exit status: 0, or 1 on any error, or 2 if the
 reference itself fails chapter N.
 """
 import argparse
+import json
 import os
 import re
 import shutil
@@ -53,7 +54,17 @@ import time
 
 SOLUTIONS = "solutions"
 SKIP = "tests/kit/mutants.skip"
-GRADE_TIMEOUT = 120  # a grader of 51 tests that all hang needs 255 s
+# A mutant's tests run one at a time, each under a timeout of its own:
+# SLOWDOWN times what it takes on the reference, at least MIN_TIMEOUT and
+# at most the grader's (TEST_TIMEOUT, tests/grade.c), all scaled by
+# CK_TIMEOUT_MULTIPLIER under the sanitizers.
+TEST_TIMEOUT = 5.0
+MIN_TIMEOUT = 1.0
+SLOWDOWN = 10
+GRADER_SLACK = 10  # seconds for the grader around a test's timeout
+SAN_CFLAGS = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer",
+	      "-fno-sanitize-recover=undefined"]
+SAN_LDFLAGS = ["-fsanitize=address,undefined"]
 MAX_STMT_LINES = 8
 
 KEYWORDS = {"case", "default", "if",
@@ -350,15 +361,56 @@ def kill_tree(pid):
 		pass
 
 
+class Tests:
+	"""Chapter ch's tests, shared by the workers: their names, what each
+	takes on the reference (hence its timeout), and how many mutants each
+	has killed so far, which orders them: the likeliest killer first."""
+
+	def __init__(self, ch, base_mult):
+		self.ch = ch
+		self.base_mult = base_mult
+		self.names = []
+		self.secs = {}
+		self.kills = {}
+		self.lock = threading.Lock()
+
+	def timeout(self, name):
+		"""The test's timeout in seconds: MIN_TIMEOUT, or SLOWDOWN times
+		what it took on the reference, but never more than the grader's
+		own (TEST_TIMEOUT times the multiplier in force)."""
+		full = TEST_TIMEOUT * self.base_mult
+		t = max(MIN_TIMEOUT * self.base_mult,
+			SLOWDOWN * self.secs.get(name, full))
+		return min(t, full)
+
+	def order(self):
+		with self.lock:
+			return sorted(self.names, key=lambda n: (
+				-self.kills[n], self.secs[n]))
+
+	def killed_by(self, name):
+		with self.lock:
+			self.kills[name] += 1
+
+
 class Worker:
-	def __init__(self, root, k, ch):
+	def __init__(self, root, k, ch, tests, originals, san):
 		self.dir = os.path.join(root, "w%d" % k)
 		self.src = os.path.join(self.dir, "src")
 		self.out = os.path.join(self.dir, "out")
 		self.ch = ch
+		self.tests = tests
+		self.originals = originals
+		self.san = san
+		self.same = {}  # file -> its reference object, debug info stripped
 		shutil.rmtree(self.src, ignore_errors=True)
 		# Fresh mtimes: objects left by an interrupted run are older.
 		shutil.copytree(SOLUTIONS, self.src, copy_function=shutil.copy)
+		# The text the mutants were made from, should solutions/ change
+		# under a long run.
+		for name, text in originals.items():
+			with open(os.path.join(self.src, name), "w") as f:
+				f.write(text)
 
 	def sh(self, argv):
 		r = subprocess.run(argv, stdout=subprocess.PIPE,
@@ -370,49 +422,72 @@ class Worker:
 		return self.sh([os.environ.get("MAKE", "make"),
 				"--no-print-directory", "-f", "tests/kit/variant.mk",
 				"SRC=" + self.src, "OUT=" + self.out,
+				"CFLAGS=" + " ".join(self.cflags),
+				"LDFLAGS=" + " ".join(self.ldflags),
 				target if target == "all" else
 				os.path.join(self.out, target)])
+
+	def stripped(self, name):
+		"""The object of solutions/name as built here, without its debug
+		information (which a swap changes even when the code is the
+		same): bytes, or None."""
+		obj = os.path.join(self.out, "obj", name[:-2] + ".o")
+		tmp = os.path.join(self.dir, "stripped.o")
+		ok, _ = self.sh(["objcopy", "--strip-debug", obj, tmp])
+		if not ok:
+			return None
+		with open(tmp, "rb") as f:
+			return f.read()
 
 	def prepare(self):
 		"""Build the reference with variant.mk, then compile the grader's
 		sources to objects once: variant.mk compiles them again at every
 		link (5 s a mutant), and no mutant touches them (regions are in
 		solutions/*.c, never in a header)."""
-		ok, log = self.build()
+		self.cflags = os.environ.get(
+			"CFLAGS", "-std=gnu11 -Wall -Wextra -Werror -g -O2").split()
+		self.ldflags = os.environ.get("LDFLAGS", "").split()
+		if self.san:
+			for f in SAN_CFLAGS:
+				if f not in self.cflags:
+					self.cflags.append(f)
+			for f in SAN_LDFLAGS:
+				if f not in self.ldflags:
+					self.ldflags.append(f)
+		ok, log = self.build("libcorolab.a")
 		if not ok:
 			return ok, log
 		cc = os.environ.get("CC", "cc")
-		cflags = os.environ.get("CFLAGS",
-					"-std=gnu11 -Wall -Wextra -Werror -g -O2")
 		check = subprocess.run(["pkg-config", "--cflags", "--libs",
 					"check"], stdout=subprocess.PIPE,
 				       universal_newlines=True, check=True)
 		flags = check.stdout.split()
-		self.check_cflags = [f for f in flags
-				     if not f.startswith(("-l", "-L"))]
-		self.check_libs = [f for f in flags
-				   if f.startswith(("-l", "-L", "-pthread"))]
+		check_cflags = [f for f in flags
+				if not f.startswith(("-l", "-L"))]
+		check_libs = [f for f in flags
+			      if f.startswith(("-l", "-L", "-pthread"))]
 		tdir = os.path.join(self.out, "mutobj")
 		os.makedirs(tdir, exist_ok=True)
 		srcs = ["tests/grade.c"] + sorted(
 			os.path.join("tests", f) for f in os.listdir("tests")
 			if re.match(r"ch\d\d_.*\.c$", f))
-		self.tobjs = []
+		tobjs = []
 		for src in srcs:
 			obj = os.path.join(tdir, os.path.basename(src)[:-2] + ".o")
-			ok, log = self.sh([cc] + cflags.split() +
-					  self.check_cflags +
+			ok, log = self.sh([cc] + self.cflags + check_cflags +
 					  ["-I" + self.src, "-Itests", "-c", src,
 					   "-o", obj])
 			if not ok:
 				return ok, log
-			self.tobjs.append(obj)
-		self.link_cmd = ([cc] + cflags.split() + self.tobjs +
+			tobjs.append(obj)
+		self.link_cmd = ([cc] + self.cflags + tobjs +
 				 [os.path.join(self.out, "libcorolab.a")] +
-				 os.environ.get("LDFLAGS", "").split() +
-				 self.check_libs +
+				 self.ldflags + check_libs +
 				 ["-o", os.path.join(self.out, "grade")])
-		return self.relink()
+		ok, log = self.relink()
+		for name in self.originals:
+			self.same[name] = self.stripped(name)
+		return ok, log
 
 	def relink(self):
 		"""The library with variant.mk (only the patched object is
@@ -422,49 +497,103 @@ class Worker:
 			return ok, log
 		return self.sh(self.link_cmd)
 
-	def grade(self):
-		"""(killed, detail).  The output goes to a file, not a pipe: Check
+	def grade_one(self, name, timeout=None):
+		"""Run one test alone (CK_RUN_CASE) under its timeout: (passed,
+		detail, seconds).  The output goes to a file, not a pipe: Check
 		forks each test into a process group of its own, and a test
 		child left behind by a killed grader would hold a pipe open."""
+		env = dict(os.environ, CK_RUN_CASE=name)
+		if timeout is not None:
+			env["CK_TIMEOUT_MULTIPLIER"] = "%.3f" % (timeout /
+								 TEST_TIMEOUT)
+		wall = (timeout or TEST_TIMEOUT * self.tests.base_mult) + \
+			GRADER_SLACK
 		log = os.path.join(self.dir, "grade.log")
+		t0 = time.time()
 		with open(log, "w") as f:
 			p = subprocess.Popen(
 				[os.path.join(self.out, "grade"), "-c",
 				 str(self.ch), "-m"],
-				stdout=f, stderr=subprocess.STDOUT,
+				stdout=f, stderr=subprocess.STDOUT, env=env,
 				start_new_session=True)
 			try:
-				p.wait(timeout=GRADE_TIMEOUT)
+				p.wait(timeout=wall)
 			except subprocess.TimeoutExpired:
 				kill_tree(p.pid)
 				p.wait()
-				return True, "timed out after %ds" % GRADE_TIMEOUT
+				return False, "%s: grader hung" % name, \
+					time.time() - t0
+		secs = time.time() - t0
 		with open(log, errors="replace") as f:
 			out = f.read()
-		m = re.search(r"^chapter %d passed (\d+) failed (\d+)$" % self.ch,
+		m = re.search(r"^FAIL ch%02d %s \(.*\n\s*(.*)" % (self.ch, name),
 			      out, re.M)
-		if not m:
-			return True, "grader died (status %d)" % p.returncode
-		passed, failed = int(m.group(1)), int(m.group(2))
-		if failed:
-			return True, "%d of %d tests failed" % (failed,
-								 passed + failed)
-		return False, "%d tests passed" % passed
+		if m:
+			why = m.group(1)
+			if "timeout" in why.lower():
+				why = "timed out after %.1fs" % (timeout or wall)
+			return False, "%s: %s" % (name, short(why, 70)), secs
+		if not re.search(r"^chapter %d passed 1 " % self.ch, out, re.M):
+			return False, "%s: grader died (status %d)" % (
+				name, p.returncode), secs
+		return True, "", secs
+
+	def grade(self):
+		"""(killed, detail): the tests one at a time, the likeliest
+		killer first, up to the first that fails."""
+		n = 0
+		for name in self.tests.order():
+			ok, detail, _ = self.grade_one(name,
+						       self.tests.timeout(name))
+			n += 1
+			if not ok:
+				self.tests.killed_by(name)
+				return True, detail
+		return False, "%d tests passed" % n
+
+	def reference(self, timed):
+		"""Run every test of the chapter on the reference build: None if
+		all pass, else what failed.  If timed, record what each took."""
+		for name in self.tests.names:
+			ok, detail, secs = self.grade_one(name)
+			if not ok:
+				return detail
+			if timed:
+				self.tests.secs[name] = secs
+		return None
 
 	def run(self, mut):
 		path = os.path.join(self.src, mut["file"])
-		orig = os.path.join(SOLUTIONS, mut["file"])
 		with open(path, "w") as f:
 			f.write(mut["new"])
 		try:
-			ok, log = self.relink()
+			ok, log = self.build("libcorolab.a")
 			if not ok:
 				errs = [l for l in log.split("\n") if "error:" in l]
 				return "stillborn", short((errs or [""])[0], 100)
+			same = self.same.get(mut["file"])
+			if same is not None and self.stripped(mut["file"]) == same:
+				return "identical", "compiles to the reference's code"
+			ok, log = self.sh(self.link_cmd)
+			if not ok:
+				return "stillborn", short(log, 100)
 			killed, detail = self.grade()
 			return ("killed" if killed else "survived"), detail
 		finally:
-			shutil.copyfile(orig, path)
+			with open(path, "w") as f:
+				f.write(self.originals[mut["file"]])
+
+
+def list_tests(grade, ch):
+	"""The names of chapter ch's tests, from the grader's JSON output."""
+	js = os.path.join(os.path.dirname(grade), "tests.json")
+	with open(os.devnull, "w") as null:
+		subprocess.run([grade, "-c", str(ch), "-q", "-j", js],
+			       stdout=null, stderr=null,
+			       env=dict(os.environ, CK_RUN_CASE="-"))
+	with open(js) as f:
+		return [re.sub(r"^ch\d\d ", "", t["name"])
+			for t in json.load(f)["tests"]]
 
 
 def main():
@@ -476,6 +605,9 @@ def main():
 			help="only the mutants of this file of solutions/")
 	ap.add_argument("--build", default="build",
 			help="build directory (build/san under SAN=1)")
+	ap.add_argument("--san", action="store_true",
+			help="only the memory mutants, on a build with "
+			"AddressSanitizer, LeakSanitizer and UBSan")
 	ap.add_argument("--list", action="store_true",
 			help="only list the mutants, build nothing")
 	args = ap.parse_args()
@@ -496,31 +628,67 @@ def main():
 		sys.stderr.write(line + "\n")
 	if args.file is not None:
 		mutants = [m for m in mutants if m["file"] == args.file]
+	if args.san:
+		mutants = [m for m in mutants if m["kind"] == "memory"]
 	if args.limit is not None:
 		mutants = mutants[:args.limit]
 	if args.list:
 		for m in mutants:
 			print("%s %-6s %s" % (m["id"], m["kind"], m["desc"]))
 		return 1 if errors else 0
+	if not mutants:
+		print("chapter %d: no mutants to grade" % ch)
+		return 1 if errors else 0
 
-	root = os.path.join(args.build, "mutants", "ch%02d" % ch)
+	originals = {}
+	for m in mutants:
+		if m["file"] not in originals:
+			with open(os.path.join(SOLUTIONS, m["file"])) as f:
+				originals[m["file"]] = f.read()
+	base_mult = 1.0
+	if args.san:
+		base_mult = float(os.environ.get("CK_TIMEOUT_MULTIPLIER", "4"))
+		os.environ["CK_TIMEOUT_MULTIPLIER"] = "%g" % base_mult
+		os.environ.setdefault("LSAN_OPTIONS", "")
+	tests = Tests(ch, base_mult)
+	root = os.path.join(args.build, "mutants%s" % ("-san" if args.san
+						       else ""), "ch%02d" % ch)
 	os.makedirs(root, exist_ok=True)
 	jobs = max(1, min(args.jobs, len(mutants)))
-	print("chapter %d: %d mutants%s, %d workers" % (
-		ch, len(mutants),
-		"" if len(mutants) == total else " (first %d of %d)" %
-		(len(mutants), total), jobs), flush=True)
-	workers = [Worker(root, k, ch) for k in range(jobs)]
-	for w in workers:
-		ok, log = w.prepare()
+	print("chapter %d: %d %smutants%s, %d workers%s" % (
+		ch, len(mutants), "memory " if args.san else "",
+		"" if len(mutants) == total else " (of %d)" % total, jobs,
+		", under the sanitizers" if args.san else ""), flush=True)
+	t0 = time.time()
+	workers = [Worker(root, k, ch, tests, originals, args.san)
+		   for k in range(jobs)]
+	built = [None] * jobs
+
+	def prepare(k):
+		built[k] = workers[k].prepare()
+
+	threads = [threading.Thread(target=prepare, args=(k,))
+		   for k in range(jobs)]
+	for t in threads:
+		t.start()
+	for t in threads:
+		t.join()
+	for k, w in enumerate(workers):
+		ok, log = built[k]
 		if not ok:
 			sys.stderr.write(log)
 			sys.exit("mutants: the reference does not build")
-		killed, detail = w.grade()
-		if killed:
+		if k == 0:
+			tests.names = list_tests(os.path.join(w.out, "grade"), ch)
+			tests.kills = {n: 0 for n in tests.names}
+		failed = w.reference(timed=k == 0)
+		if failed:
 			sys.stderr.write("mutants: the reference fails chapter %d: "
-					 "%s\n" % (ch, detail))
+					 "%s\n" % (ch, failed))
 			sys.exit(2)
+	print("reference: %d tests in %.1fs, built and graded in %.0fs" % (
+		len(tests.names), sum(tests.secs.values()), time.time() - t0),
+		flush=True)
 
 	results = {}
 	lock = threading.Lock()
@@ -549,12 +717,15 @@ def main():
 	elapsed = time.time() - t0
 
 	report = []
-	survivors = equivalent = killed = stillborn = 0
+	survivors = equivalent = killed = stillborn = identical = 0
 	mem_total = mem_killed = 0
 	for m in mutants:
 		verdict = results[m["id"]][0]
 		if verdict == "stillborn":
 			stillborn += 1
+			continue
+		if verdict == "identical":
+			identical += 1
 			continue
 		if verdict == "survived" and m["desc"] in skip:
 			equivalent += 1
@@ -570,20 +741,26 @@ def main():
 			survivors += 1
 			report.append(m["desc"])
 	for m in mutants:
-		if results[m["id"]][0] == "killed" and m["desc"] in skip:
-			report.append("error: %s is killed but listed in %s" %
-				      (m["desc"], SKIP))
+		if results[m["id"]][0] in ("killed", "identical") and \
+				m["desc"] in skip:
+			report.append("error: %s is %s but listed in %s" %
+				      (m["desc"], results[m["id"]][0], SKIP))
 			errors += 1
 	counted = killed + survivors
 	pct = 100.0 * killed / counted if counted else 100.0
-	summary = ("chapter %d: %d of %d mutants killed (%.0f%%), %d stillborn; "
-		   "memory mutants: %d of %d killed" % (
-			   ch, killed, counted, pct, stillborn, mem_killed,
-			   mem_total))
+	summary = ("chapter %d%s: %d of %d mutants killed (%.0f%%), "
+		   "%d stillborn, %d identical to the reference once compiled"
+		   % (ch, " under the sanitizers" if args.san else "",
+		      killed, counted, pct, stillborn, identical))
+	if not args.san:
+		summary += "; memory mutants: %d of %d killed" % (mem_killed,
+								   mem_total)
 	if equivalent:
 		summary += "; %d equivalent (%s)" % (equivalent, SKIP)
 	timing = "%d mutants in %.0fs with %d workers (%.1fs each)" % (
 		len(mutants), elapsed, jobs, elapsed / len(mutants))
+	kills = sorted(((n, k) for n, k in tests.kills.items() if k),
+		       key=lambda x: -x[1])
 	report += stale + [summary, timing]
 	for line in report:
 		print(line)
@@ -593,6 +770,8 @@ def main():
 			f.write("%s %-9s %-6s %s (%s, %.1fs)\n" % (
 				m["id"], v, m["kind"], m["desc"], d, t))
 		f.write("\n" + "\n".join(report) + "\n")
+		f.write("\nkills by test:\n" + "".join(
+			"  %4d %s\n" % (k, n) for n, k in kills))
 	return 1 if errors else 0
 
 

@@ -22,6 +22,12 @@ try:
 except StopIteration as stop:
     print("returns", stop.value)
 
+# test_fib_of_zero_yields_nothing
+try:
+    next(fib(0))
+except StopIteration as stop:
+    print("fib(0): returns", stop.value, "at the first next")
+
 # test_fib_forever_until_overflow: Python's ints grow without end; a C
 # intptr_t stops at 2**63 - 1 on a 64-bit machine. These are the numbers
 # that still fit, the last of them, and the first that does not.

@@ -33,6 +33,14 @@ print("range(10, 0, -3):", drain(count(10, 0, -3)))
 # test_range_empty
 print("range(3, 3, 1):", drain(count(3, 3, 1)))
 print("range(0, 5, -1):", drain(count(0, 5, -1)))
+print("range(3, 3, -1):", drain(count(3, 3, -1)))
+
+# test_range_stops_at_the_ends_of_intptr (a 64-bit intptr_t)
+INTPTR_MAX, INTPTR_MIN = 2**63 - 1, -2**63
+print("range(INTPTR_MAX - 1, INTPTR_MAX, 10):",
+      drain(count(INTPTR_MAX - 1, INTPTR_MAX, 10)))
+print("range(INTPTR_MIN + 1, INTPTR_MIN, -10):",
+      drain(count(INTPTR_MIN + 1, INTPTR_MIN, -10)))
 
 # test_range_step_zero_fails_at_first_next
 g = count(0, 5, 0)  # no error yet: the body has not run
