@@ -35,7 +35,8 @@
  * who unblocked whom so a viewer can draw the arrow.
  *
  * The tracer is single-threaded, like the loop, and one process writes a
- * trace file: a child forked with the file open must not write to it.
+ * trace file: a child forked with the file open lets go of it and does
+ * not trace.
  */
 #ifndef CL_TRACE_H
 #define CL_TRACE_H
@@ -114,11 +115,32 @@ int cl_trace_open(const char *path);
 void cl_trace_close(void);
 
 /*
- * Write out what is buffered. The tracer flushes at loop end and exit()
- * flushes too; a program about to block for long, or to fork, or one that
- * may be killed, can call this so the trace so far is on disk.
+ * Write out what is buffered. The tracer flushes at loop end, and exit()
+ * flushes too; a program about to block for long, or one that may be
+ * killed, can call this so the trace so far is on disk. (A child made by
+ * fork drops the parent's trace file and buffer, unwritten: the parent
+ * writes them.)
  */
 void cl_trace_flush(void);
+
+/*
+ * Events written but not yet in the file: a count, then the bytes.
+ */
+struct cl_trace_buf {
+	size_t len;
+	char data[];
+};
+
+/*
+ * Buffer events in size bytes at buf (the struct and its data) instead of
+ * a buffer of the tracer's own. For a grader: it maps buf shared before
+ * forking a test's process, which calls this before tracing; if the test
+ * dies, buf->data holds buf->len bytes of events that still belong at the
+ * end of the trace file. Call it before cl_trace_open, or while no file is
+ * open; size must leave room for a few events (8 KiB will do).
+ * Returns 0 or -EINVAL.
+ */
+int cl__trace_buffer(struct cl_trace_buf *buf, size_t size);
 
 /*
  * Copy src into dst (size bytes, always NUL-terminated) with C escapes for
