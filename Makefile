@@ -5,16 +5,19 @@
 #	BORROW=N[,N]|all  take these chapters from solutions/ (make grade)
 #	LAB=DIR		grade a submission laid out like lab/ (default lab)
 #	SAN=1		build with AddressSanitizer and UBSan
+#	NOSAN=1		make grade: skip its run under the sanitizers
 #	FORCE=1		let "make lab" overwrite edits in lab/
 
 CC ?= cc
 CFLAGS := -std=gnu11 -Wall -Wextra -Werror -g -O2
 LDFLAGS :=
 BUILD := build
-ifeq ($(SAN),1)
-CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
+SANCFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
-LDFLAGS += -fsanitize=address,undefined
+SANLDFLAGS := -fsanitize=address,undefined
+ifeq ($(SAN),1)
+CFLAGS += $(SANCFLAGS)
+LDFLAGS += $(SANLDFLAGS)
 BUILD := build/san
 # Sanitized code runs slower: give each test more time.
 export CK_TIMEOUT_MULTIPLIER ?= 4
@@ -39,8 +42,9 @@ help:
 	@echo "  make demo        install what is missing, build, run the examples"
 	@echo "  make examples    build the examples on your lab/ (build/lab/examples)"
 	@echo "  make test        the kit's self-test: reference, promises, examples"
-	@echo "  make grade       grade lab/ (CH=N, BORROW=N|all, LAB=DIR); results"
-	@echo "                   in build/grade/results.json (Gradescope format)"
+	@echo "  make grade       grade lab/ (CH=N, BORROW=N|all, LAB=DIR, NOSAN=1);"
+	@echo "                   under the sanitizers too; results in"
+	@echo "                   build/grade/results.json (Gradescope format)"
 	@echo "  make lab         regenerate lab/ from solutions/ (FORCE=1 to discard edits)"
 	@echo "  make lab-check   fail if lab/ is not exactly what make lab writes"
 	@echo "  make handout     pack the kit without solutions/ for students"
@@ -105,10 +109,23 @@ endif
 	@$(BUILD)/labgen mix solutions $(LAB) $(BUILD)/borrow/src $(BORROW)
 endif
 	@$(VARIANT) -s SRC=$(GRADE_SRC) OUT=$(BUILD)/grade all
-	@rm -rf $(BUILD)/grade/traces
+	@rm -rf $(BUILD)/grade/traces && mkdir -p $(BUILD)/grade/traces
+ifneq ($(SAN)$(NOSAN),)
 	@$(BUILD)/grade/grade $(if $(CH),-c $(CH)) \
 		-j $(BUILD)/grade/results.json -t $(BUILD)/grade/traces \
 		-v $(COTRACE) || true
+else
+	@echo "grading under AddressSanitizer, UBSan and LeakSanitizer first" \
+		"(NOSAN=1 skips it)..."
+	@$(VARIANT) -s SRC=$(GRADE_SRC) OUT=$(BUILD)/grade-san \
+		CFLAGS="$(CFLAGS) $(SANCFLAGS)" LDFLAGS="$(LDFLAGS) $(SANLDFLAGS)" all
+	@CK_TIMEOUT_MULTIPLIER=4 $(BUILD)/grade-san/grade $(if $(CH),-c $(CH)) \
+		-q -t $(BUILD)/grade/traces/san -l $(BUILD)/grade/san.txt \
+		>/dev/null || true
+	@$(BUILD)/grade/grade $(if $(CH),-c $(CH)) \
+		-j $(BUILD)/grade/results.json -t $(BUILD)/grade/traces \
+		-v $(COTRACE) -s $(BUILD)/grade/san.txt || true
+endif
 	@echo "results: $(BUILD)/grade/results.json"
 
 lab: $(BUILD)/labgen

@@ -13,6 +13,11 @@
  *	-q	quiet: no failure details, only the table
  *	-m	machine-readable table: one line "chapter N passed P failed F"
  *		per chapter, read by the kit's self-test (tests/kit/selftest.sh)
+ *	-l	write each test's verdict to FILE, a line "NAME pass" or
+ *		"NAME fail WHAT": the sanitizer run of make grade, whose
+ *		WHAT names the sanitizer's finding and where (below)
+ *	-s	FILE written by -l of the sanitized grader: a test that passes
+ *		here but failed there with a sanitizer's report fails
  *
  * Every test gets a TCase of its own, named after the test, so Check runs
  * it in a forked child with its own timeout. A test that crashes or never
@@ -31,16 +36,19 @@
  *	   (what was expected, what happened, what to reread), the points
  *	   table, and the JSON file.
  */
+#define _GNU_SOURCE /* asprintf */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "grade.h"
+#include "trace.h"
 
 #define MAX_CHAPTERS 16
 #define MAX_TESTS 64
@@ -48,6 +56,7 @@
 
 struct test {
 	const TTest *t;
+	int index; /* its run index: all[index], trace_buf(index) */
 	int points;
 	const char *reread;
 	int passed; /* set in step 4 */
@@ -58,6 +67,8 @@ struct test {
 	char *trace; /* a failed test's trace and timeline, if any */
 	char *timeline;
 	char *printed; /* what a failed test wrote to stderr, if anything */
+	char *tail;    /* cotrace tail of its trace: last events, waits */
+	char *found;   /* a sanitizer's finding in what it printed */
 };
 
 struct chapter {
@@ -143,6 +154,20 @@ static const char *trace_dir, *cotrace;
 static struct test *all[MAX_CHAPTERS * MAX_TESTS]; /* by run index */
 
 /*
+ * One trace buffer per test, mapped shared before Check forks the tests'
+ * processes: what a test's tracer had not yet written when the test
+ * crashed or was killed for its time is still here for keep_trace.
+ * Pages nobody touches cost nothing.
+ */
+#define TRACE_BUF_SIZE (64 * 1024)
+static char *trace_bufs;
+
+static struct cl_trace_buf *trace_buf(int i)
+{
+	return (struct cl_trace_buf *)(trace_bufs + (size_t)i * TRACE_BUF_SIZE);
+}
+
+/*
  * Every test runs through this wrapper: Check hands it the test's index
  * (as the loop index of a loop test), and in the test's own child it
  * points the tracer at a file named after the test before running it.
@@ -159,6 +184,8 @@ static void run_one(int i)
 		snprintf(path, sizeof path, "%s/%s.trace", trace_dir,
 			 all[i]->t->name);
 		setenv("COROLAB_TRACE", path, 1);
+		if (trace_bufs != NULL)
+			cl__trace_buffer(trace_buf(i), TRACE_BUF_SIZE);
 		/* What the test's process writes to stderr (the library's
 		 * reports, a sanitizer's, glibc's) goes to a file of its
 		 * own, to be shown with the test's failure. Not with
@@ -204,11 +231,86 @@ static char *squeeze(const char *text)
 	return out;
 }
 
-/* Up to 1,500 bytes of what t wrote to stderr, kept if it failed; the
- * file goes either way. */
+/* Is this frame's file the library's (lab/gen.c), not a test's, libc's
+ * or the sanitizer's own? */
+static int library_file(const char *file)
+{
+	return strncmp(file, "tests/", 6) != 0 && strstr(file, "/usr/") == NULL &&
+	       strstr(file, "sanitizer") == NULL && strncmp(file, "../", 3) != 0 &&
+	       strstr(file, ".c:") != NULL;
+}
+
+/* A frame of a sanitizer's report in the library: its function, and its
+ * file:line (the column dropped). */
+static int library_frame(const char *line, char *func, char *file)
+{
+	char *line_no, *column;
+
+	if (sscanf(line, " #%*d %*s in %127s %511s", func, file) != 2 ||
+	    !library_file(file))
+		return 0;
+	line_no = strstr(file, ".c:") + 3;
+	column = strchr(line_no, ':');
+	if (column != NULL)
+		*column = '\0';
+	return 1;
+}
+
+/*
+ * What a sanitizer found, from its report in what the test printed:
+ * "heap-use-after-free in cl__gen_resume, lab/gen.c:212", the finding and
+ * the first frame of the library (the code the student wrote) that the
+ * report names. Empty if there is no report.
+ */
+static void sanitizer_finding(FILE *f, char *out, size_t size)
+{
+	char line[1024], kind[128] = "", func[128], file[512];
+	const char *p;
+
+	out[0] = '\0';
+	while (fgets(line, sizeof line, f) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		if ((p = strstr(line, "runtime error: ")) != NULL) {
+			/* UBSan: "lab/gen.c:212:5: runtime error: ..." */
+			snprintf(out, size, "undefined behaviour, %s at %.*s",
+				 p + 15, (int)strcspn(line, " "), line);
+			out[strlen(out) - (out[strlen(out) - 1] == ':')] = '\0';
+			return;
+		}
+		if ((p = strstr(line, "ERROR: AddressSanitizer: ")) != NULL) {
+			snprintf(kind, sizeof kind, "%.*s",
+				 (int)strcspn(p + 25, " "), p + 25);
+			continue;
+		}
+		if (strstr(line, "ERROR: LeakSanitizer:") != NULL) {
+			snprintf(kind, sizeof kind, "memory leaked");
+			continue;
+		}
+		/* "    #1 0x55d1 in cl_exc_new lab/exc.c:40:12" */
+		if (kind[0] == '\0' || !library_frame(line, func, file))
+			continue;
+		snprintf(out, size, "%s in %s, %s", kind, func, file);
+		/* Its caller in the library, if the next frame is: the
+		 * leaked object's allocator is rarely where the bug is. */
+		if (fgets(line, sizeof line, f) != NULL &&
+		    library_frame(line, func, file))
+			snprintf(out + strlen(out), size - strlen(out),
+				 ", called from %s, %s", func, file);
+		return;
+	}
+	if (kind[0] != '\0')
+		snprintf(out, size, "%s (no frame of the library in the "
+				    "report)", kind);
+}
+
+/* Up to 1,500 bytes of what t wrote to stderr, kept if it failed, and a
+ * sanitizer's finding in all of it. The file goes, unless it holds a
+ * finding and keep_reports says to keep those (the -l run). */
+static int keep_reports;
+
 static void keep_printed(struct test *t)
 {
-	char path[512], buf[1501];
+	char path[512], buf[1501], found[768];
 	size_t n = 0;
 	FILE *f;
 
@@ -216,29 +318,84 @@ static void keep_printed(struct test *t)
 	f = fopen(path, "r");
 	if (f == NULL)
 		return;
-	if (!t->passed)
+	found[0] = '\0';
+	if (!t->passed) {
 		n = fread(buf, 1, sizeof buf - 1, f);
+		rewind(f);
+		sanitizer_finding(f, found, sizeof found);
+	}
 	fclose(f);
-	unlink(path);
+	if (found[0] != '\0')
+		t->found = strdup(found);
+	if (!(keep_reports && t->found))
+		unlink(path);
 	while (n > 0 && buf[n - 1] == '\n')
 		n--;
 	buf[n] = '\0';
 	if (n > 0)
 		t->printed = squeeze(buf);
 }
+
+/* What a command printed on its standard output (at most 8 KiB), or
+ * NULL if it could not run or failed. */
+static char *output_of(char *const argv[])
+{
+	char buf[8193];
+	size_t len = 0;
+	ssize_t n;
+	int fds[2], status;
+	pid_t pid;
+
+	if (pipe(fds) != 0)
+		return NULL;
+	pid = fork();
+	if (pid == 0) {
+		dup2(fds[1], STDOUT_FILENO);
+		close(fds[0]);
+		close(fds[1]);
+		freopen("/dev/null", "w", stderr);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(fds[1]);
+	while (pid > 0 && len < sizeof buf - 1 &&
+	       (n = read(fds[0], buf + len, sizeof buf - 1 - len)) > 0)
+		len += (size_t)n;
+	close(fds[0]);
+	if (pid < 0 || waitpid(pid, &status, 0) != pid ||
+	    !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return NULL;
+	while (len > 0 && buf[len - 1] == '\n')
+		len--;
+	buf[len] = '\0';
+	return strdup(buf);
+}
 static const TTest run_one_ttest = { "run_one", run_one, __FILE__,
 				     __LINE__ };
 
 /*
- * After the run: a passed test's trace is deleted; a failed one's is kept
- * and, if we have cotrace, drawn as a timeline next to it.
+ * After the run: a passed test's trace is deleted; a failed one's is kept,
+ * completed with what its tracer had not written yet if the test died
+ * (the buffer it borrowed, trace_buf), and, if we have cotrace, drawn as
+ * a timeline next to it and summed up by "cotrace tail": its last events
+ * and what each unfinished task was waiting for.
  */
 static void keep_trace(struct test *t)
 {
-	char path[512], svg[512];
+	struct cl_trace_buf *b = trace_bufs ? trace_buf(t->index) : NULL;
+	char path[512], svg[512], n[8] = "8";
 	struct stat st;
+	int fd;
 
 	snprintf(path, sizeof path, "%s/%s.trace", trace_dir, t->t->name);
+	if (!t->passed && b != NULL && b->len > 0 &&
+	    b->len <= TRACE_BUF_SIZE - sizeof *b &&
+	    (fd = open(path, O_WRONLY | O_APPEND)) >= 0) {
+		if (write(fd, b->data, b->len) != (ssize_t)b->len)
+			fprintf(stderr, "grade: %s: %s\n", path,
+				strerror(errno));
+		close(fd);
+	}
 	if (stat(path, &st) != 0)
 		return;
 	if (t->passed || st.st_size == 0) {
@@ -249,24 +406,27 @@ static void keep_trace(struct test *t)
 	if (cotrace == NULL || access(cotrace, X_OK) != 0)
 		return;
 	snprintf(svg, sizeof svg, "%s/%s.svg", trace_dir, t->t->name);
-	pid_t pid = fork();
-	if (pid == 0) {
-		freopen("/dev/null", "w", stderr);
-		execl(cotrace, cotrace, "timeline", path, "-o", svg,
-		      (char *)NULL);
-		_exit(127);
-	}
-	int status;
-	if (pid > 0 && waitpid(pid, &status, 0) == pid &&
-	    WIFEXITED(status) && WEXITSTATUS(status) == 0)
+	char *timeline[] = { (char *)cotrace, "timeline", path, "-o", svg,
+			     NULL };
+	char *tail[] = { (char *)cotrace, "tail", path, "-n", n, NULL };
+	char *none = output_of(timeline);
+
+	if (none != NULL)
 		t->timeline = strdup(svg);
+	free(none);
+	t->tail = output_of(tail);
 }
 
-static void explain(const char *msg, const char *test, int chapter)
+static void explain(const struct test *t, int chapter)
 {
+	const char *msg = t->msg, *test = t->t->name;
+	const char *printed = t->printed ? t->printed : "";
+
 	if (strstr(msg, "timeout") != NULL)
 		printf("     It did not finish in %d seconds: something loops "
-		       "or waits forever.\n", TIMEOUT_SECONDS);
+		       "or waits forever. The end of its trace\n"
+		       "     below says what each task was waiting for.\n",
+		       TIMEOUT_SECONDS);
 	else if (strstr(msg, "signal 4 ") != NULL)
 		printf("     SIGILL is one of corolab's two traps: a "
 		       "finished context was switched to again\n"
@@ -277,6 +437,30 @@ static void explain(const char *msg, const char *test, int chapter)
 		       "     chapters/02-stacks/README.md, section 2. The "
 		       "first frame. Run it alone in gdb:\n"
 		       "       CK_FORK=no CK_RUN_CASE=%s gdb --args %s -c %d\n",
+		       test, grader, chapter);
+	else if (strstr(msg, "signal 11 ") != NULL &&
+		 strstr(printed, "overflowed its stack") != NULL)
+		printf("     A coroutine ran off the end of its stack into "
+		       "the guard page; what it printed\n"
+		       "     names it. Deep recursion, or a big array on "
+		       "the coroutine's stack? (chapter 02,\n"
+		       "     guard pages)\n");
+	else if (strstr(msg, "signal 11 ") != NULL)
+		printf("     It crashed: a read or write of memory the "
+		       "process does not own. If the trace\n"
+		       "     ends in a task's step, the crash is in that "
+		       "step or in the switch into it\n"
+		       "     (a bad saved stack pointer: chapter 02). Run "
+		       "it alone in gdb:\n"
+		       "       CK_FORK=no CK_RUN_CASE=%s gdb --args %s -c %d\n",
+		       test, grader, chapter);
+	else if (strstr(msg, "signal 6 ") != NULL)
+		printf("     It aborted: an assert failed, or glibc found "
+		       "its heap corrupted (a double\n"
+		       "     free, a write past an allocation); what it "
+		       "printed says which. Run it alone\n"
+		       "     under valgrind:\n"
+		       "       CK_FORK=no CK_RUN_CASE=%s valgrind %s -c %d\n",
 		       test, grader, chapter);
 	else if (strstr(msg, "signal") != NULL)
 		printf("     It crashed. Run it alone in gdb:\n"
@@ -321,7 +505,7 @@ static int write_json(const char *path)
 			continue;
 		for (int j = 0; j < c->ntests; j++) {
 			struct test *t = &c->tests[j];
-			char name[160], out[3072];
+			char name[160], out[12288];
 
 			snprintf(name, sizeof name, "ch%02d %s", c->number,
 				 t->t->name);
@@ -330,7 +514,7 @@ static int write_json(const char *path)
 			else
 				snprintf(out, sizeof out,
 					 "%s (%s:%d)\nReread chapters/%s/"
-					 "README.md, section %s.%s%s%s%s%s%s",
+					 "README.md, section %s.%s%s%s%s%s%s%s%s",
 					 t->ran ? t->msg : "did not run",
 					 t->file ? t->file : "?", t->line,
 					 c->dir, t->reread,
@@ -338,6 +522,9 @@ static int write_json(const char *path)
 					 t->trace ? t->trace : "",
 					 t->timeline ? "\nTimeline: " : "",
 					 t->timeline ? t->timeline : "",
+					 t->tail ? "\nThe end of its trace:\n"
+						 : "",
+					 t->tail ? t->tail : "",
 					 t->printed ? "\nIt printed:\n" : "",
 					 t->printed ? t->printed : "");
 			fprintf(f, "%s\n    {\"name\": ", first ? "" : ",");
@@ -354,16 +541,89 @@ static int write_json(const char *path)
 	return fclose(f);
 }
 
+/*
+ * -l: one line per test graded, "NAME pass" or "NAME fail REPORT WHAT",
+ * REPORT the file holding what the test printed (the sanitizer's report)
+ * and WHAT the finding, or "- -" if there is none.
+ */
+static int write_list(const char *path)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f == NULL) {
+		fprintf(stderr, "grade: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	for (int i = 0; i < nchapters; i++)
+		for (int j = 0; chapters[i].selected && j < chapters[i].ntests;
+		     j++) {
+			struct test *t = &chapters[i].tests[j];
+
+			if (t->passed)
+				fprintf(f, "%s pass\n", t->t->name);
+			else if (t->found != NULL)
+				fprintf(f, "%s fail %s/%s.stderr %s\n",
+					t->t->name, trace_dir, t->t->name,
+					t->found);
+			else
+				fprintf(f, "%s fail - -\n", t->t->name);
+		}
+	return fclose(f);
+}
+
+/*
+ * -s: the verdicts of the sanitized run. A test that passed here but
+ * failed there with a sanitizer's finding fails, with the finding as its
+ * message: the bug is real even if this build's memory happened to hold
+ * what the test looked for. (A failure there without a finding, a
+ * timeout of the slower build, changes nothing.)
+ */
+static int read_san(const char *path)
+{
+	char line[2048], name[256], verdict[8], report[768];
+	struct test *t;
+	int at;
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL) {
+		fprintf(stderr, "grade: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof line, f) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		if (sscanf(line, "%255s %7s %767s %n", name, verdict, report,
+			   &at) != 3 ||
+		    strcmp(verdict, "fail") != 0 || strcmp(report, "-") == 0)
+			continue;
+		t = find_test(name);
+		if (t == NULL || !t->passed)
+			continue;
+		t->passed = 0;
+		t->ran = 1;
+		if (asprintf((char **)&t->msg,
+			     "It passes, but not under AddressSanitizer, "
+			     "UBSan and LeakSanitizer: %s",
+			     line + at) < 0)
+			t->msg = "It fails under the sanitizers";
+		if (asprintf(&t->printed, "the sanitizer's report: %s",
+			     report) < 0)
+			t->printed = NULL;
+	}
+	fclose(f);
+	return 0;
+}
+
 static void usage(void)
 {
-	fprintf(stderr, "usage: grade [-c N[,N...]] [-j results.json] [-q] "
-			"[-m]\n");
+	fprintf(stderr, "usage: grade [-c N[,N...]] [-j results.json] "
+			"[-t DIR [-v COTRACE]] [-q] [-m] [-l FILE] "
+			"[-s FILE]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
-	const char *json = NULL, *only = NULL;
+	const char *json = NULL, *only = NULL, *list = NULL, *san = NULL;
 	int quiet = 0, machine = 0, failed = 0, all_points = 0, all_max = 0;
 	SRunner *sr = NULL;
 	int nall = 0;
@@ -383,6 +643,10 @@ int main(int argc, char **argv)
 			quiet = 1;
 		else if (strcmp(argv[i], "-m") == 0)
 			machine = 1;
+		else if (strcmp(argv[i], "-l") == 0 && i + 1 < argc)
+			list = argv[++i];
+		else if (strcmp(argv[i], "-s") == 0 && i + 1 < argc)
+			san = argv[++i];
 		else
 			usage();
 	}
@@ -411,6 +675,7 @@ int main(int argc, char **argv)
 			TCase *tc = tcase_create(c->tests[j].t->name);
 			tcase_set_timeout(tc, TIMEOUT_SECONDS);
 			all[nall] = &c->tests[j];
+			c->tests[j].index = nall;
 			tcase_add_loop_test(tc, &run_one_ttest, nall,
 					    nall + 1);
 			nall++;
@@ -431,6 +696,16 @@ int main(int argc, char **argv)
 			only ? only : "");
 		return 2;
 	}
+
+	if (trace_dir != NULL) {
+		trace_bufs = mmap(NULL, (size_t)nall * TRACE_BUF_SIZE,
+				  PROT_READ | PROT_WRITE,
+				  MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE,
+				  -1, 0);
+		if (trace_bufs == MAP_FAILED)
+			trace_bufs = NULL; /* then a crash loses events */
+	}
+	keep_reports = list != NULL;
 
 	/* Step 3. */
 	fflush(stdout);
@@ -462,6 +737,11 @@ int main(int argc, char **argv)
 				keep_printed(&chapters[i].tests[j]);
 			}
 
+	if (san != NULL && read_san(san) != 0)
+		return 2;
+	if (list != NULL && write_list(list) != 0)
+		return 2;
+
 	for (int i = 0; i < nchapters && !quiet; i++) {
 		struct chapter *c = &chapters[i];
 		for (int j = 0; c->selected && j < c->ntests; j++) {
@@ -472,7 +752,7 @@ int main(int argc, char **argv)
 			       t->points);
 			printf("     %s\n", t->ran ? t->msg : "did not run");
 			if (t->ran)
-				explain(t->msg, t->t->name, c->number);
+				explain(t, c->number);
 			printf("     at %s:%d; reread chapters/%s/README.md, "
 			       "section %s\n",
 			       t->file ? t->file : "?", t->line, c->dir,
@@ -481,6 +761,14 @@ int main(int argc, char **argv)
 				printf("     what the loop did: %s%s%s\n",
 				       t->trace, t->timeline ? " and " : "",
 				       t->timeline ? t->timeline : "");
+			if (t->tail) {
+				printf("     the end of its trace "
+				       "(cotrace tail):\n       ");
+				for (const char *p = t->tail; *p; p++)
+					printf(*p == '\n' ? "\n       "
+							  : "%c", *p);
+				printf("\n");
+			}
 			if (t->printed) {
 				printf("     it printed:\n       ");
 				for (const char *p = t->printed; *p; p++)
