@@ -643,8 +643,7 @@ static void cl__transport_write_ready(void *arg)
 		return;
 	sent = cl_io_write(t->fd, t->buf + t->head, t->tail - t->head);
 	if (cl__write_failed(sent)) {
-		cl__transport_unwatch_writer(t);
-		t->head = t->tail = 0;
+		/* _fatal_error empties the buffer and stops watching. */
 		cl__transport_fatal(t, cl_os_error((int)sent, NULL),
 				    "Fatal write error on socket transport");
 		return;

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """mutants.py - "make mutants CH=N": do chapter N's tests tell right from wrong?
 
-	python3 tests/kit/mutants.py N [-j JOBS] [--limit K] [--build DIR]
+	python3 tests/kit/mutants.py N [-j JOBS] [--limit K] [--file F.c]
+				       [--build DIR] [--san] [--list]
 
 Promise 3 of the design ("Discriminating"): a mutant of chapter N's lab
 regions, one small change to the reference code a student writes, must fail
@@ -12,20 +13,40 @@ some test of chapter N.  The steps:
   2. make the mutants, one change each, in a fixed order (file, line, kind):
 	drop	a simple statement (see below) becomes "(void)0;"
 	memory	the same, for a statement that is a call of *incref, *decref,
-		free, *_free or CL_TRACE*: counted apart
+		free or *_free: counted apart, and graded under the
+		sanitizers with --san
+	trace	the same, for a CL_TRACE* statement (a tracer event lost)
 	flip	a comparison negated: == and !=, < and >=, > and <=
 	bound	a bound off by one: < and <=, > and >=, "+ 1"/"- 1" dropped
 	swap	two adjacent simple statements exchanged (not a jump:
 		return/break/continue/goto, nor the body of a brace-less if)
-  3. each worker copies solutions/ once, and for each mutant patches one
-     file, builds the library with tests/kit/variant.mk into its own OUT
-     (make rebuilds only the patched object), links the grader from test
-     objects compiled once per worker, runs "grade -c N -m"
-     under a wall-clock timeout, and puts the file back;
-  4. a mutant is killed if some test of chapter N fails (or the grader
-     dies or times out), survived if all pass, stillborn if it does not
-     build (not counted);
-  5. print the survivors, the score, and write DIR/mutants/chNN/report.txt.
+  3. each worker copies solutions/ once and builds it with
+     tests/kit/variant.mk into its own OUT, compiles the grader's sources
+     to objects once, and runs every test of chapter N alone on it, which
+     times each test (a reference that fails is an error);
+  4. for each mutant, a worker patches one file, rebuilds the library
+     (make rebuilds only the patched object), and if the object, its
+     debug information stripped, is the reference's, the mutant is
+     identical and goes no further; else it links the grader and runs
+     the tests one at a time ("CK_RUN_CASE=test grade -c N -m"), the
+     test that has killed the most mutants so far first, and stops at
+     the first that fails.  Each runs under a timeout of its own
+     (SLOWDOWN times its reference time, between MIN_TIMEOUT and the
+     grader's), so that a mutant that hangs costs a second, not the
+     grader's five; then the worker puts the file back;
+  5. a mutant is killed if a test of chapter N fails (or the grader dies
+     or times out), survived if all pass, stillborn if it does not build
+     and identical if it compiles to the reference's code (neither is
+     counted);
+  6. print the survivors, the score, and write
+     DIR/mutants/chNN/report.txt (with how many mutants each test
+     killed).
+
+With --san (make mutants CH=N SAN=1) only the memory mutants are made,
+and graded on a build with AddressSanitizer, LeakSanitizer and UBSan (the
+timeouts scaled by CK_TIMEOUT_MULTIPLIER, 4 unless set): a leak or a use
+after free that the plain grade cannot see fails the test it happens in.
+The report goes to DIR/mutants-san/chNN/report.txt.
 
 A simple statement is one that starts where a statement may start (after
 ";", "{", "}", a label, "else", "do" or a brace-less if/for/while header),
@@ -75,7 +96,8 @@ DECL = re.compile(
     r"(?:(?:struct|union|enum)\s+)?([A-Za-z_]\w*)(?:\s*\*+\s*|\s+)"
     r"(?:const\s+)?\**[A-Za-z_]\w*\s*(?:\[[^\]]*\]\s*)?(?:=|;|,|\[)")
 JUMP = re.compile(r"(return|break|continue|goto)\b")
-MEMORY = re.compile(r"^(\w*(incref|decref)|free|\w+_free|CL_TRACE\w*)\s*\(")
+MEMORY = re.compile(r"^(\w*(incref|decref)|free|\w+_free)\s*\(")
+TRACE = re.compile(r"^CL_TRACE\w*\s*\(")
 # Operator tokens, longest first, so "<<=" is never read as "<".
 OPS = re.compile(r"<<=|>>=|<<|>>|->|<=|>=|==|!=|<|>")
 FLIP = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">"}
@@ -249,7 +271,8 @@ def make_mutants(ch):
 			for (a, b, _) in stmts:
 				text = short(" ".join(l.strip() for l in lines[a:b + 1]))
 				head = code[a].strip()
-				kind = "memory" if MEMORY.match(head) else "drop"
+				kind = "memory" if MEMORY.match(head) else \
+					"trace" if TRACE.match(head) else "drop"
 				indent = re.match(r"\s*", lines[a]).group(0)
 				ch_ = {a: indent + "(void)0; /* mutant */"}
 				for k in range(a + 1, b + 1):

@@ -7,6 +7,7 @@
 # ch04_stream_writer.py; an exception as Type:message.
 # Run: python3 ch04_transport.py
 import asyncio
+import selectors
 import socket
 import struct
 
@@ -233,6 +234,151 @@ async def close_flushes():
 
 asyncio.run(close_flushes())
 show("test_transport_close_flushes_then_loses")
+
+
+# test_transport_write_eof_waits_for_the_buffer: write_eof() with 200000
+# bytes buffered does not shut the socket down at once: the buffer is
+# sent first, and B sees EOF only after the last byte. The transport
+# still reads: what B sends then arrives, and B's EOF ends it.
+async def write_eof_waits():
+    a, b = small_pair()
+    p = Logged()
+    tr = await accepted(p, a)
+    total = 200000
+    tr.write(b"e" * total)
+    tr.write_eof()
+    log.append(f"buffered={tr.get_write_buffer_size() > 0}")
+    got = await read_all(b)
+    log.append(f"eof-at-peer received={len(got)}")
+    b.send(b"back")
+    b.close()
+    await p.lost_fut
+
+
+asyncio.run(write_eof_waits())
+show("test_transport_write_eof_waits_for_the_buffer")
+
+
+# test_transport_water_marks_at_zero: with high = low = 0, an empty
+# buffer is not above high (set_write_buffer_limits checks, and does not
+# pause); any byte buffered is, so the write pauses; an empty buffer is
+# at low again, so the last send resumes, and the transport stops
+# watching for room once nothing is left to send.
+async def water_marks_at_zero():
+    a, b = small_pair()
+    p = Logged()
+    tr = await accepted(p, a)
+    loop = asyncio.get_running_loop()
+    tr.set_write_buffer_limits(high=0, low=0)
+    log.append(limits(tr))
+    p.resume_writing = lambda: log.append(
+        f"resume:size={tr.get_write_buffer_size()}")
+    total = 100000
+    tr.write(b"z" * total)
+    got = bytearray()
+    while len(got) < total:
+        got.extend(await loop.sock_recv(b, 1000))
+    await asyncio.sleep(0)
+    key = loop._selector.get_map().get(a.fileno())
+    log.append(f"received={len(got)} "
+               f"writing={bool(key and key.events & selectors.EVENT_WRITE)}")
+    tr.close()
+    await p.lost_fut
+    b.close()
+
+
+asyncio.run(water_marks_at_zero())
+show("test_transport_water_marks_at_zero")
+
+
+# test_transport_write_fails_for_good: B is closed before the transport
+# has read its EOF, and write() finds out on its first send: a fatal
+# error, right inside write(): closing, nothing buffered, and
+# connection_lost gets the BrokenPipeError (an OSError: not reported).
+# After abort(), a write() is dropped: B gets nothing but EOF, though
+# the socket is still open until connection_lost. Last, with reading
+# paused and the buffer above high (paused), B is closed: the send of the
+# write callback fails for good, the buffer is dropped, and the protocol
+# hears of it from connection_lost alone (no resume_writing).
+async def write_fails():
+    loop = asyncio.get_running_loop()
+    called = []
+    loop.set_exception_handler(lambda loop, ctx: called.append(ctx))
+    a, b = small_pair()
+    p = Logged()
+    tr = await accepted(p, a)
+    b.close()
+    tr.write(b"x")
+    log.append(f"is_closing={tr.is_closing()} "
+               f"size={tr.get_write_buffer_size()}")
+    await p.lost_fut
+    log.append(f"handler-called={bool(called)}")
+
+    a, b = small_pair()
+    p = Logged()
+    tr = await accepted(p, a)
+    tr.abort()
+    tr.write(b"late")
+    log.append(f"peer:{(await read_all(b)).decode()}eof")
+    b.close()
+
+    a, b = small_pair()
+    p = Logged()
+    tr = await accepted(p, a)
+    tr.set_write_buffer_limits(high=8192, low=2048)
+    tr.pause_reading()
+    tr.write(b"p" * 100000)
+    b.close()
+    await p.lost_fut
+    log.append(f"size={tr.get_write_buffer_size()} "
+               f"handler-called={bool(called)}")
+
+
+asyncio.run(write_fails())
+show("test_transport_write_fails_for_good")
+
+
+# test_transport_flow_callbacks_may_write: pause_writing and
+# resume_writing may write themselves. The transport marks the protocol
+# paused before it calls pause_writing, so a write from there does not
+# pause it again; and unpaused before resume_writing, so a write from
+# there that goes above high pauses it again at once.
+async def flow_writes():
+    a, b = small_pair()
+    p = Logged()
+    tr = await accepted(p, a)
+    loop = asyncio.get_running_loop()
+    tr.set_write_buffer_limits(high=8192, low=2048)
+    sent = 0
+
+    def write(n):
+        nonlocal sent
+        tr.write(b"f" * n)
+        sent += n
+
+    def pause_writing():
+        log.append("pause")
+        write(10)
+
+    def resume_writing():
+        log.append("resume")
+        if sent < 100000:
+            write(50000)
+
+    p.pause_writing = pause_writing
+    p.resume_writing = resume_writing
+    write(50000)
+    got = bytearray()
+    while len(got) < sent or tr.get_write_buffer_size():
+        got.extend(await loop.sock_recv(b, 1000))
+    log.append(f"received={len(got)} sent={sent}")
+    tr.close()
+    await p.lost_fut
+    b.close()
+
+
+asyncio.run(flow_writes())
+show("test_transport_flow_callbacks_may_write")
 
 
 # test_transport_abort_drops_buffer: abort() with 1 MiB buffered: at
