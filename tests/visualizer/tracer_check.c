@@ -116,6 +116,12 @@ static void formats(const char *path)
 	SAME_AS_PRINTF("s=%s t=%s%c 100%%", "", "abc", '!');
 	SAME_AS_PRINTF("x=%x w=%5d p=%-3s|", 255, 42, "a"); /* vsnprintf */
 	SAME_AS_PRINTF("n=%lu%lu", 9UL, 99999999999UL);
+	/* Each number of digits, at both ends. */
+	SAME_AS_PRINTF("%lu %lu %lu %lu %lu %lu %llu %lld", 0UL, 9UL, 10UL,
+		       99UL, 100UL, 9999999999999999999UL, ULLONG_MAX,
+		       LLONG_MIN);
+	for (unsigned long v = 1; v < ULONG_MAX / 10; v *= 10)
+		SAME_AS_PRINTF("%lu %lu %lu", v - 1, v, v + 1);
 	cl_trace_close();
 }
 
