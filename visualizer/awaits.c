@@ -20,11 +20,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "intern.h"
 #include "render.h"
 #include "views.h"
 
 struct anode {
-	char name[48]; /* its DOT name: T3, fut:2, timer:1 */
+	char name[72]; /* its DOT name: T3, fut:2, timer:1 (gv_escape'd) */
 	char label[128];
 	const char *shape;
 	const char *fill;
@@ -38,26 +39,55 @@ struct agraph {
 	const struct model *m;
 	struct anode *n;
 	int nn, cap;
+	int *slot;     /* hash table of n by name: an index, or -1 */
+	size_t nslots; /* a power of two, over twice nn */
 };
 
-/* The node called name, made with shape and label if it is new. */
+/* The slot where name is, or the empty one where it would go. */
+static size_t find_slot(const struct agraph *a, const char *name)
+{
+	size_t j = hash_bytes(name, strlen(name)) & (a->nslots - 1);
+
+	while (a->slot[j] >= 0 && strcmp(a->n[a->slot[j]].name, name) != 0)
+		j = (j + 1) & (a->nslots - 1);
+	return j;
+}
+
+/* Room for one more node: the array and the table grow together. */
+static int grow_nodes(struct agraph *a)
+{
+	int cap = a->cap ? a->cap * 2 : 16;
+	struct anode *p = realloc(a->n, (size_t)cap * sizeof(*p));
+	int *slot = malloc(4 * (size_t)cap * sizeof(*slot));
+
+	if (p != NULL)
+		a->n = p;
+	if (p == NULL || slot == NULL) {
+		free(slot);
+		return -1;
+	}
+	free(a->slot);
+	a->slot = slot;
+	a->nslots = 4 * (size_t)cap;
+	a->cap = cap;
+	memset(slot, 0xff, a->nslots * sizeof(*slot)); /* all -1 */
+	for (int i = 0; i < a->nn; i++)
+		a->slot[find_slot(a, a->n[i].name)] = i;
+	return 0;
+}
+
+/* The node called name, made with shape and label if it is new. A hash
+ * table finds it: an await chain of 100000 tasks has 200000 nodes. */
 static int node(struct agraph *a, const char *name, const char *shape,
 		const char *label)
 {
 	struct anode *p;
-	int i;
+	size_t j;
 
-	for (i = 0; i < a->nn; i++)
-		if (strcmp(a->n[i].name, name) == 0)
-			return i;
-	if (a->nn == a->cap) {
-		int cap = a->cap ? a->cap * 2 : 16;
-		p = realloc(a->n, (size_t)cap * sizeof(*p));
-		if (p == NULL)
-			return -1;
-		a->n = p;
-		a->cap = cap;
-	}
+	if (a->nslots > 0 && a->slot[j = find_slot(a, name)] >= 0)
+		return a->slot[j];
+	if (a->nn == a->cap && grow_nodes(a) < 0)
+		return -1;
 	p = &a->n[a->nn];
 	memset(p, 0, sizeof(*p));
 	snprintf(p->name, sizeof(p->name), "%s", name);
@@ -65,6 +95,7 @@ static int node(struct agraph *a, const char *name, const char *shape,
 	p->shape = shape;
 	p->fill = "white";
 	p->next = -1;
+	a->slot[find_slot(a, p->name)] = a->nn;
 	return a->nn++;
 }
 
@@ -74,12 +105,13 @@ static int task_node(struct agraph *a, const struct task *tk)
 				      "ready", "done"};
 	static const char *fills[] = {"#d6e4ff", "#c8f0cc", "white", "#d6e4ff",
 				      "#e4e4e4"};
-	char name[16], label[128], tl[64];
+	char name[16], label[160], tl[64], esc[128];
 	int i;
 
 	snprintf(name, sizeof(name), "T%ld", tk->id);
 	snprintf(label, sizeof(label), "%s\\n%s",
-		 task_label(tk, tl, sizeof(tl)), words[tk->state]);
+		 gv_escape(task_label(tk, tl, sizeof(tl)), esc, sizeof(esc)),
+		 words[tk->state]);
 	i = node(a, name, "box", label);
 	if (i >= 0)
 		a->n[i].fill = fills[tk->state];
@@ -91,32 +123,34 @@ static int target_node(struct agraph *a, const struct event *aw)
 {
 	const struct model *m = a->m;
 	const struct ref *on = &aw->on;
-	char label[128], t[32];
+	char label[256], t[32], txt[72], what[128];
 	struct timer tm;
 
+	/* Text from the trace goes to Graphviz escaped (render.h). */
+	gv_escape(on->text, txt, sizeof(txt));
 	switch (on->kind) {
 	case REF_TASK:
 		return model_task(m, on->id)
 			   ? task_node(a, model_task(m, on->id))
-			   : node(a, on->text, "box", on->text);
+			   : node(a, txt, "box", txt);
 	case REF_TIMER:
 		tm = model_timer(m, on->id);
 		if (tm.set != NULL && tm.set->at != 0)
-			snprintf(label, sizeof(label), "%s\\nfires at %s",
-				 on->text,
+			snprintf(label, sizeof(label), "%s\\nfires at %s", txt,
 				 fmt_time(tm.set->at - m->t0, t, sizeof(t)));
 		else
-			snprintf(label, sizeof(label), "%s", on->text);
-		return node(a, on->text, "cds", label);
+			snprintf(label, sizeof(label), "%s", txt);
+		return node(a, txt, "cds", label);
 	case REF_FD:
-		return node(a, on->text, "hexagon", on->text);
+		return node(a, txt, "hexagon", txt);
 	case REF_FUT:
-		snprintf(label, sizeof(label), "%s%s%s%s", on->text,
-			 aw->what ? "\\n" : "", aw->what ? aw->what : "",
+		snprintf(label, sizeof(label), "%s%s%s%s", txt,
+			 aw->what ? "\\n" : "",
+			 aw->what ? gv_escape(aw->what, what, sizeof(what)) : "",
 			 model_fut_done(m, on->id) ? "\\n(done)" : "");
-		return node(a, on->text, "ellipse", label);
+		return node(a, txt, "ellipse", label);
 	default:
-		return node(a, on->text, "ellipse", on->text);
+		return node(a, txt, "ellipse", txt);
 	}
 }
 
@@ -184,17 +218,19 @@ static int find_cycles(struct agraph *a, char *names, size_t size)
 			v = a->n[v].next;
 		}
 		if (v >= 0 && a->n[v].state == 1) {
-			/* v is where the walk closed on itself. */
+			/* v is where the walk closed on itself. Its names
+			 * go in names as far as they fit. */
 			size_t len = strlen(names);
 			int u = v;
-			snprintf(names + len, size - len, "%s%s",
-				 found ? "; " : "", a->n[v].name);
+			len += (size_t)snprintf(names + len, size - len, "%s%s",
+						found ? "; " : "", a->n[v].name);
 			do {
 				a->n[u].in_cycle = 1;
 				u = a->n[u].next;
-				len = strlen(names);
-				snprintf(names + len, size - len, " -> %s",
-					 a->n[u].name);
+				if (len < size)
+					len += (size_t)snprintf(
+					    names + len, size - len, " -> %s",
+					    a->n[u].name);
 			} while (u != v);
 			found++;
 		}
@@ -324,6 +360,7 @@ int view_awaits(const struct model *m, const char *out)
 
 	if (build(&a) < 0) {
 		free(a.n);
+	free(a.slot);
 		fprintf(stderr, "cotrace: out of memory\n");
 		return 1;
 	}
@@ -331,5 +368,6 @@ int view_awaits(const struct model *m, const char *out)
 	title(&a, cycles, names, label, sizeof(label));
 	rc = emit(&a, out, label);
 	free(a.n);
+	free(a.slot);
 	return rc;
 }

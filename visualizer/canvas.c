@@ -95,7 +95,7 @@ static void set_attrs(void *obj, va_list ap)
 
 	while ((name = va_arg(ap, const char *)) != NULL) {
 		value = va_arg(ap, const char *);
-		agsafeset(obj, (char *)name, (char *)(value ? value : ""), "");
+		gv_set(obj, name, value ? value : "");
 	}
 }
 
@@ -128,7 +128,7 @@ Agnode_t *canvas_box(struct canvas *c, double x0, double x1, double y, double h,
 
 	agsafeset(n, "shape", "box", "");
 	agsafeset(n, "style", "rounded,filled", "");
-	agsafeset(n, "label", (char *)label, "");
+	gv_set(n, "label", label);
 	set_num(n, "width", (x1 - x0) / 72);
 	set_num(n, "height", h / 72);
 	va_start(ap, label);
@@ -154,7 +154,7 @@ Agnode_t *canvas_text(struct canvas *c, double x, double y, int anchor,
 	agsafeset(n, "shape", "plaintext", "");
 	agsafeset(n, "style", "", "");
 	agsafeset(n, "fixedsize", "false", "");
-	agsafeset(n, "label", (char *)text, "");
+	gv_set(n, "label", text);
 	snprintf(fs, sizeof(fs), "%g", size);
 	agsafeset(n, "fontsize", fs, "");
 	va_start(ap, text);

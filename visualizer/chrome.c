@@ -205,6 +205,7 @@ static void instants(struct chrome *c)
 			break;
 		case EV_TIMER_FIRE:
 		case EV_FD_READY:
+		case EV_CB:
 			lane = LOOP_LANE;
 			break;
 		default:
@@ -212,7 +213,7 @@ static void instants(struct chrome *c)
 		}
 		begin(c, e->name, "event", 'i', tc(c, e), lane);
 		fprintf(c->out, ",\"s\":\"t\",\"args\":{\"seq\":%ld", e->seq);
-		if (e->on.kind != REF_NONE) {
+		if (e->kind == EV_AWAIT && e->on.kind != REF_NONE) {
 			fprintf(c->out, ",\"on\":");
 			json_str(c->out, ref_str(&e->on));
 		}

@@ -16,7 +16,9 @@
 #
 # Graphviz comes through pkg-config (libgvc, libcgraph: Debian package
 # libgraphviz-dev). Targets: $(COTRACE), and the phony cotrace and
-# cotrace-clean. Names private to this file start with COTRACE_.
+# cotrace-clean; cotrace-fuzz builds tests/fuzz/fuzz_trace.c with clang's
+# libFuzzer (tests/fuzz/README.md) and is never built by default. Names
+# private to this file start with COTRACE_.
 
 OUT ?= build/visualizer
 # Included, this file must not change the includer's default goal.
@@ -40,11 +42,23 @@ $(OUT)/obj/%.o: visualizer/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(COTRACE_GV_CFLAGS) -MMD -MP -c $< -o $@
 
+# The fuzz target: the reader, the replay and the text views, no Graphviz.
+COTRACE_FUZZ_SRCS := tests/fuzz/fuzz_trace.c $(addprefix visualizer/,\
+	tracefile.c values.c intern.c model.c stats.c chrome.c tail.c)
+CLANG ?= clang
+
+cotrace-fuzz:
+	@mkdir -p $(OUT)
+	$(CLANG) -std=gnu11 -Wall -Wextra -Werror -g -O1 \
+		-fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -Ivisualizer \
+		$(COTRACE_FUZZ_SRCS) -o $(OUT)/fuzz_trace
+
 cotrace-clean:
-	rm -rf $(OUT)/cotrace $(OUT)/obj
+	rm -rf $(OUT)/cotrace $(OUT)/obj $(OUT)/fuzz_trace
 
 -include $(COTRACE_OBJS:.o=.d)
-.PHONY: cotrace cotrace-clean
+.PHONY: cotrace cotrace-clean cotrace-fuzz
 ifneq ($(firstword $(MAKEFILE_LIST)),visualizer/cotrace.mk)
 .DEFAULT_GOAL := $(COTRACE_GOAL)
 endif

@@ -5,10 +5,12 @@
  *	cotrace awaits TRACE -o out.svg [--at SEQ]
  *	cotrace chrome TRACE -o out.json
  *	cotrace stats TRACE
+ *	cotrace tail TRACE [-n K]
  *
  * The work is in three stages, one file each: tracefile.c reads and checks
  * the text, model.c replays the run into tasks, spans and marks, and the
- * view's file (timeline.c, awaits.c, chrome.c, stats.c) draws or counts.
+ * view's file (timeline.c, awaits.c, chrome.c, stats.c, tail.c) draws or
+ * counts.
  *
  * Exit status: 0 done; 1 a usage or I/O error; 2 the trace is bad (the
  * message names the file and line). A bad trace never crashes cotrace.
@@ -23,9 +25,11 @@
 
 #define EXIT_USAGE    1
 #define EXIT_BADTRACE 2
+#define TAIL_DEFAULT  12
+#define TAIL_MAX      100000
 
 static const char usage[] =
-    "usage: cotrace VIEW TRACE [-o OUT] [--run N] [--at SEQ]\n"
+    "usage: cotrace VIEW TRACE [-o OUT] [--run N] [--at SEQ] [-n K]\n"
     "\n"
     "views:\n"
     "  timeline  one lane per task, time left to right, who woke whom\n"
@@ -33,13 +37,19 @@ static const char usage[] =
     "            end); a cycle is drawn as a deadlock\n"
     "  chrome    Chrome Trace Event JSON for ui.perfetto.dev\n"
     "  stats     per task: steps, time running, waiting, queued\n"
+    "  tail      the last K events as written (-n K, default 12), then\n"
+    "            what each unfinished task waits for: for a trace cut\n"
+    "            short by a crash or a hang (a partial last line and NUL\n"
+    "            bytes at the end are left out, and said so)\n"
     "\n"
     "options:\n"
     "  -o OUT    output file; its extension picks the format: .svg .png\n"
     "            .pdf .dot (timeline, awaits), .json (chrome). Without\n"
     "            -o (or -o -): DOT, JSON or text on standard output\n"
-    "  --run N   the Nth run of a trace holding several (default 1)\n"
+    "  --run N   the Nth run of a trace holding several (default 1;\n"
+    "            tail: the last)\n"
     "  --at SEQ  awaits: the moment just after event SEQ\n"
+    "  -n K      tail: how many events (default 12)\n"
     "\n"
     "TRACE is a file written with COROLAB_TRACE=file or cl_trace_open,\n"
     "or - for standard input. Exit status: 0 ok, 1 usage or I/O\n"
@@ -54,6 +64,15 @@ static long positive(const char *s)
 	return *s != '\0' && *end == '\0' && v > 0 ? v : -1;
 }
 
+static const char *const views[] = {"timeline", "awaits", "chrome", "stats",
+				    "tail"};
+
+static int is_view(const char *view, const char *name)
+{
+	return strcmp(view, name) == 0;
+}
+
+/* The text views write to a file or standard output. */
 static int write_text_view(const struct model *m, const char *view,
 			   const char *out)
 {
@@ -64,8 +83,9 @@ static int write_text_view(const struct model *m, const char *view,
 		perror(out);
 		return EXIT_USAGE;
 	}
-	rc = strcmp(view, "chrome") == 0 ? view_chrome(m, fp)
-					 : view_stats(m, fp);
+	rc = is_view(view, "chrome")  ? view_chrome(m, fp)
+	     : is_view(view, "stats") ? view_stats(m, fp)
+				      : view_tail(m, fp);
 	if (fflush(fp) != 0 || ferror(fp))
 		rc = 1;
 	if (fp != stdout && fclose(fp) != 0)
@@ -85,12 +105,13 @@ int main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	const char *out = NULL, *view, *path;
-	long run = 1, at = 0;
+	long run = 0, at = 0, keep = TAIL_DEFAULT;
+	struct read_opts opts = {0, 0, -1};
 	struct trace t;
 	struct model m;
 	int c, rc;
 
-	while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:n:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			out = optarg;
@@ -101,6 +122,10 @@ int main(int argc, char **argv)
 			break;
 		case 'a':
 			if ((at = positive(optarg)) < 0)
+				goto bad_usage;
+			break;
+		case 'n':
+			if ((keep = positive(optarg)) < 0 || keep > TAIL_MAX)
 				goto bad_usage;
 			break;
 		case 'h':
@@ -114,10 +139,18 @@ int main(int argc, char **argv)
 		goto bad_usage;
 	view = argv[optind];
 	path = argv[optind + 1];
-	if (strcmp(view, "timeline") != 0 && strcmp(view, "awaits") != 0 &&
-	    strcmp(view, "chrome") != 0 && strcmp(view, "stats") != 0) {
+	for (c = 0; c < (int)(sizeof(views) / sizeof(views[0])); c++)
+		if (is_view(view, views[c]))
+			break;
+	if (c == (int)(sizeof(views) / sizeof(views[0]))) {
 		fprintf(stderr, "cotrace: unknown view '%s'\n", view);
 		goto bad_usage;
+	}
+	/* tail reads what a crash left, and keeps the last lines. */
+	if (is_view(view, "tail")) {
+		opts.flags = TR_CUT;
+		opts.keep = (size_t)keep;
+		opts.run = run > 0 ? run - 1 : -1;
 	}
 
 	if ((strcmp(view, "timeline") == 0 || strcmp(view, "awaits") == 0) &&
@@ -126,24 +159,32 @@ int main(int argc, char **argv)
 				".svg, .png, .pdf or .dot)\n", out);
 		return EXIT_USAGE;
 	}
-	if ((rc = trace_read(&t, path)) < 0) {
+	if ((rc = trace_read(&t, path, &opts)) < 0) {
 		fprintf(stderr, "cotrace: %s\n", t.err);
 		trace_free(&t);
 		return rc == TRACE_IO_ERROR ? EXIT_USAGE : EXIT_BADTRACE;
 	}
+	if (run == 0)
+		run = is_view(view, "tail") ? (long)t.nruns : 1;
 	if ((size_t)run > t.nruns) {
 		fprintf(stderr, "cotrace: %s holds %zu run%s, not %ld\n", path,
 			t.nruns, t.nruns == 1 ? "" : "s", run);
 		trace_free(&t);
 		return EXIT_USAGE;
 	}
-	if (t.nruns > 1 && run == 1)
+	if (t.nruns > 1 && run == 1 && !is_view(view, "tail"))
 		fprintf(stderr,
 			"cotrace: %s holds %zu runs; showing the first "
 			"(--run N for another)\n",
 			path, t.nruns);
 	if (model_build(&m, &t, (size_t)run - 1,
 			strcmp(view, "awaits") == 0 ? at : 0) < 0) {
+		/* tail still shows how far the replay got: that is where
+		 * the broken scheduler broke. */
+		if (is_view(view, "tail")) {
+			view_tail(&m, stdout);
+			printf("-- the replay stopped there: %s\n", m.err);
+		}
 		fprintf(stderr, "cotrace: %s\n", m.err);
 		model_free(&m);
 		trace_free(&t);

@@ -455,7 +455,9 @@ int model_build(struct model *m, const struct trace *t, size_t run, long upto)
 	memset(m, 0, sizeof(*m));
 	m->t = t;
 	m->run = &t->runs[run];
-	m->ev = t->ev + m->run->first;
+	/* A run of no events (a header alone) may have no array at all:
+	 * NULL + 0 is undefined behaviour in C. */
+	m->ev = t->ev != NULL ? t->ev + m->run->first : NULL;
 	m->poll = -1;
 	m->task_ix.size = sizeof(long);
 	m->futs.size = sizeof(const struct event *);
@@ -489,6 +491,8 @@ int model_build(struct model *m, const struct trace *t, size_t run, long upto)
 		case EV_CANCEL:
 		case EV_TASK_DONE: rc = on_task_event(m, e); break;
 		case EV_LOOP_END:
+		case EV_LOOP_ITER:
+		case EV_CB: /* the timeline reads these from the events */
 		case EV_UNKNOWN: break; /* the format may grow */
 		}
 		/* clang-format on */

@@ -8,6 +8,7 @@
  * before agclose, or the layout's memory leaks: the graph does not own it.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <gvc.h>
@@ -99,4 +100,48 @@ int render_graph(Agraph_t *g, const char *engine, const char *path)
 		fprintf(stderr, "cotrace: Graphviz could not render %s\n",
 			path);
 	return rc != 0;
+}
+
+const char *gv_escape(const char *s, char *buf, size_t size)
+{
+	size_t o = 0;
+
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		const char *put = (const char *)p;
+		size_t n = 1;
+		if (*p == '\\')
+			put = "\\\\", n = 2;
+		else if (*p == '\n') /* Graphviz's own line break */
+			put = "\\n", n = 2;
+		else if (*p == '\t')
+			put = " ";
+		else if (*p < 0x20 || *p == 0x7f)
+			put = "\xef\xbf\xbd", n = 3; /* U+FFFD */
+		if (o + n >= size) {
+			/* Inside a character: take back its first bytes. */
+			if ((*p & 0xc0) == 0x80) {
+				while (o > 0 &&
+				       ((unsigned char)buf[o - 1] & 0xc0) == 0x80)
+					o--;
+				o -= o > 0;
+			}
+			break;
+		}
+		memcpy(buf + o, put, n);
+		o += n;
+	}
+	if (size > 0)
+		buf[o] = '\0';
+	return buf;
+}
+
+void gv_set(void *obj, const char *name, const char *value)
+{
+	size_t size = 3 * strlen(value) + 1;
+	char *buf = malloc(size);
+
+	if (buf == NULL) /* no memory for a label: draw it without */
+		return;
+	agsafeset(obj, (char *)name, (char *)gv_escape(value, buf, size), "");
+	free(buf);
 }

@@ -24,4 +24,17 @@ int render_graph(Agraph_t *g, const char *engine, const char *path);
  * "-" for DOT on standard output), else 0: checked before any work. */
 int render_format_known(const char *path);
 
+/*
+ * Text from the trace made safe for a Graphviz label or tooltip, into
+ * buf: a backslash is doubled (Graphviz reads \N, \n, \l in labels as
+ * escapes, and a trailing one would swallow the closing quote of the
+ * DOT); a newline becomes Graphviz's \n, a tab a space, and any other
+ * control character U+FFFD (XML, hence SVG, cannot hold one). The text is valid UTF-8 already (the reader saw to it); a
+ * text too long for buf is cut at a character. Returns buf.
+ */
+const char *gv_escape(const char *s, char *buf, size_t size);
+
+/* agsafeset with value passed through gv_escape. */
+void gv_set(void *obj, const char *name, const char *value);
+
 #endif

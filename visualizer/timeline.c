@@ -46,6 +46,16 @@
 #define LONG_K	 8     /* a gap LONG_K times the median is compressed */
 #define MIN_W	 400.0 /* the shortest lanes */
 
+/*
+ * The most a picture shows. A run longer than this is drawn up to the
+ * event where either limit is reached, and the picture says so: a
+ * million events would be a drawing some kilometres wide that Graphviz
+ * needs gigabytes for, and no one could read it anyway. The whole run
+ * is in cotrace stats and chrome (Perfetto zooms).
+ */
+#define MAX_EVENTS 10000
+#define MAX_LANES  200
+
 /* Colours, the ones of the target picture. */
 #define C_STEP	    "#d6e4ff"
 #define C_DONE	    "#c8f0cc"
@@ -60,6 +70,8 @@
 #define C_LANE	    "#d0d0d0"
 #define C_POLL	    "#eeeeee"
 #define C_FD	    "#1f5fbf"
+#define C_CB	    "#707070"
+#define C_BAND	    "#0000000d" /* see-through: lanes show under it */
 
 struct tick {
 	double x;
@@ -162,6 +174,7 @@ static int takes_room(const struct model *m, const struct event *e)
 	case EV_CANCEL:
 	case EV_EXC_RAISE:
 	case EV_FD_READY:
+	case EV_CB:
 		return 1;
 	default:
 		return 0;
@@ -324,26 +337,29 @@ static struct rect text_rect(struct spot p, double size, const char *text)
  * Draw text at the first of n spots that is free, and take that room.
  * First choice: a spot clear of everything; second: one that crosses an
  * arrow but no box and no other text (simultaneous wakes are 12 points
- * apart: their labels cannot fit between them). When none is free, force
- * says whether to use the first anyway (a label that must be there) or
- * to leave it out (the tooltip still has it).
+ * apart: their labels cannot fit between them). force: a label that
+ * should be there may also cross a box; never another label. When no
+ * spot is free it is left out (the tooltip still has it).
  */
 static void place_text(struct timeline *tl, const struct spot *spots, int n,
 		       int force, double size, const char *text,
 		       const char *color, const char *tip)
 {
-	static const unsigned masks[] = {ROOM_ALL, ROOM_BOX | ROOM_TEXT};
+	static const unsigned masks[] = {ROOM_ALL, ROOM_BOX | ROOM_TEXT,
+					 ROOM_TEXT};
 	int i = n;
 
-	for (int round = 0; round < 2 && i == n; round++)
+	/* Text never goes over text: a label that must be there may
+	 * cross a box or an arrow (round 3), one that need not is left
+	 * out, and when no spot is free of text either, so is the first. */
+	for (int round = 0; round < (force ? 3 : 2) && i == n; round++)
 		for (i = 0; i < n; i++)
 			if (placer_is_free(&tl->pl,
 					   text_rect(spots[i], size, text),
 					   masks[round]))
 				break;
-	if (i == n && !force)
+	if (i == n)
 		return;
-	i = i == n ? 0 : i;
 	placer_take(&tl->pl, text_rect(spots[i], size, text));
 	canvas_text(tl->c, spots[i].x, spots[i].y, spots[i].anchor, size, text,
 		    "fontcolor", color, "tooltip", tip, NULL);
@@ -491,8 +507,11 @@ static void draw_mark(struct timeline *tl, const struct mark *k)
 		snprintf(text, sizeof(text), "fd:%ld %s", e->id,
 			 e->events ? e->events : "");
 		canvas_dot(tl->c, x, y, 5, C_FD, "tooltip", text, NULL);
-		struct spot fd[] = {{x, y + 17, 'c'}, {x, y - 17, 'c'}};
-		place_text(tl, fd, 2, 1, 8, text, C_FD, text);
+		/* fds ready together sit 12 points apart: stack labels. */
+		struct spot fd[] = {{x, y + 12, 'c'}, {x, y - 12, 'c'},
+				    {x, y + 21, 'c'}, {x, y - 21, 'c'},
+				    {x, y + 30, 'c'}, {x, y - 30, 'c'}};
+		place_text(tl, fd, 6, 1, 8, text, C_FD, text);
 		break;
 	case MK_TIMER:
 		/* A hollow ring: the wake it causes, if any, fills it red. */
@@ -502,6 +521,58 @@ static void draw_mark(struct timeline *tl, const struct mark *k)
 		break;
 	case MK_FUT:
 		break; /* shown by the wakes it causes */
+	}
+}
+
+/*
+ * A light band behind each other loop iteration (loop.iter), across all
+ * lanes: what ran in one pass of the loop, and how many passes there
+ * were. A loop that runs until its queue is empty shows one band where
+ * a correct one shows one per wake-up.
+ */
+static void draw_bands(struct timeline *tl)
+{
+	const struct model *m = tl->m;
+	double top = lane_y(tl, m->ntasks ? m->tasks[0].id : LOOP_LANE);
+	double bottom = lane_y(tl, LOOP_LANE);
+	size_t i, j, k = 0;
+	char tip[64];
+
+	for (i = 0; i < m->nev; i = j) {
+		for (j = i + 1; j < m->nev && m->ev[j].kind != EV_LOOP_ITER; j++)
+			;
+		if (m->ev[i].kind != EV_LOOP_ITER || k++ % 2 == 1)
+			continue;
+		snprintf(tip, sizeof(tip), "iteration %lld (seq %ld)",
+			 (long long)m->ev[i].it, m->ev[i].seq);
+		canvas_box(tl->c, tl->x[i] - STEP_SEP / 2,
+			   j < m->nev ? tl->x[j] - STEP_SEP / 2 : tl->x_end,
+			   (top + bottom) / 2, top - bottom + LANE_H, "", "style",
+			   "filled", "fillcolor", C_BAND, "color", "transparent",
+			   "tooltip", tip, NULL);
+	}
+}
+
+/* A plain callback (cb: call_soon, a done callback, an fd's) is a small
+ * grey tick on the loop's lane: the loop ran code that is no task's. */
+static void draw_callbacks(struct timeline *tl)
+{
+	const struct model *m = tl->m;
+	double y = lane_y(tl, LOOP_LANE);
+	char tip[128];
+
+	for (size_t i = 0; i < m->nev; i++) {
+		const struct event *e = &m->ev[i];
+		if (e->kind != EV_CB)
+			continue;
+		snprintf(tip, sizeof(tip), "seq %ld: callback%s%s%s%s", e->seq,
+			 e->what ? " (" : "", e->what ? e->what : "",
+			 e->what ? ")" : "", e->by.kind ? " by " : "");
+		snprintf(tip + strlen(tip), sizeof(tip) - strlen(tip), "%s",
+			 ref_str(&e->by));
+		canvas_box(tl->c, tl->x[i] - 2, tl->x[i] + 2, y, 10, "",
+			   "style", "filled", "fillcolor", C_CB, "color", C_CB,
+			   "tooltip", tip, NULL);
 	}
 }
 
@@ -621,7 +692,41 @@ static void draw_legend(struct timeline *tl, double y)
 	canvas_text(c, x + 12, y, 'l', 9, "spawned", NULL);
 }
 
-int view_timeline(const struct model *m, const char *out)
+/*
+ * The seq of the last event to draw when the run is too long to draw
+ * whole (MAX_EVENTS, MAX_LANES), or 0 when it all fits.
+ */
+static long cut_seq(const struct model *m)
+{
+	size_t tasks = 0;
+
+	for (size_t i = 0; i < m->nev; i++) {
+		if (i == MAX_EVENTS ||
+		    (m->ev[i].kind == EV_TASK_NEW && ++tasks > MAX_LANES))
+			return i > 0 ? m->ev[i - 1].seq : m->ev[0].seq;
+	}
+	return 0;
+}
+
+/* Say, above the lanes and on stderr, that the picture is not all. */
+static void note_cut(struct timeline *tl, const struct model *whole)
+{
+	const struct model *m = tl->m;
+	char note[256], t[32];
+
+	snprintf(note, sizeof(note),
+		 "the first %zu of %zu events (to seq %ld, t = %s, %zu of %zu "
+		 "tasks): cotrace draws at most %d events and %d tasks",
+		 m->nev, whole->nev, m->ev[m->nev - 1].seq,
+		 fmt_time(m->t1 - m->t0, t, sizeof(t)), m->ntasks,
+		 whole->ntasks, MAX_EVENTS, MAX_LANES);
+	canvas_text(tl->c, tl->x_start, lane_y(tl, m->tasks[0].id) + 30, 'l',
+		    10, note, "fontcolor", C_WAKE, NULL);
+	fprintf(stderr, "cotrace: timeline: drew %s\n", note);
+}
+
+static int draw(const struct model *m, const struct model *whole,
+		const char *out)
 {
 	struct timeline tl = {.m = m};
 	double y_axis = lane_y(&tl, LOOP_LANE) - 30;
@@ -637,7 +742,11 @@ int view_timeline(const struct model *m, const char *out)
 		fprintf(stderr, "cotrace: out of memory\n");
 		goto out;
 	}
+	if (whole != NULL)
+		note_cut(&tl, whole);
+	draw_bands(&tl);
 	draw_lanes(&tl);
+	draw_callbacks(&tl);
 	for (size_t i = 0; i < m->nspans; i++)
 		draw_span(&tl, &m->spans[i]);
 	for (size_t i = 0; i < m->nmarks; i++)
@@ -650,5 +759,24 @@ out:
 	placer_free(&tl.pl);
 	free(tl.x);
 	free(tl.ticks);
+	return rc;
+}
+
+int view_timeline(const struct model *m, const char *out)
+{
+	long cut = cut_seq(m);
+	struct model part;
+	int rc;
+
+	if (cut == 0)
+		return draw(m, NULL, out);
+	/* A prefix of a run that replayed is a run that replays. */
+	if (model_build(&part, m->t, (size_t)(m->run - m->t->runs), cut) < 0) {
+		fprintf(stderr, "cotrace: %s\n", part.err);
+		model_free(&part);
+		return 1;
+	}
+	rc = draw(&part, m, out);
+	model_free(&part);
 	return rc;
 }

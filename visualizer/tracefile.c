@@ -102,14 +102,25 @@ static const struct event_spec specs[] = {
 		{ "task", V_ID, F(task), REQ },
 		{ "state", V_STATE, F(state), 0 } } },
 	{ "loop.end", EV_LOOP_END, { { NULL, 0, 0, 0 } } },
+	{ "loop.iter", EV_LOOP_ITER, { { NULL, 0, 0, 0 } } },
+	{ "cb", EV_CB, {
+		{ "kind", V_WORD, F(what), 0 },
+		{ "by", V_REF, F(by), 0 } } },
 };
 /* clang-format on */
 
-/* The reader's position, for messages. */
+/* The reader's position, for messages, and its scratch space. */
 struct reader {
 	struct trace *t;
 	int line;
+	char *buf; /* utf8_clean's output */
+	size_t cap;
+	char *raw; /* the line as read, for read_opts.keep */
+	size_t raw_cap;
 };
+
+/* Longest reference text kept (a longer one is cut, for labels). */
+#define REF_TEXT_MAX 31
 
 static int fail(struct reader *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -127,11 +138,35 @@ static int fail(struct reader *r, const char *fmt, ...)
 	return -1;
 }
 
+/*
+ * The one copy of s made valid UTF-8, cut to max bytes (at a character
+ * boundary) if max is not 0; NULL when memory is short.
+ */
+static const char *keep_str(struct reader *r, const char *s, size_t max)
+{
+	size_t len = strlen(s), n;
+
+	if (3 * len + 1 > r->cap) {
+		char *p = realloc(r->buf, 3 * len + 1);
+		if (p == NULL)
+			return NULL;
+		r->buf = p;
+		r->cap = 3 * len + 1;
+	}
+	n = utf8_clean(s, r->buf);
+	if (max != 0 && n > max)
+		for (n = max; n > 0 && (r->buf[n] & 0xc0) == 0x80; n--)
+			;
+	return intern(&r->t->strings, r->buf, n);
+}
+
 /* Store one value into the event, typed by the key's spec. */
 static int store(struct reader *r, struct event *e, const struct key_spec *k,
 		 char *val, int quoted)
 {
 	void *dst = (char *)e + k->off;
+	enum step_result res;
+	enum fut_state st;
 	int64_t v;
 
 	if (quoted && k->type != V_STR)
@@ -156,25 +191,30 @@ static int store(struct reader *r, struct event *e, const struct key_spec *k,
 			    "%s: bad reference '%s' for %s= "
 			    "(expected task:N, fut:N, timer:N, fd:N ...)",
 			    e->name, val, k->key);
+		((struct ref *)dst)->text = keep_str(r, val, REF_TEXT_MAX);
+		if (((struct ref *)dst)->text == NULL)
+			return fail(r, "out of memory");
 		return 0;
 	case V_RESULT:
-		if (parse_result(val, dst) < 0)
+		if (parse_result(val, &res) < 0)
 			return fail(
 			    r,
 			    "%s: bad result '%s' (pending, done, raised "
 			    "or cancelled)",
 			    e->name, val);
+		*(unsigned char *)dst = (unsigned char)res;
 		return 0;
 	case V_STATE:
-		if (parse_state(val, dst) < 0)
+		if (parse_state(val, &st) < 0)
 			return fail(r,
 				    "%s: bad state '%s' (ok, exc or cancelled)",
 				    e->name, val);
+		*(unsigned char *)dst = (unsigned char)st;
 		return 0;
 	case V_WORD:
 	case V_STR:
-		*(char **)dst = strdup(val);
-		if (*(char **)dst == NULL)
+		*(const char **)dst = keep_str(r, val, 0);
+		if (*(const char **)dst == NULL)
 			return fail(r, "out of memory");
 		return 0;
 	}
@@ -337,22 +377,12 @@ static int parse_event(struct reader *r, char *p, struct event *e,
 		if (!islower((unsigned char)*c) &&
 		    !isdigit((unsigned char)*c) && *c != '.' && *c != '_')
 			return fail(r, "bad event name '%.40s'", w);
-	e->name = strdup(w);
+	spec = find_spec(w);
+	e->name = spec != NULL ? spec->name : intern(&r->t->strings, w, strlen(w));
 	if (e->name == NULL)
 		return fail(r, "out of memory");
-	spec = find_spec(w);
-	e->kind = spec != NULL ? spec->kind : EV_UNKNOWN;
+	e->kind = spec != NULL ? (unsigned char)spec->kind : EV_UNKNOWN;
 	return parse_fields(r, e, spec, p);
-}
-
-static void event_free(struct event *e)
-{
-	free(e->name);
-	free(e->tname);
-	free(e->what);
-	free(e->type);
-	free(e->msg);
-	free(e->events);
 }
 
 /*
@@ -441,8 +471,6 @@ static int read_line(struct reader *r, char *line, size_t len, size_t *evcap,
 	e->line = r->line;
 	e->run = (int)(t->nruns - 1);
 	prev = t->nev > 0 ? &t->ev[t->nev - 1] : NULL;
-	/* Count the event in before parsing, so that its strings are freed
-	 * with the trace even when its line turns out to be bad. */
 	t->nev++;
 	if (parse_event(r, p, e, prev, run) < 0)
 		return -1;
@@ -452,42 +480,101 @@ static int read_line(struct reader *r, char *line, size_t len, size_t *evcap,
 	return 0;
 }
 
-int trace_read(struct trace *t, const char *path)
+/* Keep the line just read, as written, in the ring of the last ones. */
+static int keep_line(struct trace *t, const char *raw, size_t len)
 {
-	struct reader r = {t, 0};
+	char **slot = &t->last[t->nlines % t->keep];
+
+	free(*slot);
+	if ((*slot = malloc(len + 1)) == NULL)
+		return -1;
+	memcpy(*slot, raw, len);
+	(*slot)[len] = '\0';
+	t->nlines++;
+	return 0;
+}
+
+/*
+ * One line (its newline cut off) into t, through read_line; with
+ * o->keep, a copy of it first, kept if it was an event of the run asked
+ * for (o->run; -1: the last, so a new header empties the ring).
+ */
+static int add_line(struct reader *r, const struct read_opts *o, char *line,
+		    size_t len, size_t *evcap, size_t *runcap)
+{
+	struct trace *t = r->t;
+	size_t nev = t->nev, nruns = t->nruns;
+
+	if (check_text(r, line, len) < 0)
+		return -1;
+	if (o->keep > 0 && (r->raw_cap < len + 1)) {
+		char *p = realloc(r->raw, len + 1);
+		if (p == NULL)
+			return fail(r, "out of memory");
+		r->raw = p;
+		r->raw_cap = len + 1;
+	}
+	if (o->keep > 0)
+		memcpy(r->raw, line, len + 1);
+	if (read_line(r, line, len, evcap, runcap) < 0)
+		return -1;
+	if (o->keep == 0)
+		return 0;
+	if (t->nruns > nruns && o->run < 0)
+		t->nlines = 0;
+	if (t->nev > nev && (o->run < 0 || (size_t)o->run == t->nruns - 1) &&
+	    keep_line(t, r->raw, len) < 0)
+		return fail(r, "out of memory");
+	return 0;
+}
+
+/* TR_CUT: the last line has no newline. Leave it out, and the NUL bytes
+ * it ends with, saying how many bytes of each. */
+static void cut_end(struct trace *t, const char *line, size_t len)
+{
+	size_t z = 0;
+
+	while (z < len && line[len - 1 - z] == '\0')
+		z++;
+	t->zeros = (long)z;
+	t->partial = (long)(len - z);
+}
+
+int trace_read_file(struct trace *t, FILE *fp, const char *name,
+		    const struct read_opts *opts)
+{
+	static const struct read_opts none = {0, 0, -1};
+	const struct read_opts *o = opts != NULL ? opts : &none;
+	struct reader r = {t, 0, NULL, 0, NULL, 0};
 	size_t evcap = 0, runcap = 0, cap = 0;
 	char *line = NULL;
 	ssize_t len;
-	FILE *fp;
 	int rc = 0;
 
 	memset(t, 0, sizeof(*t));
-	t->path = path;
-	fp = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
-	if (fp == NULL) {
-		snprintf(t->err, sizeof(t->err), "%s: %s", path,
-			 strerror(errno));
-		return TRACE_IO_ERROR;
-	}
-	while ((len = getline(&line, &cap, fp)) > 0) {
+	t->path = name;
+	if (o->keep > 0 && (t->last = calloc(o->keep, sizeof(char *))) == NULL)
+		return fail(&r, "out of memory");
+	t->keep = o->keep;
+	while (rc == 0 && (len = getline(&line, &cap, fp)) > 0) {
 		r.line++;
 		if (line[len - 1] == '\n')
 			line[--len] = '\0';
-		else if (check_text(&r, line, (size_t)len) == 0)
-			/* A program that died mid-write leaves this. */
-			rc = fail(&r, "truncated line (no newline at the end "
-				      "of the file)");
-		else
-			rc = -1;
-		if (rc == 0)
-			rc = check_text(&r, line, (size_t)len);
-		if (rc == 0)
-			rc = read_line(&r, line, (size_t)len, &evcap, &runcap);
-		if (rc < 0)
+		else if (o->flags & TR_CUT) {
+			cut_end(t, line, (size_t)len);
 			break;
+		} else {
+			/* A program that died mid-write leaves this. */
+			rc = check_text(&r, line, (size_t)len) < 0
+				 ? -1
+				 : fail(&r, "truncated line (no newline at "
+					    "the end of the file)");
+			break;
+		}
+		rc = add_line(&r, o, line, (size_t)len, &evcap, &runcap);
 	}
 	if (rc == 0 && ferror(fp)) {
-		snprintf(t->err, sizeof(t->err), "%s: %s", path,
+		snprintf(t->err, sizeof(t->err), "%s: %s", name,
 			 strerror(errno));
 		rc = TRACE_IO_ERROR;
 	}
@@ -497,19 +584,50 @@ int trace_read(struct trace *t, const char *path)
 			      "header");
 	}
 	free(line);
+	free(r.buf);
+	free(r.raw);
+	return rc;
+}
+
+int trace_read(struct trace *t, const char *path, const struct read_opts *o)
+{
+	FILE *fp = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+	int rc;
+
+	if (fp == NULL) {
+		memset(t, 0, sizeof(*t));
+		t->path = path;
+		snprintf(t->err, sizeof(t->err), "%s: %s", path,
+			 strerror(errno));
+		return TRACE_IO_ERROR;
+	}
+	rc = trace_read_file(t, fp, path, o);
 	if (fp != stdin)
 		fclose(fp);
 	return rc;
 }
 
+size_t trace_nlast(const struct trace *t)
+{
+	return t->nlines < t->keep ? t->nlines : t->keep;
+}
+
+const char *trace_last(const struct trace *t, size_t i)
+{
+	return t->last[(t->nlines - trace_nlast(t) + i) % t->keep];
+}
+
 void trace_free(struct trace *t)
 {
-	for (size_t i = 0; i < t->nev; i++)
-		event_free(&t->ev[i]);
+	for (size_t i = 0; t->last != NULL && i < t->keep; i++)
+		free(t->last[i]);
+	free(t->last);
 	free(t->ev);
 	free(t->runs);
+	strtab_free(&t->strings);
 	t->ev = NULL;
 	t->runs = NULL;
+	t->last = NULL;
 	t->nev = t->nruns = 0;
 }
 

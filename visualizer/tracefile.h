@@ -16,7 +16,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
+#include "intern.h"
 #include "values.h"
 
 /* The events cotrace knows. Any other name reads as EV_UNKNOWN. */
@@ -38,13 +40,17 @@ enum ev_kind {
 	EV_CANCEL,
 	EV_TASK_DONE,
 	EV_LOOP_END,
+	EV_LOOP_ITER,
+	EV_CB,
 };
 
 /*
  * One line of the trace. Which fields mean something depends on kind: the
  * key table in tracefile.c says which key of which event fills which
  * field. Absent optional numbers are 0, absent strings NULL. Strings are
- * owned by the event.
+ * interned in the trace's string table (valid UTF-8: a byte that is not
+ * becomes U+FFFD); fields no event has together share their room, so a
+ * million events fit in a few hundred megabytes.
  */
 struct event {
 	long seq;   /* the event's identity, increasing through the file */
@@ -52,27 +58,37 @@ struct event {
 	int64_t it; /* loop iteration */
 	int line;   /* line number in the file, for messages */
 	int run;    /* index of the run (header) it belongs to */
-	enum ev_kind kind;
-	char *name; /* the event name as written (also for EV_UNKNOWN) */
+	unsigned char kind;   /* enum ev_kind */
+	unsigned char result; /* enum step_result: step.end result= */
+	unsigned char state;  /* enum fut_state: fut.done, task.done state= */
+	const char *name;     /* the event name as written (also unknown) */
 
-	long task;	 /* task= */
-	long step;	 /* step= */
-	long cause;	 /* cause=: seq of the wake that led to this step */
-	long qlen;	 /* qlen=: ready-queue length when the step began */
-	long parent;	 /* parent=: 0 = none */
-	long id;	 /* fut=, timer=, fd= of the event's own object */
-	long nfds;	 /* poll.begin nfds= */
-	long nready;	 /* poll.end nready= */
-	int64_t at;	 /* timer.set at= (us) */
-	int64_t timeout; /* poll.begin timeout= (-1: block) */
-	struct ref by, via, on;
-	enum step_result result;
-	enum fut_state state;
-	char *tname;  /* task.new name= */
-	char *what;   /* await what= */
-	char *type;   /* exc.raise type= */
-	char *msg;    /* exc.raise msg=, unescaped */
-	char *events; /* fd.ready events= */
+	long task;  /* task= */
+	long step;  /* step= */
+	long cause; /* cause=: seq of the wake that led to this step */
+	long id;    /* fut=, timer=, fd= of the event's own object */
+	union {
+		long qlen;   /* step.begin qlen=: the ready queue's length */
+		long parent; /* task.new parent=: 0 = none */
+		long nfds;   /* poll.begin nfds= */
+		long nready; /* poll.end nready= */
+	};
+	union {
+		int64_t at;	 /* timer.set at= (us) */
+		int64_t timeout; /* poll.begin timeout= (-1: block) */
+	};
+	struct ref by; /* wake, fut.done, cancel, cb by= */
+	union {
+		struct ref via; /* wake via= */
+		struct ref on;	/* await on= */
+	};
+	union {
+		const char *tname;  /* task.new name= */
+		const char *what;   /* await what=; cb kind= */
+		const char *events; /* fd.ready events= */
+	};
+	const char *type; /* exc.raise type= */
+	const char *msg;  /* exc.raise msg=, unescaped */
 };
 
 /* A run: the events after one header line, up to the next header. */
@@ -91,15 +107,44 @@ struct trace {
 	size_t nev;
 	struct run *runs;
 	size_t nruns;
+	struct strtab strings; /* the one copy of every string of ev */
+	char **last;	       /* read_opts.keep: the last lines, a ring */
+	size_t keep, nlines;   /* its size; lines read into it */
+	long partial;	       /* TR_CUT: bytes of a cut last line left out */
+	long zeros;	       /* TR_CUT: NUL bytes at the end left out */
 	char err[512]; /* the message when a function returned -1 */
 };
 
 /*
- * Read and check path ("-" is stdin). Returns 0; -1 when the trace is bad;
- * TRACE_IO_ERROR when the file cannot be read. t->err says why.
+ * How to read. TR_CUT: the trace of a program that died mid-write; a
+ * last line without its newline is left out (partial says how long it
+ * was), and so are NUL bytes at the end (a tracer writing through a
+ * memory-mapped file leaves the rest of the file zeros). Without it both
+ * are errors, as everywhere else in the file.
+ */
+#define TR_CUT 1
+
+struct read_opts {
+	int flags;   /* TR_CUT or 0 */
+	size_t keep; /* keep this many of the last event lines, as written */
+	long run;    /* ... of this run (0-based); -1: the last run */
+};
+
+/*
+ * Read and check path ("-" is stdin); o may be NULL (no flags, nothing
+ * kept). Returns 0; -1 when the trace is bad; TRACE_IO_ERROR when the
+ * file cannot be read. t->err says why.
  */
 #define TRACE_IO_ERROR (-2)
-int trace_read(struct trace *t, const char *path);
+int trace_read(struct trace *t, const char *path, const struct read_opts *o);
+
+/* The same from an open file, named name in messages. */
+int trace_read_file(struct trace *t, FILE *fp, const char *name,
+		    const struct read_opts *o);
+
+/* The i-th of the last lines kept, oldest first (i < trace_nlast). */
+size_t trace_nlast(const struct trace *t);
+const char *trace_last(const struct trace *t, size_t i);
 
 /* Free what trace_read allocated. */
 void trace_free(struct trace *t);

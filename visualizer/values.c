@@ -76,7 +76,7 @@ int parse_ref(const char *s, struct ref *ref)
 		return -1; /* "task" without its number */
 	}
 	ref->id = (long)id;
-	snprintf(ref->text, sizeof(ref->text), "%s", s);
+	ref->text = NULL;
 	return 0;
 }
 
@@ -171,9 +171,56 @@ int unquote(char *p, char **end, char *err, size_t size)
 	return 0;
 }
 
+/* How long the UTF-8 sequence at p is, if it is well formed, else 0:
+ * no overlong form, no surrogate, nothing above U+10FFFF. */
+static size_t utf8_len(const unsigned char *p)
+{
+	unsigned c = p[0];
+	size_t n, i;
+	unsigned long v;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2, v = c & 0x1f;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3, v = c & 0x0f;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4, v = c & 0x07;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80) /* also stops at the NUL */
+			return 0;
+		v = v << 6 | (p[i] & 0x3f);
+	}
+	if ((n == 3 && v < 0x800) || (n == 4 && (v < 0x10000 || v > 0x10ffff)) ||
+	    (v >= 0xd800 && v <= 0xdfff))
+		return 0;
+	return n;
+}
+
+size_t utf8_clean(const char *s, char *out)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t o = 0, n;
+
+	while (*p != '\0') {
+		if ((n = utf8_len(p)) > 0) {
+			memcpy(out + o, p, n);
+			o += n, p += n;
+		} else {
+			memcpy(out + o, "\xef\xbf\xbd", 3); /* U+FFFD */
+			o += 3, p++;
+		}
+	}
+	out[o] = '\0';
+	return o;
+}
+
 const char *ref_str(const struct ref *r)
 {
-	return r->kind == REF_NONE ? "" : r->text;
+	return r->kind == REF_NONE || r->text == NULL ? "" : r->text;
 }
 
 const char *result_str(enum step_result r)

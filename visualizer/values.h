@@ -32,8 +32,8 @@ enum ref_kind {
 
 struct ref {
 	enum ref_kind kind;
-	long id;       /* the number after the colon; 0 for spawn and loop */
-	char text[32]; /* as written (cut if longer), for labels */
+	long id;	  /* the number after the colon; 0 for spawn and loop */
+	const char *text; /* as written, for labels (set by the reader) */
 };
 
 /* step.end result= and fut.done / task.done state= values. */
@@ -43,7 +43,7 @@ enum fut_state { ST_NONE, ST_OK, ST_EXC, ST_CANCELLED };
 /* A decimal integer, all of s, within [lo, hi]. */
 int parse_num(const char *s, int64_t lo, int64_t hi, int64_t *out);
 
-/* "kind", "kind:N" or "kind:N:WORD" (fd:5:IN). */
+/* "kind", "kind:N" or "kind:N:WORD" (fd:5:IN): kind and id, not text. */
 int parse_ref(const char *s, struct ref *ref);
 
 /* pending|done|raised|cancelled, and ok|exc|cancelled. */
@@ -56,6 +56,13 @@ int parse_state(const char *s, enum fut_state *out);
  * failure err says what is wrong.
  */
 int unquote(char *p, char **end, char *err, size_t size);
+
+/*
+ * s made valid UTF-8, into out (room for 3 * strlen(s) + 1 bytes): each
+ * byte that does not belong to a well-formed sequence becomes U+FFFD, as
+ * a browser would show it. Returns the length written.
+ */
+size_t utf8_clean(const char *s, char *out);
 
 /* "task:3" etc.: the text a ref was written as. */
 const char *ref_str(const struct ref *r);

@@ -1,5 +1,5 @@
 /*
- * views.h - the four things cotrace makes from a run.
+ * views.h - the five things cotrace makes from a run.
  *
  * Each view reads a model (model.h) and writes one output. The views that
  * draw (timeline, awaits) go through Graphviz and pick the format from
@@ -26,5 +26,9 @@ int view_chrome(const struct model *m, FILE *out);
 
 /* Per task: steps, time running, waiting and queued, what it awaited. */
 int view_stats(const struct model *m, FILE *out);
+
+/* The last events as written, then where each unfinished task was: for
+ * a trace cut short by a crash (tail.c). */
+int view_tail(const struct model *m, FILE *out);
 
 #endif

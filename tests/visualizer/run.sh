@@ -17,7 +17,9 @@
 #      deleted, doubled or swapped never crash cotrace (exit 0 or 2);
 #   5. the drawings render to SVG, PNG and PDF; usage errors exit 1;
 #   6. the tracer (solutions/trace.c) writes what README.md says, and
-#      compiles out with -DCOROLAB_NO_TRACE (built here with $CC $CFLAGS).
+#      compiles out with -DCOROLAB_NO_TRACE (built here with $CC $CFLAGS);
+#   7. the fuzz target (tests/fuzz) replays its corpus and every trace
+#      here, built with $CC $CFLAGS and tests/fuzz/replay.c (no clang).
 # Give it a cotrace built with -fsanitize=address,undefined to check memory
 # safety as well: sanitizer reports fail the checks, and lsan.supp (set
 # in LSAN_OPTIONS here) silences the leaks Graphviz and fontconfig keep.
@@ -112,6 +114,13 @@ golden deadlock.awaits.dot awaits deadlock.trace
 golden deadlock.stats.txt stats deadlock.trace
 golden multi-2.stats.txt stats multi.trace --run 2
 golden multi-2.json chrome multi.trace --run 2
+golden notutf8.timeline.dot timeline notutf8.trace
+# tail: crashed.trace is io.trace cut inside a line, then NUL bytes, as a
+# program that died writing through a memory-mapped file leaves it.
+golden crashed.tail.txt tail crashed.trace
+golden deadlock.tail-3.txt tail deadlock.trace -n 3
+golden multi.tail-4.txt tail multi.trace -n 4
+golden notutf8.stats.txt stats notutf8.trace
 
 # What Perfetto needs beyond the golden bytes: JSON, nested slices, and
 # every flow end inside a slice (checked on the goldens and on the
@@ -139,6 +148,76 @@ if [ "$st" = 0 ] && grep -q 'holds 2 runs' "$tmp/err" &&
 	grep -q 'run 1 of 2' "$tmp/out"; then
 	ok "a trace of two runs shows the first and says so"
 else bad "multi.trace: status $st, $(cat "$tmp/err")"; fi
+
+echo "== text that is not UTF-8, control characters, backslashes"
+# notutf8.trace has a task name with a byte 0xff and a trailing
+# backslash, an exception type cut inside a character, a message with
+# \001 and \377, a reference and a what= with broken and good UTF-8. Every
+# output must still be what its reader accepts: JSON, XML, DOT.
+py=${PYTHON:-python3}
+run chrome notutf8.trace -o "$tmp/u.json"
+if [ "$st" = 0 ] && $py -c 'import json, sys
+json.load(open(sys.argv[1], encoding="utf-8"))' "$tmp/u.json" 2>"$tmp/py.log"; then
+	ok "chrome: valid JSON (bad bytes replaced with U+FFFD)"
+else bad "chrome notutf8.trace: status $st, $(tail -n 1 "$tmp/py.log")"; fi
+for view in timeline awaits; do
+	run "$view" notutf8.trace -o "$tmp/u.svg"
+	if [ "$st" = 0 ] && $py -c 'import sys, xml.dom.minidom
+xml.dom.minidom.parse(sys.argv[1])' "$tmp/u.svg" 2>"$tmp/py.log"; then
+		ok "$view: well-formed SVG"
+	else bad "$view notutf8.trace -o .svg: status $st, $(tail -n 1 "$tmp/py.log")"; fi
+	# The DOT must read back: Graphviz's dot, where it is installed.
+	run "$view" notutf8.trace -o "$tmp/u.dot"
+	if ! command -v dot >/dev/null 2>&1; then
+		ok "$view: DOT written (no dot program to read it back)"
+	elif [ "$st" = 0 ] && dot -Tsvg "$tmp/u.dot" >"$tmp/u2.svg" 2>"$tmp/dot.log" &&
+		$py -c 'import sys, xml.dom.minidom
+xml.dom.minidom.parse(sys.argv[1])' "$tmp/u2.svg" 2>"$tmp/py.log"; then
+		ok "$view: the DOT reads back in dot, to well-formed SVG"
+	else bad "$view notutf8.trace -o .dot: status $st, $(head -n 1 "$tmp/dot.log")"; fi
+done
+# A header alone is a run with no events: every view draws it.
+printf '# corolab-trace 1 clock=virtual unit=us\n' >"$tmp/header.trace"
+all=1
+for view in stats timeline awaits chrome tail; do
+	run "$view" "$tmp/header.trace"
+	[ "$st" = 0 ] || { all=0; echo "        $view -> $st: $first"; }
+done
+if [ $all = 1 ]; then ok "a trace of a header alone: every view, exit 0"
+else bad "a header-only trace fails a view"; fi
+
+echo "== a trace cut short"
+# Every view reads a run without loop.end; only tail forgives the cut
+# line and the zeros after it (the others name the line, status 2).
+head -n 20 io.trace >"$tmp/noend.trace"
+all=1
+for view in stats timeline awaits chrome tail; do
+	run "$view" "$tmp/noend.trace"
+	[ "$st" = 0 ] || { all=0; echo "        $view -> $st: $first"; }
+done
+if [ $all = 1 ]; then ok "a run without loop.end: every view, exit 0"
+else bad "a view refuses a run without loop.end"; fi
+run stats crashed.trace
+if [ "$st" = 2 ] && grep -q 'crashed.trace:33: NUL byte' "$tmp/err"; then
+	ok "stats refuses the cut line of crashed.trace, naming it"
+else bad "stats crashed.trace: status $st, $first"; fi
+# The tracer's own output, cut at every tenth byte: tail never fails.
+n=$(wc -c <io.trace)
+i=$(head -n 1 io.trace | wc -c)
+crashed=0
+while [ $i -lt "$n" ]; do
+	head -c $i io.trace >"$tmp/cut.trace"
+	run tail "$tmp/cut.trace" -n 3
+	case $st:$(tail -n 1 "$tmp/out") in
+	0:* | 2:"-- the replay stopped there"*) ;;
+	*) crashed=1; echo "        tail of io.trace cut at $i -> $st: $first" ;;
+	esac
+	i=$((i + 10))
+done
+if [ $crashed = 0 ]; then ok "tail of io.trace cut every 10 bytes: always an answer"
+else bad "tail failed on a cut trace"; fi
+run tail basic.trace -n 0
+if [ "$st" = 1 ]; then ok "tail -n 0: usage error"; else bad "tail -n 0: status $st"; fi
 
 echo "== bad traces"
 # FILE LINE TEXT: cotrace refuses bad/FILE.trace at LINE saying TEXT.
@@ -311,6 +390,46 @@ done
 if [ $crashed = 0 ]; then ok "every line deleted, doubled or swapped, every prefix: never a crash"
 else bad "a mutated trace crashed cotrace"; fi
 
+echo "== large traces (gen_big.py), no timing"
+# Sizes, not seconds: a timed test fails on a busy machine. The figures
+# of README.md section 7 are measured by hand with gen_big.py.
+$py gen_big.py busy 30000 >"$tmp/busy.trace"
+run timeline "$tmp/busy.trace" -o "$tmp/busy.dot"
+if [ "$st" = 0 ] && grep -q 'drew the first 10000 of 30' "$tmp/err" &&
+	grep -q 'cotrace draws at most 10000 events' "$tmp/busy.dot"; then
+	ok "timeline of 30000 events: the first 10000 drawn, and it says so"
+else bad "timeline of busy.trace: status $st, $first"; fi
+$py gen_big.py chain 3000 >"$tmp/chain.trace"
+# At seq 15003 every task of the chain waits on the next (the last on
+# a timer).
+run awaits "$tmp/chain.trace" --at 15003
+if [ "$st" = 0 ] && [ "$(grep -c 'label=awaits' "$tmp/out")" = 3000 ] &&
+	[ "$(grep -c 'label="result of"' "$tmp/out")" = 2999 ]; then
+	ok "awaits of a 3000-task await chain: 3000 waits, 2999 results"
+else bad "awaits of chain.trace: status $st, $first"; fi
+
+echo "== the timeline's labels and loop iterations"
+# No label covers another (check_labels.py measures them as canvas.c
+# does), in the goldens and in the chapters' pictures.
+for f in "$root"/chapters/*/img/*.trace; do
+	run timeline "$f" -o "$tmp/$(basename "$f" .trace).tl.dot"
+done
+if $py check_labels.py ./*.timeline.dot "$tmp"/*.tl.dot >"$tmp/labels.log" 2>&1
+then ok "no two labels overlap (goldens and chapters/*/img)"
+else bad "labels overlap: $(head -n 1 "$tmp/labels.log")"; fi
+# One band for each other loop.iter, so a run of 3 iterations has 2.
+printf '%s\n' '# corolab-trace 1 clock=virtual unit=us' \
+	'1 0 1 loop.iter it=1' '2 0 1 task.new task=1 name=a parent=0' \
+	'3 0 1 wake task=1 by=spawn' '4 0 2 loop.iter it=2' \
+	'5 0 2 step.begin task=1 step=1 cause=3' '6 0 2 cb kind=soon by=task:1' \
+	'7 0 2 step.end task=1 step=1 result=done' '8 0 3 loop.iter it=3' \
+	'9 0 3 cb kind=done by=loop' '10 0 3 loop.end' >"$tmp/iters.trace"
+run timeline "$tmp/iters.trace"
+if [ "$st" = 0 ] && [ "$(grep -c 'tooltip="iteration ' "$tmp/out")" = 2 ] &&
+	[ "$(grep -c 'tooltip="seq [0-9]*: callback' "$tmp/out")" = 2 ]; then
+	ok "loop.iter: a band for every other iteration; cb: a tick each"
+else bad "iters.trace: status $st, $(grep -c 'iteration ' "$tmp/out") bands"; fi
+
 echo "== rendering and usage"
 for out in timeline.svg timeline.png timeline.pdf awaits.svg awaits.png; do
 	view=${out%.*}
@@ -391,6 +510,27 @@ if [ $tracer_ok = 1 ]; then
 		"$tmp/t_on.json" >"$tmp/chrome.log" 2>&1; then
 		ok "the tracer's run makes Chrome JSON Perfetto can bind"
 	else bad "chrome of the tracer's run: $(tail -n 1 "$tmp/chrome.log")"; fi
+fi
+
+echo "== the fuzz target's corpus"
+# The fuzzer's findings and seeds, and every trace here, through the
+# same entry point as libFuzzer, built with the compiler at hand (give
+# CFLAGS the sanitizers, as SAN=1 does, to make this mean much).
+fuzz=$root/tests/fuzz
+vis=$root/visualizer
+# shellcheck disable=SC2086
+if ! $cc $cflags -I"$vis" "$fuzz/fuzz_trace.c" "$fuzz/replay.c" \
+	"$vis/tracefile.c" "$vis/values.c" "$vis/intern.c" "$vis/model.c" \
+	"$vis/stats.c" "$vis/chrome.c" "$vis/tail.c" ${LDFLAGS:-} \
+	-o "$tmp/replay" >"$tmp/cc.log" 2>&1; then
+	bad "tests/fuzz does not build"
+	sed 's/^/        /' "$tmp/cc.log" | head -n 10
+elif "$tmp/replay" "$fuzz/corpus" bad . "$root"/chapters/*/img \
+	>"$tmp/replay.log" 2>&1; then
+	ok "fuzz corpus: $(tail -n 1 "$tmp/replay.log" | sed 's/^replay: //')"
+else
+	bad "fuzz corpus replay failed"
+	sed 's/^/        /' "$tmp/replay.log" | head -n 10
 fi
 
 echo "$passed passed, $failed failed"
