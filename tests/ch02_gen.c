@@ -322,6 +322,58 @@ static void *echo_double(void *arg)
 	return NULL; /* not reached: the test frees it while suspended */
 }
 
+/* How many PROT_NONE mappings (guard pages, one per mapped stack) the
+ * process has. */
+static int guard_pages(void)
+{
+	char line[512], perms[8];
+	FILE *f = fopen("/proc/self/maps", "r");
+	int n = 0;
+
+	CL_EXPECT(f != NULL, "/proc/self/maps: %s", strerror(errno));
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "%*x-%*x %7s", perms) == 1 &&
+		    strcmp(perms, "---p") == 0)
+			n++;
+	fclose(f);
+	return n;
+}
+
+/*
+ * A finished generator gives its stack back at once, as CPython clears a
+ * finished generator's frame (gi_frame is None), not when it is freed:
+ * 2000 generators run to their end one after another, none freed yet,
+ * need one stack between them.
+ */
+static void *yields_once(void *arg)
+{
+	(void)arg;
+	cl_yield(NULL);
+	return NULL;
+}
+
+START_TEST(test_gen_finished_gives_its_stack_back)
+{
+	enum { N = 2000 };
+	static struct cl_gen *g[N];
+	int before = guard_pages(), after;
+	void *v = NULL;
+
+	for (int i = 0; i < N; i++) {
+		g[i] = new_gen(yields_once, NULL, "yields_once");
+		EXPECT_STATUS(cl_gen_next(g[i], &v), v, CL_GEN_YIELDED);
+		EXPECT_STATUS(cl_gen_next(g[i], &v), v, CL_GEN_RETURNED);
+	}
+	after = guard_pages();
+	CL_EXPECT(after - before < 10,
+		  "%d finished generators, none freed yet, hold %d stacks: a "
+		  "generator that returns must free its stack (cl_stack_free) "
+		  "and forget it", N, after - before);
+	for (int i = 0; i < N; i++)
+		cl_gen_free(g[i]);
+}
+END_TEST
+
 /* ch02_send.py: 10000 sends to a doubler: sum of doubles 99990000. */
 START_TEST(test_gen_ten_thousand_yields)
 {
@@ -471,10 +523,14 @@ static void expect_pep479(struct cl_exc *e, intptr_t value)
 	CL_EXPECT(cl_exc_cause(e) != NULL, "RuntimeError has no __cause__");
 	EXPECT_EXC(cl_exc_cause(e), cl_StopIteration, "");
 	CL_EXPECT_INT(CL_TOINT(cl_exc_value(cl_exc_cause(e))), value);
+	CL_EXPECT(cl_exc_context(e) == cl_exc_cause(e),
+		  "RuntimeError's __context__ is not its __cause__, the "
+		  "StopIteration (it was raised while that one was being "
+		  "handled)");
 }
 
 /* ch02_throw.py: PEP 479: RuntimeError | generator raised StopIteration |
- * cause: StopIteration 3, GEN_CLOSED; the same for a StopIteration thrown
+ * cause: StopIteration 3 (the context too), GEN_CLOSED; the same for a StopIteration thrown
  * in, started or not. */
 START_TEST(test_gen_pep479)
 {
@@ -831,7 +887,10 @@ START_TEST(test_gen_close_unstarted_and_finished)
 	EXPECT_STATUS(cl_gen_next(g, &v), v, CL_GEN_YIELDED);
 	EXPECT_STATUS(cl_gen_next(g, &v), v, CL_GEN_RETURNED);
 	EXPECT_STATUS(cl_gen_close(g, &err), err, 0);
+	err = (struct cl_exc *)trail; /* stale: close must clear it */
 	EXPECT_STATUS(cl_gen_close(g, &err), err, 0);
+	CL_EXPECT(err == NULL, "cl_gen_close returned 0 but left *err as it "
+			       "was: success sets *err = NULL");
 	EXPECT_STATE(g, CL_GEN_CLOSED);
 	cl_gen_free(g);
 }
@@ -1098,6 +1157,7 @@ static void add_gen_tests(void)
 	cl_test(test_gen_two_interleaved, 2, SEC_GEN);
 	cl_test(test_gen_drives_another, 2, SEC_GEN);
 	cl_test(test_gen_ten_thousand_yields, 2, SEC_GEN);
+	cl_test(test_gen_finished_gives_its_stack_back, 1, SEC_GEN);
 	cl_test(test_gen_state_and_current, 1, SEC_GEN);
 	cl_test(test_gen_body_exception_reaches_caller, 2, SEC_EXC);
 	cl_test(test_gen_try_catch_in_body, 2, SEC_EXC);

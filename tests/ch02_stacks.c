@@ -581,8 +581,10 @@ static void child_fn_returns(void)
 START_TEST(test_fn_return_is_reported)
 {
 	char out[4096];
-	int st = run_child(child_fn_returns, out, sizeof out);
+	int st;
 
+	memset(out, 'x', sizeof out); /* a NUL written shows up as two */
+	st = run_child(child_fn_returns, out, sizeof out);
 	CL_EXPECT(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT,
 		  "a context whose fn returned: expected death by SIGABRT, "
 		  "it %s; it wrote: %.1000s",
@@ -591,6 +593,9 @@ START_TEST(test_fn_return_is_reported)
 		  "expected a line saying a context's function returned; "
 		  "got: %.1000s",
 		  out);
+	CL_EXPECT(out[strlen(out) + 1] != '\0',
+		  "the report ends with a NUL byte: write the message's "
+		  "characters, not its terminator");
 }
 END_TEST
 
@@ -883,6 +888,159 @@ START_TEST(test_live_list_survives_reuse)
 END_TEST
 
 /*
+ * The live list after frees from its middle and its tail, and stacks
+ * the pool hands back: A, B, C, E allocated (the list is E C B A), C
+ * and A freed, D and F allocated (the pool gives back A's and C's
+ * stacks), then B freed (the list is F D E). Each overflow is reported
+ * with the right name, a reused stack's old name is gone, and an
+ * ordinary segfault walks the whole list and ends (a list that loops
+ * never would).
+ */
+static const char *mixed_target;
+
+static void child_mixed_frees(void)
+{
+	const char *names[] = { "a", "b", "c", "e" };
+	struct cl_stack *s[4], *d, *f, *target = NULL;
+	int rc;
+
+	for (int i = 0; i < 4; i++) {
+		s[i] = cl_stack_alloc(64 * 1024);
+		if (s[i] == NULL) {
+			fprintf(stderr, "cl_stack_alloc failed: %s\n",
+				strerror(errno));
+			_exit(3);
+		}
+		cl_stack_set_name(s[i], names[i]);
+	}
+	cl_stack_free(s[2]);
+	cl_stack_free(s[0]);
+	d = cl_stack_alloc(64 * 1024);
+	f = cl_stack_alloc(64 * 1024);
+	if (d == NULL || f == NULL) {
+		fprintf(stderr, "cl_stack_alloc failed: %s\n", strerror(errno));
+		_exit(3);
+	}
+	cl_stack_set_name(f, "f");
+	cl_stack_free(s[1]);
+	if (mixed_target == NULL)
+		*wild = 1;
+	else if (strcmp(mixed_target, "e") == 0)
+		target = s[3];
+	else if (strcmp(mixed_target, "d") == 0)
+		target = d;
+	else
+		target = f;
+	rc = cl_ctx_make(&a_ctx, target->base, target->size, deep, NULL);
+	if (rc != 0) {
+		fprintf(stderr, "cl_ctx_make returned %d\n", rc);
+		_exit(3);
+	}
+	cl_ctx_swap(&main_ctx, &a_ctx);
+	_exit(4);
+}
+
+START_TEST(test_live_list_survives_mixed_frees)
+{
+	static const char *const targets[][2] = {
+		{ "e", "'e'" }, { "d", "(unnamed)" }, { "f", "'f'" },
+	};
+	char out[16384], want[128];
+	int st, died;
+
+	for (int i = 0; i < 3; i++) {
+		mixed_target = targets[i][0];
+		snprintf(want, sizeof want,
+			 "corolab: coroutine %s overflowed its stack (64 KiB)",
+			 targets[i][1]);
+		st = run_child_within(child_mixed_frees, out, sizeof out, 3);
+		CL_EXPECT(st != -1 && strstr(out, want) != NULL,
+			  "after allocs and frees from the middle, the tail "
+			  "and the head of the live list, an overflow of "
+			  "stack %s: expected \"%s\"; the child %s and "
+			  "wrote: %.1000s",
+			  targets[i][0], want, st == -1 ? "hung" : how(st),
+			  out);
+	}
+	mixed_target = NULL;
+	st = run_child_within(child_mixed_frees, out, sizeof out, 3);
+	died = WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV;
+	if (CL_ASAN && strstr(out, "AddressSanitizer: SEGV") != NULL)
+		died = 1;
+	CL_EXPECT(st != -1 && died && strstr(out, "corolab:") == NULL,
+		  "after the same allocs and frees, a write to address 16: "
+		  "expected an ordinary death by SIGSEGV; the child %s and "
+		  "wrote: %.1000s",
+		  st == -1 ? "hung (does the live list loop?)" : how(st), out);
+}
+END_TEST
+
+/*
+ * The pool: a freed stack is the next one of its size handed out (last
+ * in, first out), never one still in use; it keeps CL_STACK_POOL_MAX
+ * stacks and unmaps the rest, guard page too; a size no mapping can
+ * have fails with ENOMEM.
+ */
+START_TEST(test_pool_is_lifo_and_bounded)
+{
+	enum { N = CL_STACK_POOL_MAX + 8 };
+	static struct cl_stack *s[N];
+	static char *base[N];
+	struct cl_stack *a, *b, *c, *d, *x;
+	int kept = 0, gone = 0;
+
+	a = cl_stack_alloc(0);
+	b = cl_stack_alloc(0);
+	CL_EXPECT(a != NULL && b != NULL, "cl_stack_alloc(0): NULL (%s)",
+		  strerror(errno));
+	cl_stack_free(b);
+	c = cl_stack_alloc(0);
+	d = cl_stack_alloc(0);
+	CL_EXPECT(c == b, "alloc, alloc, free the second, alloc: expected "
+			  "the freed stack back from the pool");
+	CL_EXPECT(d != a && d != c,
+		  "the pool handed out a stack that is still in use");
+	cl_stack_free(a);
+	cl_stack_free(c);
+	cl_stack_free(d);
+
+	for (int i = 0; i < N; i++) {
+		s[i] = cl_stack_alloc(0);
+		CL_EXPECT(s[i] != NULL, "cl_stack_alloc(0) number %d: NULL (%s)",
+			  i, strerror(errno));
+		base[i] = s[i]->base;
+	}
+	for (int i = 0; i < N; i++)
+		cl_stack_free(s[i]);
+	read_maps();
+	for (int i = 0; i < N; i++) {
+		int m = mapped(base[i], "rw-p") || mapped(base[i] - 1, "---p");
+		if (i < CL_STACK_POOL_MAX)
+			kept += m;
+		else
+			gone += !m;
+	}
+	CL_EXPECT(kept == CL_STACK_POOL_MAX && gone == N - CL_STACK_POOL_MAX,
+		  "%d stacks freed in turn: expected the first %d kept in the "
+		  "pool (%d are) and the other %d unmapped (%d are)",
+		  N, CL_STACK_POOL_MAX, kept, N - CL_STACK_POOL_MAX, gone);
+
+	/* Full, then one out and back in: it is kept, and handed out next. */
+	x = cl_stack_alloc(0);
+	cl_stack_free(x);
+	a = cl_stack_alloc(0);
+	CL_EXPECT(a == x, "a stack taken from a full pool and freed again "
+			  "must go back to the pool and come out next");
+	cl_stack_free(a);
+
+	errno = 0;
+	CL_EXPECT(cl_stack_alloc(SIZE_MAX) == NULL && errno == ENOMEM,
+		  "cl_stack_alloc(SIZE_MAX): expected NULL with errno ENOMEM, "
+		  "errno is %s", strerror(errno));
+}
+END_TEST
+
+/*
  * The handler must not claim a segfault that is not an overflow: it hands
  * it back to whoever handled SIGSEGV before (the default action: death by
  * SIGSEGV; under ASan, ASan's report, unless ASAN_OPTIONS=handle_segv=0).
@@ -919,6 +1077,8 @@ static void add_stack_tests(void)
 	cl_test(test_overflow_report_names_the_coroutine, 3, SEC_STACK);
 	cl_test(test_ordinary_segfault_stays_ordinary, 1, SEC_STACK);
 	cl_test(test_live_list_survives_reuse, 1, SEC_STACK);
+	cl_test(test_live_list_survives_mixed_frees, 1, SEC_STACK);
+	cl_test(test_pool_is_lifo_and_bounded, 1, SEC_STACK);
 }
 
 CL_CHAPTER(2, "02-stacks", "stacks", add_stack_tests)

@@ -65,6 +65,7 @@ try:
 except RuntimeError as e:
     print("PEP 479:", type(e).__name__, "|", e, "| cause:",
           type(e.__cause__).__name__, e.__cause__.value,
+          "| context is cause:", e.__context__ is e.__cause__,
           inspect.getgeneratorstate(g))
 
 
