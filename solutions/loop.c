@@ -202,10 +202,16 @@ static struct cl_handle *cl__timer_of(struct cl_heap_node *n)
 				    offsetof(struct cl_handle, node));
 }
 
-// LAB ch03: The ready queue: a FIFO linked through h->next, from
-// LAB ch03: loop->ready_head to loop->ready_tail, loop->nready long.
-// LAB ch03: Push takes over the loop's reference to h and returns 0; pop
-// LAB ch03: returns the oldest handle (NULL if none) with that reference.
+// LAB ch03 ready_queue: cl__ready_push appends h to the loop's ready queue,
+// LAB ch03: taking over the reference the caller holds, and returns 0;
+// LAB ch03: cl__ready_pop takes off the oldest handle (NULL if none) with that
+// LAB ch03: reference. loop->nready is the queue's length. Mirrors
+// LAB ch03: base_events.py self._ready (a deque: append, popleft); read
+// LAB ch03: section 1.
+// HINT1 ch03: No allocation: the handles link themselves.
+// HINT2 ch03: A FIFO linked through h->next, from loop->ready_head to
+// HINT2 ch03: loop->ready_tail, loop->nready long. An empty queue has both ends
+// HINT2 ch03: NULL; keep them and nready right on every push and pop.
 static int cl__ready_push(struct cl_loop *loop, struct cl_handle *h)
 {
 	h->next = NULL;
@@ -423,6 +429,20 @@ static void (*cl__raise_hook(cl_callback fn))(void *, struct cl_exc *)
  * outer loop sets a new handler for the rest. left is volatile because it changes inside the CL_TRY and is
  * read after a catch (rule 2 of exc.h).
  */
+/*
+ * A plain callback is a mark on the loop's lane in the timeline: "cb" with
+ * its kind and who queued it. A task's step is not one (its handle has
+ * the cause of its wake, and step.begin says the rest).
+ */
+static void cl__trace_cb(const struct cl_handle *h)
+{
+	char by[32];
+
+	CL_TRACE("cb", "kind=%s by=%s",
+		 h->fut != NULL ? "done" : h->is_timer ? "timer" : "soon",
+		 cl__src_str(by, h->src));
+}
+
 static void cl__loop_run_ready(struct cl_loop *loop, size_t n)
 {
 	volatile size_t left = n;
@@ -438,6 +458,8 @@ static void cl__loop_run_ready(struct cl_loop *loop, size_t n)
 					cl__loop_tick(loop);
 				if (!h->cancelled) {
 					loop->cur_handle = h;
+					if (cl__trace_enabled && h->cause == 0)
+						cl__trace_cb(h);
 					if (h->fut != NULL)
 						h->done_fn(h->fut, h->arg);
 					else
@@ -515,15 +537,28 @@ static int cl__loop_wait(struct cl_loop *loop, int64_t timeout)
  *	   that ran until the queue was empty would never wait, never poll
  *	   and never fire a timer while two tasks ping-pong.
  */
-// LAB ch03: One iteration, as base_events._run_once: the steps above.
-// LAB ch03: Timers: the heap holds struct cl_heap_node pointers and
-// LAB ch03: cl__timer_of gives their handle; a cancelled one still in the
-// LAB ch03: heap is counted in loop->ncancelled and leaves through
-// LAB ch03: cl__timer_drop. A due timer (when <= now) goes to the back of
-// LAB ch03: the ready queue (trace timer.fire). Then run only the handles
-// LAB ch03: that are ready before you start running them: count them
-// LAB ch03: first, then hand that count to cl__loop_run_ready, which
-// LAB ch03: pops, runs (unless cancelled) and drops that many.
+// LAB ch03 run_once: cl_loop_run_once and its step helpers: one iteration, the
+// LAB ch03: six steps above; 0, -EDEADLK when nothing can ever happen, or the
+// LAB ch03: wait's error. Callbacks queued while it runs wait for the next
+// LAB ch03: iteration. Mirrors Lib/asyncio/base_events.py
+// LAB ch03: BaseEventLoop._run_once; read section 3.
+// HINT1 ch03: cl__loop_wait and cl__loop_run_ready are given: write
+// HINT1 ch03: cl__loop_drop_cancelled, cl__loop_timeout and
+// HINT1 ch03: cl__loop_fire_timers (steps 1, 2, 5), then run_once on top of
+// HINT1 ch03: them.
+// HINT2 ch03: Timers: the heap holds struct cl_heap_node pointers and
+// HINT2 ch03: cl__timer_of gives their handle; a cancelled one still in the
+// HINT2 ch03: heap is counted in loop->ncancelled and leaves through
+// HINT2 ch03: cl__timer_drop (which keeps ncancelled right). Too many
+// HINT2 ch03: cancelled: more than CL_MIN_SCHEDULED_TIMERS timers, a fraction
+// HINT2 ch03: above CL_MIN_CANCELLED_FRACTION: drop them all, then heapify.
+// HINT3 ch03: A due timer (when <= now) goes to the back of the ready queue
+// HINT3 ch03: (trace timer.fire; clear in_heap; the heap's reference becomes
+// HINT3 ch03: the queue's). Then run only the handles that are ready before you
+// HINT3 ch03: start running them: count them first (ntodo = nready), then hand
+// HINT3 ch03: that count to cl__loop_run_ready, which pops, runs (unless
+// HINT3 ch03: cancelled) and drops that many. Start with iteration++, the tick
+// HINT3 ch03: and the loop.iter trace.
 /* Step 1: forget cancelled timers, all at once if they are too many. */
 static void cl__loop_drop_cancelled(struct cl_loop *loop)
 {

@@ -430,6 +430,21 @@ if [ "$st" = 0 ] && [ "$(grep -c 'tooltip="iteration ' "$tmp/out")" = 2 ] &&
 	ok "loop.iter: a band for every other iteration; cb: a tick each"
 else bad "iters.trace: status $st, $(grep -c 'iteration ' "$tmp/out") bands"; fi
 
+# The classic bug "run until the queue is empty" must show in the picture.
+# ping.trace is chapters/03-scheduler/examples/ping.c on the reference;
+# ping-drain.trace the same program on a copy of solutions/ whose
+# cl_loop_run_once calls cl__loop_run_ready(loop, (size_t)-1) instead of
+# (loop, ntodo), so what a step queues runs in the same iteration:
+#	COROLAB_TRACE=ping-drain.trace build/.../examples/03-scheduler/ping
+# Right, the steps spread over four iterations; wrong, all in one.
+run timeline ping.trace
+right=$(grep -c 'tooltip="iteration ' "$tmp/out")
+run timeline ping-drain.trace
+wrong=$(grep -c 'tooltip="iteration ' "$tmp/out")
+if [ "$right" -ge 3 ] && [ "$wrong" -le 1 ]; then
+	ok "run until the queue is empty shows: $wrong band(s), not $right"
+else bad "ping: $right bands right, $wrong with the drain bug"; fi
+
 echo "== rendering and usage"
 for out in timeline.svg timeline.png timeline.pdf awaits.svg awaits.png; do
 	view=${out%.*}
