@@ -7,6 +7,7 @@
 #	SAN=1		build with AddressSanitizer and UBSan
 #	NOSAN=1		make grade: skip its run under the sanitizers
 #	FORCE=1		let "make lab" overwrite edits in lab/
+#	TODO=name	make hint: the TODO whose next hint to show
 
 CC ?= cc
 CFLAGS := -std=gnu11 -Wall -Wextra -Werror -g -O2
@@ -34,8 +35,8 @@ HAVE_SOLUTIONS := $(wildcard solutions/README.md)
 OUT := $(BUILD)/visualizer
 include visualizer/cotrace.mk
 
-.PHONY: help deps demo examples pictures test grade lab lab-check handout \
-	bench valgrind mutants clean ref
+.PHONY: help deps demo examples pictures test grade hint lab lab-check \
+	handout bench valgrind mutants clean ref
 
 help:
 	@echo "corolab targets:"
@@ -45,6 +46,8 @@ help:
 	@echo "  make grade       grade lab/ (CH=N, BORROW=N|all, LAB=DIR, NOSAN=1);"
 	@echo "                   under the sanitizers too; results in"
 	@echo "                   build/grade/results.json (Gradescope format)"
+	@echo "  make hint        CH=N: list chapter N's TODOs; CH=N TODO=name: the"
+	@echo "                   TODO's next hint, one level at a time (counted in the grade)"
 	@echo "  make lab         regenerate lab/ from solutions/ (FORCE=1 to discard edits)"
 	@echo "  make lab-check   fail if lab/ is not exactly what make lab writes"
 	@echo "  make handout     pack the kit without solutions/ for students"
@@ -113,7 +116,7 @@ endif
 ifneq ($(SAN)$(NOSAN),)
 	@$(BUILD)/grade/grade $(if $(CH),-c $(CH)) \
 		-j $(BUILD)/grade/results.json -t $(BUILD)/grade/traces \
-		-v $(COTRACE) || true
+		-v $(COTRACE) -h $(LAB)/.hints-taken || true
 else
 	@echo "grading under AddressSanitizer, UBSan and LeakSanitizer first" \
 		"(NOSAN=1 skips it)..."
@@ -124,9 +127,17 @@ else
 		>/dev/null || true
 	@$(BUILD)/grade/grade $(if $(CH),-c $(CH)) \
 		-j $(BUILD)/grade/results.json -t $(BUILD)/grade/traces \
-		-v $(COTRACE) -s $(BUILD)/grade/san.txt || true
+		-v $(COTRACE) -s $(BUILD)/grade/san.txt \
+		-h $(LAB)/.hints-taken || true
 endif
 	@echo "results: $(BUILD)/grade/results.json"
+
+# make hint CH=N [TODO=name]: the hint ladder (tests/labgen.c), from
+# $(LAB) alone, so it works in a handout. Each level shown is logged in
+# $(LAB)/.hints-taken, which make grade counts.
+hint: $(BUILD)/labgen
+	@test -n "$(CH)" || { echo "make hint needs CH=N (and TODO=name)"; exit 1; }
+	@$(BUILD)/labgen hint $(LAB) $(CH) $(TODO)
 
 lab: $(BUILD)/labgen
 	@$(BUILD)/labgen lab solutions lab $(if $(FORCE),-f)

@@ -147,9 +147,11 @@ static void cl__ctx_tools_arrived(void)
 void cl__ctx_start(void (*fn)(void *), void *arg)
 {
 	cl__ctx_tools_arrived();
-	/* TODO(ch02): Run fn(arg). fn must never return: below this frame there
-	 * is nothing to return to (cl__ctx_entry traps). If it does
-	 * return, write CL__CTX_RETURNED to fd 2 and abort(). */
+	/* TODO(ch02): Run fn(arg). fn must never return: below this
+	 * frame there is nothing to return to. If it does return,
+	 * CL__CTX_RETURNED is written to fd 2 and the process aborts.
+	 * No CPython twin; read section 2.
+	 * Hints: make hint CH=2 TODO=ctx_start (1 level). */
 	(void)fn, (void)arg;
 	abort();
 }
@@ -168,13 +170,13 @@ int cl_ctx_make(struct cl_ctx *c, void *stack, size_t size, void (*fn)(void *),
 		void *arg)
 {
 	cl__ctx_tools_make(c, stack, size);
-	/* TODO(ch02): Forge the first frame (see the picture at the top of this
-	 * file and struct cl__frame): top = stack + size rounded
-	 * down to 16, the frame just below it, fn, arg and
-	 * cl__ctx_entry in their slots, cl__frame_fpu() for the
-	 * floating-point control, c->sp = the frame. Return -EINVAL
-	 * for a NULL c, stack or fn, or a stack smaller than the
-	 * frame plus 16 bytes. */
+	/* TODO(ch02): Make c start fn(arg) on the stack [stack, stack +
+	 * size) at the first switch to it: the frame that switch
+	 * pops, 16-byte aligned at the top of the stack, and c->sp
+	 * pointing at it; 0, or -EINVAL for a NULL c, stack or fn, or
+	 * a stack smaller than the frame plus 16 bytes. No CPython
+	 * twin (greenlet's switch is the nearest); read section 2.
+	 * Hints: make hint CH=2 TODO=ctx_make (3 levels). */
 	(void)c, (void)stack, (void)size, (void)fn, (void)arg;
 	return -ENOSYS;
 }

@@ -255,18 +255,13 @@ static void cl__fdwatch_tick(struct cl__poller *p)
  *	   writer's (_process_events);
  *	4. trace poll.end.
  */
-/* TODO(ch04): The loop's fd wiring, three functions (see the steps in the
- * two comments above). The table: p->fds[fd] (grow it
- * with cl__fdwatch_grow) holds events (what p->be watches fd
- * for) and w[0] (reader) / w[1] (writer). Tell the back end
- * with p->be->update(p->st, fd, old, new). Keep p->nwatched =
- * the number of fds with events != 0. Each watch keeps one
- * handle, w->h, made by cl__loop_handle_new (source
- * { CL_SRC_FD, fd }); it is cancelled and dropped when its
- * callback is removed or replaced: cl__watch_forget. In the
- * poll, each ready direction that has a handle is queued
- * again with cl__loop_requeue (-EBUSY, still queued, is no
- * error). */
+/* TODO(ch04): cl__fd_watch, cl__fd_unwatch, cl__fdwatch_poll (the steps
+ * above): fd's callback for a direction is set, replaced or removed,
+ * the back end told only when the mask changes, nothing changed on
+ * failure; a poll queues each watched ready direction's callback
+ * once. Mirrors selector_events.py _add_reader, _remove_reader,
+ * _process_events; read sections 1 and 4.
+ * Hints: make hint CH=4 TODO=fdwatch (3 levels). */
 static int cl__fd_watch(struct cl_loop *loop, int fd, unsigned dir,
 			cl_callback fn, void *arg)
 {

@@ -189,13 +189,12 @@ static int cl__future_queue(struct cl_future *f, const struct cl__done_cb *cb)
 	return 0;
 }
 
-/* TODO(ch03): __schedule_callbacks: take the whole list off the future
- * first with cl__future_take_cbs (a callback must not see it
- * half gone), then queue each entry with cl__future_queue, in
- * order. set_result and
- * set_exception: -EINVAL if f is done; otherwise store the
- * outcome, set the state, cl__future_trace_done(f), and
- * schedule the callbacks. Never call a callback yourself. */
+/* TODO(ch03): cl_future_set_result / _set_exception: -EINVAL if f is
+ * done already (the exception is dropped); otherwise f is done with
+ * that outcome and every done callback is queued on the loop, in the
+ * order added, none called here. Mirrors Lib/asyncio/futures.py
+ * set_result, set_exception, __schedule_callbacks; read section 4.
+ * Hints: make hint CH=3 TODO=future_done (3 levels). */
 static void cl__future_schedule_callbacks(struct cl_future *f)
 {
 	(void)f, (void)cl__future_queue;
@@ -220,9 +219,12 @@ int cl_future_set_exception(struct cl_future *f, struct cl_exc *e)
  */
 static int cl__future_add(struct cl_future *f, const struct cl__done_cb *cb)
 {
-	/* TODO(ch03): Done already: hand it to cl__future_queue (it runs at
-	 * the next iteration, like any other). Pending: append it
-	 * to f->cbs, first with cl__future_grow_cbs if it is full. */
+	/* TODO(ch03): Register cb: a done f has it queued at once (it
+	 * runs at the next iteration, never now); a pending f keeps
+	 * it, after those added before. 0 or a negative errno.
+	 * Mirrors Lib/asyncio/futures.py add_done_callback; read
+	 * section 4.
+	 * Hints: make hint CH=3 TODO=future_add (1 level). */
 	(void)f, (void)cb, (void)cl__future_grow_cbs;
 	return -ENOSYS;
 }

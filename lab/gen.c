@@ -130,11 +130,13 @@ struct cl_gen *cl_gen_new(void *(*fn)(void *arg), void *arg, const char *name)
 static int cl__gen_resume(struct cl_gen *g, void *value, struct cl_exc *exc,
 			  void **out)
 {
-	/* TODO(ch02): Steps 1-6 above. The body's side is cl_yield and
-	 * cl__gen_main below: read them to see what they expect in
-	 * the mailbox and what they leave in it. Swap the handler
-	 * chain with cl_exc_swap_chain, and switch with cl_ctx_swap
-	 * (ctx.h), as cl_yield does. */
+	/* TODO(ch02): Run g's body until it yields, returns or raises,
+	 * delivering value or exc (whose reference it takes) where g
+	 * is suspended; then g is suspended (CL_GEN_YIELDED) or
+	 * closed with its stack freed (CL_GEN_RETURNED,
+	 * CL_GEN_RAISED: *out the value or the exception). Mirrors
+	 * Objects/genobject.c gen_send_ex2, PEP 479; read section 4.
+	 * Hints: make hint CH=2 TODO=gen_resume (3 levels). */
 	(void)g, (void)value;
 	cl_exc_decref(exc);
 	*out = cl_exc_new(&cl_NotImplementedError,
@@ -195,10 +197,12 @@ void *cl_yield(void *value)
  */
 int cl_gen_send(struct cl_gen *g, void *value, void **out)
 {
-	/* TODO(ch02): Unstarted and sent a value: TypeError "can't send
-	 * non-None value to a just-started generator" (it stays
-	 * unstarted). Running: ValueError "generator already
-	 * executing". Finished: CL_GEN_RETURNED with *out = NULL. */
+	/* TODO(ch02): Refuse what CPython refuses before resuming g: a
+	 * value sent to an unstarted g is a TypeError (g stays
+	 * unstarted), a running g a ValueError; a finished g returns
+	 * CL_GEN_RETURNED with *out = NULL. Mirrors
+	 * Objects/genobject.c gen_send_ex2; read section 6.
+	 * Hints: make hint CH=2 TODO=gen_send (2 levels). */
 	return cl__gen_resume(g, value, NULL, out);
 }
 
@@ -214,9 +218,12 @@ int cl_gen_next(struct cl_gen *g, void **out)
  */
 int cl_gen_throw(struct cl_gen *g, struct cl_exc *exc, void **out)
 {
-	/* TODO(ch02): Running: drop exc, ValueError "generator already
-	 * executing". Finished: exc comes straight back
-	 * (CL_GEN_RAISED). Unstarted or suspended: resume with exc. */
+	/* TODO(ch02): Deliver exc into g, which owns it: a running g
+	 * refuses (exc dropped, ValueError), a finished one hands exc
+	 * straight back (CL_GEN_RAISED), an unstarted or suspended
+	 * one is resumed with it. Mirrors Objects/genobject.c
+	 * gen_throw; read section 6.
+	 * Hints: make hint CH=2 TODO=gen_throw (2 levels). */
 	return cl__gen_resume(g, NULL, exc, out);
 }
 
@@ -228,11 +235,12 @@ int cl_gen_throw(struct cl_gen *g, struct cl_exc *exc, void **out)
  */
 int cl_gen_close(struct cl_gen *g, struct cl_exc **err)
 {
-	/* TODO(ch02): Throw a new GeneratorExit into g (cl_gen_throw does the
-	 * state checks). Returned, or raised GeneratorExit: 0.
-	 * Yielded: *err = RuntimeError "generator ignored
-	 * GeneratorExit". Any other exception: *err = it. Both
-	 * errors return CL_GEN_RAISED; set *err = NULL on success. */
+	/* TODO(ch02): Close g as the comment above says: 0 when it
+	 * returned or let GeneratorExit out, *err = NULL; otherwise
+	 * CL_GEN_RAISED with *err a RuntimeError "generator ignored
+	 * GeneratorExit" (it yielded) or the exception it raised.
+	 * Mirrors Objects/genobject.c gen_close; read section 6.
+	 * Hints: make hint CH=2 TODO=gen_close (3 levels). */
 	(void)g;
 	*err = cl_exc_new(&cl_NotImplementedError,
 			  "cl_gen_close: not implemented (TODO ch02)");

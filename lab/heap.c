@@ -48,11 +48,12 @@ static int cl__heap_grow(struct cl_heap *h)
 	return 0;
 }
 
-/* TODO(ch03): Sift up, sift down, then push, pop and heapify on top of them
- * (see the comment at the top of this file). cl_heap_less(a, b)
- * says whether a comes first; cl__heap_grow makes room. Pop
- * returns NULL on an empty heap; heapify sifts down every node
- * that has a child, the last of them first. */
+/* TODO(ch03): cl_heap_push (0 or -ENOMEM), cl_heap_pop (the minimum, NULL
+ * when empty) and cl_heap_heapify, each leaving no node before its
+ * parent (cl_heap_less) in O(log n) moves, O(n) for heapify. Mirrors
+ * Lib/heapq.py heappush, heappop, heapify; read section 2 and the top
+ * of this file.
+ * Hints: make hint CH=3 TODO=heap (3 levels). */
 int cl_heap_push(struct cl_heap *h, struct cl_heap_node *n)
 {
 	(void)h, (void)n, (void)cl__heap_grow;

@@ -202,10 +202,13 @@ static struct cl_handle *cl__timer_of(struct cl_heap_node *n)
 				    offsetof(struct cl_handle, node));
 }
 
-/* TODO(ch03): The ready queue: a FIFO linked through h->next, from
- * loop->ready_head to loop->ready_tail, loop->nready long.
- * Push takes over the loop's reference to h and returns 0; pop
- * returns the oldest handle (NULL if none) with that reference. */
+/* TODO(ch03): cl__ready_push appends h to the loop's ready queue,
+ * taking over the reference the caller holds, and returns 0;
+ * cl__ready_pop takes off the oldest handle (NULL if none) with that
+ * reference. loop->nready is the queue's length. Mirrors
+ * base_events.py self._ready (a deque: append, popleft); read
+ * section 1.
+ * Hints: make hint CH=3 TODO=ready_queue (2 levels). */
 static int cl__ready_push(struct cl_loop *loop, struct cl_handle *h)
 {
 	(void)loop, (void)h;
@@ -396,6 +399,20 @@ static void (*cl__raise_hook(cl_callback fn))(void *, struct cl_exc *)
  * outer loop sets a new handler for the rest. left is volatile because it changes inside the CL_TRY and is
  * read after a catch (rule 2 of exc.h).
  */
+/*
+ * A plain callback is a mark on the loop's lane in the timeline: "cb" with
+ * its kind and who queued it. A task's step is not one (its handle has
+ * the cause of its wake, and step.begin says the rest).
+ */
+static void cl__trace_cb(const struct cl_handle *h)
+{
+	char by[32];
+
+	CL_TRACE("cb", "kind=%s by=%s",
+		 h->fut != NULL ? "done" : h->is_timer ? "timer" : "soon",
+		 cl__src_str(by, h->src));
+}
+
 static void cl__loop_run_ready(struct cl_loop *loop, size_t n)
 {
 	volatile size_t left = n;
@@ -411,6 +428,8 @@ static void cl__loop_run_ready(struct cl_loop *loop, size_t n)
 					cl__loop_tick(loop);
 				if (!h->cancelled) {
 					loop->cur_handle = h;
+					if (cl__trace_enabled && h->cause == 0)
+						cl__trace_cb(h);
 					if (h->fut != NULL)
 						h->done_fn(h->fut, h->arg);
 					else
@@ -488,15 +507,12 @@ static int cl__loop_wait(struct cl_loop *loop, int64_t timeout)
  *	   that ran until the queue was empty would never wait, never poll
  *	   and never fire a timer while two tasks ping-pong.
  */
-/* TODO(ch03): One iteration, as base_events._run_once: the steps above.
- * Timers: the heap holds struct cl_heap_node pointers and
- * cl__timer_of gives their handle; a cancelled one still in the
- * heap is counted in loop->ncancelled and leaves through
- * cl__timer_drop. A due timer (when <= now) goes to the back of
- * the ready queue (trace timer.fire). Then run only the handles
- * that are ready before you start running them: count them
- * first, then hand that count to cl__loop_run_ready, which
- * pops, runs (unless cancelled) and drops that many. */
+/* TODO(ch03): cl_loop_run_once and its step helpers: one iteration, the
+ * six steps above; 0, -EDEADLK when nothing can ever happen, or the
+ * wait's error. Callbacks queued while it runs wait for the next
+ * iteration. Mirrors Lib/asyncio/base_events.py
+ * BaseEventLoop._run_once; read section 3.
+ * Hints: make hint CH=3 TODO=run_once (3 levels). */
 int cl_loop_run_once(struct cl_loop *loop)
 {
 	(void)loop, (void)cl__loop_wait, (void)cl__loop_run_ready;

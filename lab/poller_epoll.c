@@ -33,17 +33,12 @@ struct cl__epoll {
 	int cap;
 };
 
-/* TODO(ch04): The epoll back end: four functions over struct cl__epoll.
- * create: epoll_create1(EPOLL_CLOEXEC) and an empty events
- * buffer; destroy: close and free what create made. update:
- * EPOLL_CTL_ADD when old is 0, _DEL when events is 0, _MOD
- * otherwise, with EPOLLIN / EPOLLOUT for CL_EV_IN / CL_EV_OUT
- * and the fd in data.fd. A closed fd has left the
- * epoll set by itself: on _DEL ignore EBADF and ENOENT; on _MOD
- * ENOENT means the number was reused, so _ADD it. wait: grow the
- * buffer to max, epoll_wait with cl__poller_timeout_ms, and turn
- * each epoll_event into a struct cl_fired (EPOLLERR and EPOLLHUP
- * count as both IN and OUT). Errors are -errno. */
+/* TODO(ch04): The epoll back end: create, destroy, update and wait over
+ * struct cl__epoll, level-triggered, as poller.h specifies them; a
+ * closed fd may still be updated or dropped without error. Errors are
+ * -errno. Mirrors selectors.EpollSelector and Modules/selectmodule.c
+ * (pyepoll_*); read section 3.
+ * Hints: make hint CH=4 TODO=epoll (3 levels). */
 static void *cl__epoll_create(void)
 {
 	errno = ENOSYS;

@@ -45,12 +45,13 @@ void cl_sgen_free(struct cl_sgen *g)
  */
 int cl_sgen_send(struct cl_sgen *g, void *value, void **out)
 {
-	/* TODO(ch01): Follow the four steps in the comment above. Set *out to
-	 * NULL first; only a yield or a return gives it a value (from
-	 * g->value). The state is what makes each check possible: set
-	 * CL_SGEN_RUNNING before calling g->body(g) so a body that
-	 * resumes itself is caught, and set the state the body's
-	 * answer calls for after it returns. */
+	/* TODO(ch01): Resume g with value (the steps above). Afterwards
+	 * a yield leaves g CL_SGEN_SUSPENDED with *out the value
+	 * yielded; a return or an error closes g for good (*out the
+	 * value returned, else NULL); a refusal (-EINVAL, -EBUSY) or
+	 * a finished g changes nothing. Mirrors Objects/genobject.c
+	 * gen_send_ex2; read section 5.
+	 * Hints: make hint CH=1 TODO=sgen_send (3 levels). */
 	(void)g, (void)value, (void)out;
 	return -ENOSYS;
 }
@@ -69,8 +70,12 @@ int cl_sgen_next(struct cl_sgen *g, void **out)
  */
 int cl_sgen_close(struct cl_sgen *g)
 {
-	/* TODO(ch01): A running generator cannot be closed (-EBUSY); any other
-	 * is finished from now on, whatever state it was in. */
+	/* TODO(ch01): A running generator cannot be closed (-EBUSY);
+	 * any other is finished from now on, whatever state it was
+	 * in, and the answer is 0. Mirrors Objects/genobject.c
+	 * gen_close, without the GeneratorExit (the comment above
+	 * says why); read section 5.
+	 * Hints: make hint CH=1 TODO=sgen_close (1 level). */
 	(void)g;
 	return -ENOSYS;
 }

@@ -78,12 +78,12 @@ struct range_frame {
 
 static int range_body(struct cl_sgen *g)
 {
-	/* TODO(ch01): Translate the Python above line by line, with f->i and
-	 * f->n for i and n (f = (void *)g->frame). Put the whole body
-	 * between CL_SGEN_BEGIN(g) and CL_SGEN_END(g); the check of
-	 * step goes inside too, so it fails at the first next, and
-	 * "raise" is returning -EINVAL. i += step can overflow an
-	 * intptr_t: use __builtin_add_overflow and stop when it does. */
+	/* TODO(ch01): The body of count() above, stackless: yields
+	 * start, start + step, ... while short of stop, then returns
+	 * how many it yielded; a zero step fails with -EINVAL at the
+	 * first resume; a step past the ends of intptr_t ends the
+	 * loop. Mirrors the Python above; read sections 3, 4 and 6.
+	 * Hints: make hint CH=1 TODO=range_body (3 levels). */
 	(void)g;
 	return -ENOSYS;
 }
@@ -124,11 +124,11 @@ struct fib_frame {
 
 static int fib_body(struct cl_sgen *g)
 {
-	/* TODO(ch01): Same recipe as range: the Python above, with the frame
-	 * for a, b and n. Start a, b at 0, 1 after CL_SGEN_BEGIN (the
-	 * frame starts zeroed). Before yielding a, return -EOVERFLOW
-	 * if a > INTPTR_MAX. The new b is a C local: it is not needed
-	 * across a yield. */
+	/* TODO(ch01): The body of fib() above: yields 0, 1, 1, 2, 3, ...
+	 * (limit numbers, or forever when limit < 0), then returns
+	 * how many; a number above INTPTR_MAX is -EOVERFLOW instead
+	 * of being yielded. Mirrors the Python above; read section 6.
+	 * Hints: make hint CH=1 TODO=fib_body (3 levels). */
 	(void)g;
 	return -ENOSYS;
 }
@@ -229,10 +229,12 @@ static int scan(struct tokens_frame *f)
 
 static int tokens_body(struct cl_sgen *g)
 {
-	/* TODO(ch01): Pull the first character with pull(f), then loop: while
-	 * scan(f) finds a token, count it and yield &f->tok. Return
-	 * the count at the end; return any error pull or scan gives.
-	 * rc is only needed between yields, so it may be a C local. */
+	/* TODO(ch01): The body of tokens() above: yields &f->tok for
+	 * each token scan finds in the characters of f->src, then
+	 * returns the count; an error from reading the source is
+	 * returned as it is. Mirrors the Python above; read
+	 * section 6.
+	 * Hints: make hint CH=1 TODO=tokens_body (3 levels). */
 	(void)g, (void)scan;
 	return -ENOSYS;
 }
@@ -270,11 +272,12 @@ struct numbers_frame {
 
 static int numbers_body(struct cl_sgen *g)
 {
-	/* TODO(ch01): Loop on cl_sgen_next(f->src, &v) while it yields; for
-	 * each number token add its value to f->total and yield it
-	 * as CL_INT. Copy the number out of the token: the token is
-	 * only valid until tokens is resumed, and a C local pointing
-	 * at it would not survive your yield anyway. */
+	/* TODO(ch01): The body of numbers() above: yields, as
+	 * CL_INT, the number of each number token f->src yields, then
+	 * returns their total; the end of f->src ends the loop, and
+	 * an error of f->src is returned as it is. Mirrors the Python
+	 * above (a for loop over a generator); read section 6.
+	 * Hints: make hint CH=1 TODO=numbers_body (3 levels). */
 	(void)g;
 	return -ENOSYS;
 }
@@ -312,10 +315,12 @@ struct averager_frame {
 
 static int averager_body(struct cl_sgen *g)
 {
-	/* TODO(ch01): Yield f->average forever; after each yield add
-	 * CL_TOINT(g->sent) to the total and recompute the average.
-	 * Python's // floors but C's / truncates toward zero: when
-	 * total % count is negative, the quotient is one too big. */
+	/* TODO(ch01): The body of averager() above: yields None,
+	 * then after each number sent in, the average of all of them
+	 * so far, floored as Python's // floors; it never returns.
+	 * Mirrors the Python above (term = yield average); read
+	 * section 7.
+	 * Hints: make hint CH=1 TODO=averager_body (3 levels). */
 	(void)g;
 	return -ENOSYS;
 }

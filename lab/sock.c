@@ -109,13 +109,12 @@ int cl_wait_writable(int fd)
 	return cl__sock_wait(fd, CL_EV_OUT);
 }
 
-/* TODO(ch04): sock_recv and sock_sendall over cl_io_read / cl_io_write,
- * which return -errno. Try the call first (data may be there
- * already); -EINTR: call again; -EAGAIN: cl_wait_readable (or
- * _writable) and try again; anything else is the answer. recv
- * returns what one successful read gave (0 is end of file);
- * sendall loops until all n bytes are written: a write may take
- * fewer than asked. */
+/* TODO(ch04): cl_sock_recv returns what one successful read gives (0 at
+ * end of file) or -errno; cl_sock_sendall returns 0 once all n bytes
+ * are written, or -errno. Both wait in the loop, never block it, and
+ * survive EINTR. Mirrors selector_events.py sock_recv, sock_sendall;
+ * read section 6.
+ * Hints: make hint CH=4 TODO=sock_io (3 levels). */
 ssize_t cl_sock_recv(int fd, void *buf, size_t n)
 {
 	(void)fd, (void)buf, (void)n;

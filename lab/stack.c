@@ -250,14 +250,13 @@ struct cl_stack *cl_stack_alloc(size_t size)
 
 	if (cl__stack_init() < 0)
 		return NULL;
-	/* TODO(ch02): Round size up to pages (cl__stacks.page; 0 means
-	 * CL_STACK_DEFAULT). Under cl__stacks.lock, take a stack of
-	 * that size off cl__stacks.pool. If there is none, mmap
-	 * page + size bytes, mprotect the lowest page PROT_NONE
-	 * (the guard), and calloc the struct: base is just above
-	 * the guard. Then, under the lock again, push s on
-	 * cl__stacks.live (doubly linked) with an empty name.
-	 * On failure undo what you did, set errno, return NULL. */
+	/* TODO(ch02): Return a stack of at least size usable bytes
+	 * (0: CL_STACK_DEFAULT) with a PROT_NONE guard page below
+	 * base, on the live list with an empty name: from the pool
+	 * when one of that size is there, else freshly mapped. On
+	 * failure: NULL, errno set, nothing leaked. No CPython twin
+	 * (its frames live on the heap); read section 3.
+	 * Hints: make hint CH=2 TODO=stack_alloc (3 levels). */
 	(void)size;
 	errno = ENOSYS;
 	if (s != NULL)
@@ -274,10 +273,11 @@ void cl_stack_free(struct cl_stack *s)
 	if (s == NULL)
 		return;
 	cl__stack_tools_free(s);
-	/* TODO(ch02): Under cl__stacks.lock, unlink s from cl__stacks.live and,
-	 * if the pool has room (CL_STACK_POOL_MAX), push it there.
-	 * Otherwise, after unlocking, munmap the whole mapping,
-	 * guard page included, and free the struct. */
+	/* TODO(ch02): s leaves the live list; it goes into the pool
+	 * while the pool holds fewer than CL_STACK_POOL_MAX stacks,
+	 * otherwise its whole mapping, guard page included, and its
+	 * struct are given back. No CPython twin; read section 3.
+	 * Hints: make hint CH=2 TODO=stack_free (2 levels). */
 	(void)s;
 }
 

@@ -515,20 +515,12 @@ static int cl__reader_drop_line(struct cl_stream *s)
 	}
 }
 
-/* TODO(ch04): readline: StreamReader.readline over readuntil(b"\n"). After
- * cl__reader_begin, loop: search buf[head..tail) for '\n' from
- * where the last search stopped (memchr). Found: hand out the
- * line, newline included, with cl__reader_take. Not found and
- * more than r->limit bytes searched: cl__reader_drop_line says
- * which ValueError to raise ("Separator is found, but chunk is
- * longer than limit" when it returns 1, "Separator is not found,
- * and chunk exceed the limit" when 0). At EOF (r->eof after a
- * search) hand out whatever is left, maybe nothing. Otherwise
- * cl__reader_fill and search again. A newline found beyond the
- * limit (the limit was lowered) is the first ValueError too.
- * readexactly: take the bytes into buf with cl__reader_take_some
- * until there are n; 0 from it is EOF: raise
- * cl__incomplete_read(got so far, n). */
+/* TODO(ch04): readline hands out the next line, newline included (at EOF
+ * what is left, maybe nothing), raising ValueError past the limit;
+ * readexactly fills buf with n bytes or raises IncompleteReadError.
+ * Mirrors streams.py StreamReader.readline over readuntil(b"\n"), and
+ * readexactly; read sections 12 and 13.
+ * Hints: make hint CH=4 TODO=readline (3 levels). */
 const char *cl_reader_readline(struct cl_reader *r, size_t *len)
 {
 	(void)r, (void)len, (void)cl__reader_fill, (void)cl__reader_take;

@@ -243,24 +243,11 @@ static const char *cl__task_result_str(const struct cl_task *t)
 
 static void cl__task_wakeup(struct cl_future *fut, void *arg);
 
-/* TODO(ch03): Task.__step, in four parts.
- * (1) Before: a pending cancel (must_cancel) turns the exception
- * to throw in (t->step_exc, maybe NULL) into a CancelledError;
- * drop fut_waiter; make t the loop's cur_task; count the step
- * and trace step.begin (cause = cl__loop_cause(loop)).
- * (2) Resume: cl_gen_throw with the exception, else
- * cl_gen_send(NULL).
- * (3) After: returned -> set_result (or cancel, if a cancel came
- * meanwhile); raised CancelledError -> cl__future_cancel;
- * raised -> set_exception; yielded -> cl__task_wait.
- * (4) Trace step.end (cl__task_result_str) and, if done,
- * task.done and unlink; cur_task back to NULL.
- * cl__task_wait: NULL is a bare yield (queue the next step with
- * by = this task); a future of another loop or the task's own
- * future is refused (cl__task_retry with a RuntimeError);
- * otherwise register cl__task_wakeup as its waiter (the
- * registration holds a reference to t), keep a reference in
- * fut_waiter, trace the await, and honour must_cancel. */
+/* TODO(ch03): cl__task_step runs one step of t's coroutine and settles
+ * what comes out: done (result, exception, cancelled) or waiting on
+ * the future it yielded, woken by it; cl__task_wait is that wait.
+ * Mirrors Lib/asyncio/tasks.py Task.__step; read section 5.
+ * Hints: make hint CH=3 TODO=task_step (3 levels). */
 static void cl__task_step(struct cl_future *f, void *unused)
 {
 	(void)unused, (void)cl__task_retry, (void)cl__task_trace_await;
@@ -276,9 +263,11 @@ static void cl__task_step(struct cl_future *f, void *unused)
  */
 static void cl__task_wakeup(struct cl_future *fut, void *arg)
 {
-	/* TODO(ch03): Put what fut ended with in the task's step_exc (a new
-	 * reference: cl_exc_incref, or a new CancelledError), then
-	 * take the step. A result needs nothing: cl_await reads it. */
+	/* TODO(ch03): fut, which t waited on, is done: t takes its
+	 * next step, with fut's exception (a CancelledError if fut
+	 * was cancelled) raised at the coroutine's await. Mirrors
+	 * Lib/asyncio/tasks.py Task.__wakeup; read section 5.
+	 * Hints: make hint CH=3 TODO=task_wakeup (1 level). */
 	(void)fut;
 	cl_future_set_exception(arg, cl_exc_new(&cl_NotImplementedError,
 		"Task wakeup: not implemented (TODO ch03)"));

@@ -54,31 +54,64 @@ extern int cl__trace_enabled;
  * event's seq, or to 0 when tracing is off. The format is required; use a
  * string literal, so that gcc checks the arguments against it.
  *
- * With COROLAB_NO_TRACE it is the constant 0L. It is written as a GNU
- * statement expression rather than a bare ((long)0) so that a CL_TRACE
- * used as a statement is not "a statement with no effect" under -Werror,
- * and the dead call inside keeps the arguments type-checked and "used"
- * (no unused-variable warnings) while never evaluating them.
+ * Each CL_TRACE keeps a struct cl__trace_site of its own (a static in the
+ * statement expression): the first event written there parses the format
+ * into literal pieces and conversions, and every later one only copies
+ * and converts (trace.c).
+ *
+ * With COROLAB_NO_TRACE it is the constant 0L. It is a GNU statement
+ * expression rather than a bare ((long)0) so that a CL_TRACE used as a
+ * statement is not "a statement with no effect" under -Werror, and the
+ * dead call inside keeps the arguments type-checked and "used" (no
+ * unused-variable warnings) while never evaluating them.
  */
 #ifdef COROLAB_NO_TRACE
-#define CL_TRACE(event, ...)                                                   \
+#define CL_TRACE(event, fmt, ...)                                              \
 	(__extension__({                                                       \
 		if (0)                                                         \
-			cl__trace((event), __VA_ARGS__);                       \
+			cl__trace((event), fmt, ##__VA_ARGS__);                \
 		0L;                                                            \
 	}))
 #else
-#define CL_TRACE(event, ...)                                                   \
-	(__builtin_expect(cl__trace_enabled, 0)                                \
-	     ? cl__trace((event), __VA_ARGS__)                                 \
-	     : 0L)
+#define CL_TRACE(event_, fmt_, ...)                                            \
+	(__extension__({                                                       \
+		static struct cl__trace_site cl__site = {                      \
+			.event = (event_), .fmt = (fmt_) };                    \
+		__builtin_expect(cl__trace_enabled, 0)                         \
+		    ? cl__trace_at(&cl__site, fmt_, ##__VA_ARGS__)             \
+		    : 0L;                                                      \
+	}))
 #endif
+
+/* At most this many conversions in a format the tracer parses; a format
+ * with more is handed to vsnprintf each time. */
+#define CL__TRACE_PIECES 10
+
+/* A CL_TRACE call site: its event, its format and, once parsed, the
+ * format's pieces. Zero-initialized but for event and fmt. */
+struct cl__trace_site {
+	const char *event;
+	const char *fmt;
+	int parsed;	      /* 0 not yet, 1 pieces below, -1 vsnprintf */
+	unsigned char npieces;
+	unsigned char event_len;
+	unsigned short fixed; /* the most all but %s can write */
+	struct {
+		unsigned short off; /* literal text at fmt + off, */
+		unsigned char len;  /* len bytes long, */
+		unsigned char conv; /* then this conversion (trace.c) */
+	} piece[CL__TRACE_PIECES + 1];
+};
 
 /*
  * Write one event now, whatever the flag says (CL_TRACE checks it first).
  * Returns the event's seq, or 0 if no trace file is being written.
+ * cl__trace_at is the same for a call site (fmt is the site's, repeated
+ * for gcc's format check).
  */
 long cl__trace(const char *event, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+long cl__trace_at(struct cl__trace_site *site, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /*

@@ -604,20 +604,12 @@ static int cl__write_failed(ssize_t sent)
 	       sent != -EINTR;
 }
 
-/* TODO(ch04): The write path of _SelectorSocketTransport, section 11.
- * maybe_pause: above t->high buffered, and not paused yet,
- * call pause_writing (cl__transport_call_flow). maybe_resume:
- * paused and down to t->low, call resume_writing.
- * write: after write_eof, RuntimeError "Cannot call write() after
- * write_eof()"; nothing to write, or the connection lost: return.
- * With nothing buffered, try the send now (cl_io_write) and
- * start watching for room only if some is left. Buffer what is
- * left (cl__transport_append), then maybe_pause. A send that
- * fails for good is the transport's fatal error.
- * write_ready: the socket has room. Send the buffer, maybe
- * resume, and once it is empty stop watching; then, if close()
- * was called, the connection is over now; if write_eof() was,
- * shut the socket down for writing. */
+/* TODO(ch04): cl_transport_write sends data now when nothing is
+ * buffered and buffers the rest, sent as the socket has room; the
+ * protocol hears pause_writing / resume_writing once per crossing of
+ * the high / low marks. Mirrors selector_events.py
+ * _SelectorSocketTransport.write, _write_ready; read section 11.
+ * Hints: make hint CH=4 TODO=write_path (3 levels). */
 static void cl__transport_maybe_pause(struct cl_transport *t)
 {
 	(void)t;

@@ -147,9 +147,12 @@ static void cl__ctx_tools_arrived(void)
 void cl__ctx_start(void (*fn)(void *), void *arg)
 {
 	cl__ctx_tools_arrived();
-	// LAB ch02: Run fn(arg). fn must never return: below this frame there
-	// LAB ch02: is nothing to return to (cl__ctx_entry traps). If it does
-	// LAB ch02: return, write CL__CTX_RETURNED to fd 2 and abort().
+	// LAB ch02 ctx_start: Run fn(arg). fn must never return: below this
+	// LAB ch02: frame there is nothing to return to. If it does return,
+	// LAB ch02: CL__CTX_RETURNED is written to fd 2 and the process aborts.
+	// LAB ch02: No CPython twin; read section 2.
+	// HINT1 ch02: cl__ctx_entry traps if this function ever returns; use
+	// HINT1 ch02: write(2), not stdio, then abort().
 	fn(arg);
 	if (write(STDERR_FILENO, CL__CTX_RETURNED,
 		  sizeof CL__CTX_RETURNED - 1) < 0) {
@@ -176,13 +179,23 @@ int cl_ctx_make(struct cl_ctx *c, void *stack, size_t size, void (*fn)(void *),
 		void *arg)
 {
 	cl__ctx_tools_make(c, stack, size);
-	// LAB ch02: Forge the first frame (see the picture at the top of this
-	// LAB ch02: file and struct cl__frame): top = stack + size rounded
-	// LAB ch02: down to 16, the frame just below it, fn, arg and
-	// LAB ch02: cl__ctx_entry in their slots, cl__frame_fpu() for the
-	// LAB ch02: floating-point control, c->sp = the frame. Return -EINVAL
-	// LAB ch02: for a NULL c, stack or fn, or a stack smaller than the
-	// LAB ch02: frame plus 16 bytes.
+	// LAB ch02 ctx_make: Make c start fn(arg) on the stack [stack, stack +
+	// LAB ch02: size) at the first switch to it: the frame that switch
+	// LAB ch02: pops, 16-byte aligned at the top of the stack, and c->sp
+	// LAB ch02: pointing at it; 0, or -EINVAL for a NULL c, stack or fn, or
+	// LAB ch02: a stack smaller than the frame plus 16 bytes. No CPython
+	// LAB ch02: twin (greenlet's switch is the nearest); read section 2.
+	// HINT1 ch02: See the picture at the top of this file and struct
+	// HINT1 ch02: cl__frame: the first switch pops this frame exactly as it
+	// HINT1 ch02: pops one a switch pushed.
+	// HINT2 ch02: top = stack + size rounded down to 16; the frame just
+	// HINT2 ch02: below it; fn, arg and cl__ctx_entry in their slots (fn,
+	// HINT2 ch02: arg, ret); cl__frame_fpu() for the floating-point
+	// HINT2 ch02: control; c->sp = the frame.
+	// HINT3 ch02: top = (stack + size) & ~15; f = (struct cl__frame *)top -
+	// HINT3 ch02: 1; zero it, cl__frame_fpu(f), f->fn = fn, f->arg = arg,
+	// HINT3 ch02: f->ret = cl__ctx_entry, c->sp = f. After popping the
+	// HINT3 ch02: frame, rsp must be exactly top.
 	uintptr_t top;
 	struct cl__frame *f;
 

@@ -255,18 +255,28 @@ static void cl__fdwatch_tick(struct cl__poller *p)
  *	   writer's (_process_events);
  *	4. trace poll.end.
  */
-// LAB ch04: The loop's fd wiring, three functions (see the steps in the
-// LAB ch04: two comments above). The table: p->fds[fd] (grow it
-// LAB ch04: with cl__fdwatch_grow) holds events (what p->be watches fd
-// LAB ch04: for) and w[0] (reader) / w[1] (writer). Tell the back end
-// LAB ch04: with p->be->update(p->st, fd, old, new). Keep p->nwatched =
-// LAB ch04: the number of fds with events != 0. Each watch keeps one
-// LAB ch04: handle, w->h, made by cl__loop_handle_new (source
-// LAB ch04: { CL_SRC_FD, fd }); it is cancelled and dropped when its
-// LAB ch04: callback is removed or replaced: cl__watch_forget. In the
-// LAB ch04: poll, each ready direction that has a handle is queued
-// LAB ch04: again with cl__loop_requeue (-EBUSY, still queued, is no
-// LAB ch04: error).
+// LAB ch04 fdwatch: cl__fd_watch, cl__fd_unwatch, cl__fdwatch_poll (the steps
+// LAB ch04: above): fd's callback for a direction is set, replaced or removed,
+// LAB ch04: the back end told only when the mask changes, nothing changed on
+// LAB ch04: failure; a poll queues each watched ready direction's callback
+// LAB ch04: once. Mirrors selector_events.py _add_reader, _remove_reader,
+// LAB ch04: _process_events; read sections 1 and 4.
+// HINT1 ch04: Test these on a back end that is given before you write your own:
+// HINT1 ch04: COROLAB_POLLER=poll make grade CH=4. Make the handle before you
+// HINT1 ch04: touch anything, so that running out of memory changes nothing.
+// HINT2 ch04: The table: p->fds[fd] (grow it with cl__fdwatch_grow before you
+// HINT2 ch04: index it) holds events (what p->be watches fd for) and w[0]
+// HINT2 ch04: (reader) / w[1] (writer). Tell the back end with
+// HINT2 ch04: p->be->update(p->st, fd, old, new), and leave everything as it
+// HINT2 ch04: was if it fails. Keep p->nwatched = the number of fds with events
+// HINT2 ch04: != 0.
+// HINT3 ch04: Each watch keeps one handle, w->h, made by cl__loop_handle_new
+// HINT3 ch04: (source { CL_SRC_FD, fd }); it is cancelled and dropped when its
+// HINT3 ch04: callback is removed or replaced: cl__watch_forget. In the poll,
+// HINT3 ch04: each ready direction that has a handle is queued again with
+// HINT3 ch04: cl__loop_requeue (-EBUSY, still queued, is no error), the
+// HINT3 ch04: reader's before the writer's; an error or a hang-up counts both
+// HINT3 ch04: ways.
 static int cl__fd_watch(struct cl_loop *loop, int fd, unsigned dir,
 			cl_callback fn, void *arg)
 {

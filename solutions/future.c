@@ -189,13 +189,22 @@ static int cl__future_queue(struct cl_future *f, const struct cl__done_cb *cb)
 	return 0;
 }
 
-// LAB ch03: __schedule_callbacks: take the whole list off the future
-// LAB ch03: first with cl__future_take_cbs (a callback must not see it
-// LAB ch03: half gone), then queue each entry with cl__future_queue, in
-// LAB ch03: order. set_result and
-// LAB ch03: set_exception: -EINVAL if f is done; otherwise store the
-// LAB ch03: outcome, set the state, cl__future_trace_done(f), and
-// LAB ch03: schedule the callbacks. Never call a callback yourself.
+// LAB ch03 future_done: cl_future_set_result / _set_exception: -EINVAL if f is
+// LAB ch03: done already (the exception is dropped); otherwise f is done with
+// LAB ch03: that outcome and every done callback is queued on the loop, in the
+// LAB ch03: order added, none called here. Mirrors Lib/asyncio/futures.py
+// LAB ch03: set_result, set_exception, __schedule_callbacks; read section 4.
+// HINT1 ch03: Write cl__future_schedule_callbacks first; both setters end by
+// HINT1 ch03: calling it. Never call a callback yourself.
+// HINT2 ch03: Take the whole list off the future first with cl__future_take_cbs
+// HINT2 ch03: (a callback must not see it half gone: CPython's
+// HINT2 ch03: self._callbacks[:] = []), then queue each entry with
+// HINT2 ch03: cl__future_queue, in order; free the array you took unless it is
+// HINT2 ch03: your one-entry local.
+// HINT3 ch03: A setter: check the state, store the outcome, set the state
+// HINT3 ch03: (CL_FUTURE_DONE), cl__future_trace_done(f), schedule the
+// HINT3 ch03: callbacks. A callback that cannot be queued: report it on
+// HINT3 ch03: loop->err and cl__done_cb_drop it.
 static void cl__future_schedule_callbacks(struct cl_future *f)
 {
 	struct cl__done_cb one, *cbs;
@@ -265,9 +274,14 @@ int cl_future_set_exception(struct cl_future *f, struct cl_exc *e)
  */
 static int cl__future_add(struct cl_future *f, const struct cl__done_cb *cb)
 {
-	// LAB ch03: Done already: hand it to cl__future_queue (it runs at
-	// LAB ch03: the next iteration, like any other). Pending: append it
-	// LAB ch03: to f->cbs, first with cl__future_grow_cbs if it is full.
+	// LAB ch03 future_add: Register cb: a done f has it queued at once (it
+	// LAB ch03: runs at the next iteration, never now); a pending f keeps
+	// LAB ch03: it, after those added before. 0 or a negative errno.
+	// LAB ch03: Mirrors Lib/asyncio/futures.py add_done_callback; read
+	// LAB ch03: section 4.
+	// HINT1 ch03: Done already: hand it to cl__future_queue. Pending:
+	// HINT1 ch03: append it to f->cbs, first with cl__future_grow_cbs if it
+	// HINT1 ch03: is full (f->ncbs == f->cbs_cap).
 	if (f->state != CL_FUTURE_PENDING)
 		return cl__future_queue(f, cb);
 	if (f->ncbs == f->cbs_cap && cl__future_grow_cbs(f) < 0)

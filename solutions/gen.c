@@ -130,11 +130,23 @@ struct cl_gen *cl_gen_new(void *(*fn)(void *arg), void *arg, const char *name)
 static int cl__gen_resume(struct cl_gen *g, void *value, struct cl_exc *exc,
 			  void **out)
 {
-	// LAB ch02: Steps 1-6 above. The body's side is cl_yield and
-	// LAB ch02: cl__gen_main below: read them to see what they expect in
-	// LAB ch02: the mailbox and what they leave in it. Swap the handler
-	// LAB ch02: chain with cl_exc_swap_chain, and switch with cl_ctx_swap
-	// LAB ch02: (ctx.h), as cl_yield does.
+	// LAB ch02 gen_resume: Run g's body until it yields, returns or raises,
+	// LAB ch02: delivering value or exc (whose reference it takes) where g
+	// LAB ch02: is suspended; then g is suspended (CL_GEN_YIELDED) or
+	// LAB ch02: closed with its stack freed (CL_GEN_RETURNED,
+	// LAB ch02: CL_GEN_RAISED: *out the value or the exception). Mirrors
+	// LAB ch02: Objects/genobject.c gen_send_ex2, PEP 479; read section 4.
+	// HINT1 ch02: Steps 1-6 above. The body's side is cl_yield and
+	// HINT1 ch02: cl__gen_main below: read them to see what they expect in
+	// HINT1 ch02: the mailbox and what they leave in it.
+	// HINT2 ch02: Swap the handler chain with cl_exc_swap_chain, and switch
+	// HINT2 ch02: with cl_ctx_swap (ctx.h), as cl_yield does. Keep the
+	// HINT2 ch02: resumer's current generator (cl__current) and chain in g,
+	// HINT2 ch02: and restore both after the switch back: nested generators
+	// HINT2 ch02: need it.
+	// HINT3 ch02: Free the stack only after the switch back. For PEP 479,
+	// HINT3 ch02: cl_exc_set_context and cl_exc_set_cause each take a
+	// HINT3 ch02: reference: one cl_exc_incref for the two.
 	struct cl_exc *e;
 
 	g->value = value;
@@ -235,10 +247,16 @@ void *cl_yield(void *value)
  */
 int cl_gen_send(struct cl_gen *g, void *value, void **out)
 {
-	// LAB ch02: Unstarted and sent a value: TypeError "can't send
-	// LAB ch02: non-None value to a just-started generator" (it stays
-	// LAB ch02: unstarted). Running: ValueError "generator already
-	// LAB ch02: executing". Finished: CL_GEN_RETURNED with *out = NULL.
+	// LAB ch02 gen_send: Refuse what CPython refuses before resuming g: a
+	// LAB ch02: value sent to an unstarted g is a TypeError (g stays
+	// LAB ch02: unstarted), a running g a ValueError; a finished g returns
+	// LAB ch02: CL_GEN_RETURNED with *out = NULL. Mirrors
+	// LAB ch02: Objects/genobject.c gen_send_ex2; read section 6.
+	// HINT1 ch02: The state checks come before the return
+	// HINT1 ch02: cl__gen_resume(...), which stays.
+	// HINT2 ch02: The messages: TypeError "can't send non-None value to a
+	// HINT2 ch02: just-started generator"; ValueError "generator already
+	// HINT2 ch02: executing".
 	switch (g->state) {
 	case CL_GEN_CREATED:
 		if (value == NULL)
@@ -273,9 +291,15 @@ int cl_gen_next(struct cl_gen *g, void **out)
  */
 int cl_gen_throw(struct cl_gen *g, struct cl_exc *exc, void **out)
 {
-	// LAB ch02: Running: drop exc, ValueError "generator already
-	// LAB ch02: executing". Finished: exc comes straight back
-	// LAB ch02: (CL_GEN_RAISED). Unstarted or suspended: resume with exc.
+	// LAB ch02 gen_throw: Deliver exc into g, which owns it: a running g
+	// LAB ch02: refuses (exc dropped, ValueError), a finished one hands exc
+	// LAB ch02: straight back (CL_GEN_RAISED), an unstarted or suspended
+	// LAB ch02: one is resumed with it. Mirrors Objects/genobject.c
+	// LAB ch02: gen_throw; read section 6.
+	// HINT1 ch02: The same shape as send.
+	// HINT2 ch02: Running: drop exc (decref), ValueError "generator already
+	// HINT2 ch02: executing". Finished: *out = exc, CL_GEN_RAISED.
+	// HINT2 ch02: Unstarted or suspended: resume with exc.
 	switch (g->state) {
 	case CL_GEN_RUNNING:
 		cl_exc_decref(exc);
@@ -302,11 +326,18 @@ int cl_gen_throw(struct cl_gen *g, struct cl_exc *exc, void **out)
  */
 int cl_gen_close(struct cl_gen *g, struct cl_exc **err)
 {
-	// LAB ch02: Throw a new GeneratorExit into g (cl_gen_throw does the
-	// LAB ch02: state checks). Returned, or raised GeneratorExit: 0.
-	// LAB ch02: Yielded: *err = RuntimeError "generator ignored
-	// LAB ch02: GeneratorExit". Any other exception: *err = it. Both
-	// LAB ch02: errors return CL_GEN_RAISED; set *err = NULL on success.
+	// LAB ch02 gen_close: Close g as the comment above says: 0 when it
+	// LAB ch02: returned or let GeneratorExit out, *err = NULL; otherwise
+	// LAB ch02: CL_GEN_RAISED with *err a RuntimeError "generator ignored
+	// LAB ch02: GeneratorExit" (it yielded) or the exception it raised.
+	// LAB ch02: Mirrors Objects/genobject.c gen_close; read section 6.
+	// HINT1 ch02: cl_gen_throw does the state checks for you.
+	// HINT2 ch02: Set *err = NULL first, throw a new GeneratorExit into g
+	// HINT2 ch02: with cl_gen_throw, then sort the three outcomes:
+	// HINT2 ch02: returned, yielded, raised.
+	// HINT3 ch02: A GeneratorExit that comes back is yours to decref. Any
+	// HINT3 ch02: other exception: *err = it. Both errors return
+	// HINT3 ch02: CL_GEN_RAISED.
 	void *out;
 	int status;
 

@@ -48,11 +48,20 @@ static int cl__heap_grow(struct cl_heap *h)
 	return 0;
 }
 
-// LAB ch03: Sift up, sift down, then push, pop and heapify on top of them
-// LAB ch03: (see the comment at the top of this file). cl_heap_less(a, b)
-// LAB ch03: says whether a comes first; cl__heap_grow makes room. Pop
-// LAB ch03: returns NULL on an empty heap; heapify sifts down every node
-// LAB ch03: that has a child, the last of them first.
+// LAB ch03 heap: cl_heap_push (0 or -ENOMEM), cl_heap_pop (the minimum, NULL
+// LAB ch03: when empty) and cl_heap_heapify, each leaving no node before its
+// LAB ch03: parent (cl_heap_less) in O(log n) moves, O(n) for heapify. Mirrors
+// LAB ch03: Lib/heapq.py heappush, heappop, heapify; read section 2 and the top
+// LAB ch03: of this file.
+// HINT1 ch03: Both repairs are static helpers of your own, sift up and sift
+// HINT1 ch03: down (the comment at the top of this file); push, pop and heapify
+// HINT1 ch03: are a few lines on top of them. cl__heap_grow makes room.
+// HINT2 ch03: Move the node being sifted as a hole: shift the others over it
+// HINT2 ch03: and store it once at the end, rather than swapping at every
+// HINT2 ch03: level. Sift down swaps with the child that comes first.
+// HINT3 ch03: Pop: NULL on an empty heap; else take v[0], move the last node
+// HINT3 ch03: there and sift it down. Heapify sifts down every node that has a
+// HINT3 ch03: child, the last of them first: for i from len / 2 - 1 down to 0.
 /* The node at i may come before its parent: move it up to its place. */
 static void cl__heap_sift_up(struct cl_heap *h, size_t i)
 {

@@ -33,17 +33,22 @@ struct cl__epoll {
 	int cap;
 };
 
-// LAB ch04: The epoll back end: four functions over struct cl__epoll.
-// LAB ch04: create: epoll_create1(EPOLL_CLOEXEC) and an empty events
-// LAB ch04: buffer; destroy: close and free what create made. update:
-// LAB ch04: EPOLL_CTL_ADD when old is 0, _DEL when events is 0, _MOD
-// LAB ch04: otherwise, with EPOLLIN / EPOLLOUT for CL_EV_IN / CL_EV_OUT
-// LAB ch04: and the fd in data.fd. A closed fd has left the
-// LAB ch04: epoll set by itself: on _DEL ignore EBADF and ENOENT; on _MOD
-// LAB ch04: ENOENT means the number was reused, so _ADD it. wait: grow the
-// LAB ch04: buffer to max, epoll_wait with cl__poller_timeout_ms, and turn
-// LAB ch04: each epoll_event into a struct cl_fired (EPOLLERR and EPOLLHUP
-// LAB ch04: count as both IN and OUT). Errors are -errno.
+// LAB ch04 epoll: The epoll back end: create, destroy, update and wait over
+// LAB ch04: struct cl__epoll, level-triggered, as poller.h specifies them; a
+// LAB ch04: closed fd may still be updated or dropped without error. Errors are
+// LAB ch04: -errno. Mirrors selectors.EpollSelector and Modules/selectmodule.c
+// LAB ch04: (pyepoll_*); read section 3.
+// HINT1 ch04: Read poller_poll.c, a back end that is given: yours has the same
+// HINT1 ch04: four functions. create: epoll_create1(EPOLL_CLOEXEC) and an empty
+// HINT1 ch04: events buffer; destroy: close and free what create made.
+// HINT2 ch04: update: EPOLL_CTL_ADD when old is 0, _DEL when events is 0, _MOD
+// HINT2 ch04: otherwise, with EPOLLIN / EPOLLOUT for CL_EV_IN / CL_EV_OUT and
+// HINT2 ch04: the fd in data.fd. A closed fd has left the epoll set by itself:
+// HINT2 ch04: on _DEL ignore EBADF and ENOENT; on _MOD ENOENT means the number
+// HINT2 ch04: was reused, so _ADD it.
+// HINT3 ch04: wait: grow the buffer to max, epoll_wait with
+// HINT3 ch04: cl__poller_timeout_ms, and turn each epoll_event into a struct
+// HINT3 ch04: cl_fired (EPOLLERR and EPOLLHUP count as both IN and OUT).
 static void *cl__epoll_create(void)
 {
 	struct cl__epoll *ep = calloc(1, sizeof *ep);

@@ -45,12 +45,25 @@ void cl_sgen_free(struct cl_sgen *g)
  */
 int cl_sgen_send(struct cl_sgen *g, void *value, void **out)
 {
-	// LAB ch01: Follow the four steps in the comment above. Set *out to
-	// LAB ch01: NULL first; only a yield or a return gives it a value (from
-	// LAB ch01: g->value). The state is what makes each check possible: set
-	// LAB ch01: CL_SGEN_RUNNING before calling g->body(g) so a body that
-	// LAB ch01: resumes itself is caught, and set the state the body's
-	// LAB ch01: answer calls for after it returns.
+	// LAB ch01 sgen_send: Resume g with value (the steps above). Afterwards
+	// LAB ch01: a yield leaves g CL_SGEN_SUSPENDED with *out the value
+	// LAB ch01: yielded; a return or an error closes g for good (*out the
+	// LAB ch01: value returned, else NULL); a refusal (-EINVAL, -EBUSY) or
+	// LAB ch01: a finished g changes nothing. Mirrors Objects/genobject.c
+	// LAB ch01: gen_send_ex2; read section 5.
+	// HINT1 ch01: The state is what makes each check possible: decide what
+	// HINT1 ch01: each state means, and which checks come before the body
+	// HINT1 ch01: runs and which after.
+	// HINT2 ch01: Set *out to NULL first; only a yield or a return gives it
+	// HINT2 ch01: a value (from g->value). Set CL_SGEN_RUNNING before
+	// HINT2 ch01: calling g->body(g), so a body that resumes itself is
+	// HINT2 ch01: caught (-EBUSY) instead of recursing, and set the state
+	// HINT2 ch01: the body's answer calls for after it returns.
+	// HINT3 ch01: *out = NULL. CREATED with a value: -EINVAL. RUNNING:
+	// HINT3 ch01: -EBUSY. CLOSED: return CL_SGEN_FINISHED. g->sent = value,
+	// HINT3 ch01: state RUNNING, rc = g->body(g). CL_SGEN_YIELDED:
+	// HINT3 ch01: SUSPENDED, *out = g->value. Anything else: CLOSED, and
+	// HINT3 ch01: *out = g->value if rc is CL_SGEN_RETURNED. Return rc.
 	int rc;
 
 	*out = NULL;
@@ -96,8 +109,12 @@ int cl_sgen_next(struct cl_sgen *g, void **out)
  */
 int cl_sgen_close(struct cl_sgen *g)
 {
-	// LAB ch01: A running generator cannot be closed (-EBUSY); any other
-	// LAB ch01: is finished from now on, whatever state it was in.
+	// LAB ch01 sgen_close: A running generator cannot be closed (-EBUSY);
+	// LAB ch01: any other is finished from now on, whatever state it was
+	// LAB ch01: in, and the answer is 0. Mirrors Objects/genobject.c
+	// LAB ch01: gen_close, without the GeneratorExit (the comment above
+	// LAB ch01: says why); read section 5.
+	// HINT1 ch01: One check and one assignment.
 	if (g->state == CL_SGEN_RUNNING)
 		return -EBUSY;
 	g->state = CL_SGEN_CLOSED;

@@ -78,12 +78,23 @@ struct range_frame {
 
 static int range_body(struct cl_sgen *g)
 {
-	// LAB ch01: Translate the Python above line by line, with f->i and
-	// LAB ch01: f->n for i and n (f = (void *)g->frame). Put the whole body
-	// LAB ch01: between CL_SGEN_BEGIN(g) and CL_SGEN_END(g); the check of
-	// LAB ch01: step goes inside too, so it fails at the first next, and
-	// LAB ch01: "raise" is returning -EINVAL. i += step can overflow an
-	// LAB ch01: intptr_t: use __builtin_add_overflow and stop when it does.
+	// LAB ch01 range_body: The body of count() above, stackless: yields
+	// LAB ch01: start, start + step, ... while short of stop, then returns
+	// LAB ch01: how many it yielded; a zero step fails with -EINVAL at the
+	// LAB ch01: first resume; a step past the ends of intptr_t ends the
+	// LAB ch01: loop. Mirrors the Python above; read sections 3, 4 and 6.
+	// HINT1 ch01: Read chars_body first: it has the same shape. Whatever
+	// HINT1 ch01: must survive a yield lives in the frame, never in a C
+	// HINT1 ch01: local.
+	// HINT2 ch01: Translate the Python above line by line, with f->i and
+	// HINT2 ch01: f->n for i and n (f = (void *)g->frame). Put the whole
+	// HINT2 ch01: body between CL_SGEN_BEGIN(g) and CL_SGEN_END(g); the
+	// HINT2 ch01: check of step goes inside too, so it fails at the first
+	// HINT2 ch01: next, and "raise" is returning -EINVAL.
+	// HINT3 ch01: i += step can overflow an intptr_t: use
+	// HINT3 ch01: __builtin_add_overflow(f->i, f->step, &f->i) and stop
+	// HINT3 ch01: (break) when it does; then CL_SGEN_RETURN(g,
+	// HINT3 ch01: CL_INT(f->n)).
 	struct range_frame *f = (void *)g->frame;
 
 	CL_SGEN_BEGIN(g);
@@ -141,11 +152,18 @@ struct fib_frame {
 
 static int fib_body(struct cl_sgen *g)
 {
-	// LAB ch01: Same recipe as range: the Python above, with the frame
-	// LAB ch01: for a, b and n. Start a, b at 0, 1 after CL_SGEN_BEGIN (the
-	// LAB ch01: frame starts zeroed). Before yielding a, return -EOVERFLOW
-	// LAB ch01: if a > INTPTR_MAX. The new b is a C local: it is not needed
-	// LAB ch01: across a yield.
+	// LAB ch01 fib_body: The body of fib() above: yields 0, 1, 1, 2, 3, ...
+	// LAB ch01: (limit numbers, or forever when limit < 0), then returns
+	// LAB ch01: how many; a number above INTPTR_MAX is -EOVERFLOW instead
+	// LAB ch01: of being yielded. Mirrors the Python above; read section 6.
+	// HINT1 ch01: Same recipe as range: the Python above, with the frame
+	// HINT1 ch01: for a, b and n.
+	// HINT2 ch01: Start a, b at 0, 1 after CL_SGEN_BEGIN (the frame starts
+	// HINT2 ch01: zeroed). Before yielding a, return -EOVERFLOW if a >
+	// HINT2 ch01: INTPTR_MAX; a and b are unsigned so that the sum wraps
+	// HINT2 ch01: without undefined behaviour.
+	// HINT3 ch01: The new b is a C local: it is not needed across a yield.
+	// HINT3 ch01: next = a + b; a = b; b = next; n++.
 	struct fib_frame *f = (void *)g->frame;
 	uintptr_t next;
 
@@ -264,10 +282,18 @@ static int scan(struct tokens_frame *f)
 
 static int tokens_body(struct cl_sgen *g)
 {
-	// LAB ch01: Pull the first character with pull(f), then loop: while
-	// LAB ch01: scan(f) finds a token, count it and yield &f->tok. Return
-	// LAB ch01: the count at the end; return any error pull or scan gives.
-	// LAB ch01: rc is only needed between yields, so it may be a C local.
+	// LAB ch01 tokens_body: The body of tokens() above: yields &f->tok for
+	// LAB ch01: each token scan finds in the characters of f->src, then
+	// LAB ch01: returns the count; an error from reading the source is
+	// LAB ch01: returned as it is. Mirrors the Python above; read
+	// LAB ch01: section 6.
+	// HINT1 ch01: pull and scan are written for you: the body is a loop
+	// HINT1 ch01: around scan with a yield in it.
+	// HINT2 ch01: Pull the first character with pull(f), then loop: while
+	// HINT2 ch01: scan(f) finds a token (1), count it and yield &f->tok.
+	// HINT2 ch01: Return the count at the end; return any error pull or
+	// HINT2 ch01: scan gives.
+	// HINT3 ch01: rc is only needed between yields, so it may be a C local.
 	struct tokens_frame *f = (void *)g->frame;
 	int rc;
 
@@ -321,11 +347,19 @@ struct numbers_frame {
 
 static int numbers_body(struct cl_sgen *g)
 {
-	// LAB ch01: Loop on cl_sgen_next(f->src, &v) while it yields; for
-	// LAB ch01: each number token add its value to f->total and yield it
-	// LAB ch01: as CL_INT. Copy the number out of the token: the token is
-	// LAB ch01: only valid until tokens is resumed, and a C local pointing
-	// LAB ch01: at it would not survive your yield anyway.
+	// LAB ch01 numbers_body: The body of numbers() above: yields, as
+	// LAB ch01: CL_INT, the number of each number token f->src yields, then
+	// LAB ch01: returns their total; the end of f->src ends the loop, and
+	// LAB ch01: an error of f->src is returned as it is. Mirrors the Python
+	// LAB ch01: above (a for loop over a generator); read section 6.
+	// HINT1 ch01: A for loop is a loop on next: cl_sgen_next(f->src, &v)
+	// HINT1 ch01: while it yields.
+	// HINT2 ch01: For each number token add its value to f->total and yield
+	// HINT2 ch01: it as CL_INT. A negative status is passed on;
+	// HINT2 ch01: CL_SGEN_RETURNED from the source just ends the loop.
+	// HINT3 ch01: Copy the number out of the token: the token is only valid
+	// HINT3 ch01: until tokens is resumed, and a C local pointing at it
+	// HINT3 ch01: would not survive your yield anyway.
 	struct numbers_frame *f = (void *)g->frame;
 	struct cl_token *t;
 	void *v;
@@ -382,10 +416,17 @@ struct averager_frame {
 
 static int averager_body(struct cl_sgen *g)
 {
-	// LAB ch01: Yield f->average forever; after each yield add
-	// LAB ch01: CL_TOINT(g->sent) to the total and recompute the average.
-	// LAB ch01: Python's // floors but C's / truncates toward zero: when
-	// LAB ch01: total % count is negative, the quotient is one too big.
+	// LAB ch01 averager_body: The body of averager() above: yields None,
+	// LAB ch01: then after each number sent in, the average of all of them
+	// LAB ch01: so far, floored as Python's // floors; it never returns.
+	// LAB ch01: Mirrors the Python above (term = yield average); read
+	// LAB ch01: section 7.
+	// HINT1 ch01: Yield f->average forever; after a yield, g->sent holds
+	// HINT1 ch01: what the send carried.
+	// HINT2 ch01: After each yield add CL_TOINT(g->sent) to the total,
+	// HINT2 ch01: count it, and recompute the average.
+	// HINT3 ch01: Python's // floors but C's / truncates toward zero: when
+	// HINT3 ch01: total % count is negative, the quotient is one too big.
 	struct averager_frame *f = (void *)g->frame;
 	intptr_t q;
 

@@ -109,13 +109,18 @@ int cl_wait_writable(int fd)
 	return cl__sock_wait(fd, CL_EV_OUT);
 }
 
-// LAB ch04: sock_recv and sock_sendall over cl_io_read / cl_io_write,
-// LAB ch04: which return -errno. Try the call first (data may be there
-// LAB ch04: already); -EINTR: call again; -EAGAIN: cl_wait_readable (or
-// LAB ch04: _writable) and try again; anything else is the answer. recv
-// LAB ch04: returns what one successful read gave (0 is end of file);
-// LAB ch04: sendall loops until all n bytes are written: a write may take
-// LAB ch04: fewer than asked.
+// LAB ch04 sock_io: cl_sock_recv returns what one successful read gives (0 at
+// LAB ch04: end of file) or -errno; cl_sock_sendall returns 0 once all n bytes
+// LAB ch04: are written, or -errno. Both wait in the loop, never block it, and
+// LAB ch04: survive EINTR. Mirrors selector_events.py sock_recv, sock_sendall;
+// LAB ch04: read section 6.
+// HINT1 ch04: Try before you wait: data may be there already.
+// HINT2 ch04: Over cl_io_read / cl_io_write, which return -errno: -EINTR, call
+// HINT2 ch04: again; -EAGAIN, cl_wait_readable (or _writable) and try again;
+// HINT2 ch04: anything else is the answer.
+// HINT3 ch04: sendall loops until all n bytes are written: a write may take
+// HINT3 ch04: fewer than asked. Then run the fault-injection test again and
+// HINT3 ch04: again: it finds a missing case.
 ssize_t cl_sock_recv(int fd, void *buf, size_t n)
 {
 	ssize_t r;

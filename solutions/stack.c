@@ -250,14 +250,25 @@ struct cl_stack *cl_stack_alloc(size_t size)
 
 	if (cl__stack_init() < 0)
 		return NULL;
-	// LAB ch02: Round size up to pages (cl__stacks.page; 0 means
-	// LAB ch02: CL_STACK_DEFAULT). Under cl__stacks.lock, take a stack of
-	// LAB ch02: that size off cl__stacks.pool. If there is none, mmap
-	// LAB ch02: page + size bytes, mprotect the lowest page PROT_NONE
-	// LAB ch02: (the guard), and calloc the struct: base is just above
-	// LAB ch02: the guard. Then, under the lock again, push s on
-	// LAB ch02: cl__stacks.live (doubly linked) with an empty name.
-	// LAB ch02: On failure undo what you did, set errno, return NULL.
+	// LAB ch02 stack_alloc: Return a stack of at least size usable bytes
+	// LAB ch02: (0: CL_STACK_DEFAULT) with a PROT_NONE guard page below
+	// LAB ch02: base, on the live list with an empty name: from the pool
+	// LAB ch02: when one of that size is there, else freshly mapped. On
+	// LAB ch02: failure: NULL, errno set, nothing leaked. No CPython twin
+	// LAB ch02: (its frames live on the heap); read section 3.
+	// HINT1 ch02: Sizes are whole pages, so a pooled stack can be reused
+	// HINT1 ch02: exactly. Hold cl__stacks.lock only around the lists,
+	// HINT1 ch02: never across a system call.
+	// HINT2 ch02: Round size up to pages (cl__stacks.page) with a mask,
+	// HINT2 ch02: (size + page - 1) & ~(page - 1). Under cl__stacks.lock,
+	// HINT2 ch02: take a stack of that size off cl__stacks.pool. If there
+	// HINT2 ch02: is none, mmap page + size bytes, mprotect the lowest page
+	// HINT2 ch02: PROT_NONE (the guard), and calloc the struct: base is
+	// HINT2 ch02: just above the guard (map + page).
+	// HINT3 ch02: Then, under the lock again, push s on the front of
+	// HINT3 ch02: cl__stacks.live (doubly linked: prev, next) with an empty
+	// HINT3 ch02: name. On failure undo what you did (munmap what you
+	// HINT3 ch02: mapped, keeping errno across it), set errno, return NULL.
 	struct cl_stack **pp;
 	size_t page = cl__stacks.page;
 	char *map;
@@ -323,10 +334,17 @@ void cl_stack_free(struct cl_stack *s)
 	if (s == NULL)
 		return;
 	cl__stack_tools_free(s);
-	// LAB ch02: Under cl__stacks.lock, unlink s from cl__stacks.live and,
-	// LAB ch02: if the pool has room (CL_STACK_POOL_MAX), push it there.
-	// LAB ch02: Otherwise, after unlocking, munmap the whole mapping,
-	// LAB ch02: guard page included, and free the struct.
+	// LAB ch02 stack_free: s leaves the live list; it goes into the pool
+	// LAB ch02: while the pool holds fewer than CL_STACK_POOL_MAX stacks,
+	// LAB ch02: otherwise its whole mapping, guard page included, and its
+	// LAB ch02: struct are given back. No CPython twin; read section 3.
+	// HINT1 ch02: The live list is doubly linked: a stack with no prev is
+	// HINT1 ch02: the head.
+	// HINT2 ch02: Under cl__stacks.lock, unlink s from cl__stacks.live and,
+	// HINT2 ch02: if the pool has room (npool < CL_STACK_POOL_MAX), push it
+	// HINT2 ch02: there. Otherwise, after unlocking, munmap the whole
+	// HINT2 ch02: mapping, from one page below base, guard page included,
+	// HINT2 ch02: and free the struct.
 	pthread_mutex_lock(&cl__stacks.lock);
 	if (s->prev != NULL)
 		s->prev->next = s->next;

@@ -515,20 +515,26 @@ static int cl__reader_drop_line(struct cl_stream *s)
 	}
 }
 
-// LAB ch04: readline: StreamReader.readline over readuntil(b"\n"). After
-// LAB ch04: cl__reader_begin, loop: search buf[head..tail) for '\n' from
-// LAB ch04: where the last search stopped (memchr). Found: hand out the
-// LAB ch04: line, newline included, with cl__reader_take. Not found and
-// LAB ch04: more than r->limit bytes searched: cl__reader_drop_line says
-// LAB ch04: which ValueError to raise ("Separator is found, but chunk is
-// LAB ch04: longer than limit" when it returns 1, "Separator is not found,
-// LAB ch04: and chunk exceed the limit" when 0). At EOF (r->eof after a
-// LAB ch04: search) hand out whatever is left, maybe nothing. Otherwise
-// LAB ch04: cl__reader_fill and search again. A newline found beyond the
-// LAB ch04: limit (the limit was lowered) is the first ValueError too.
-// LAB ch04: readexactly: take the bytes into buf with cl__reader_take_some
-// LAB ch04: until there are n; 0 from it is EOF: raise
-// LAB ch04: cl__incomplete_read(got so far, n).
+// LAB ch04 readline: readline hands out the next line, newline included (at EOF
+// LAB ch04: what is left, maybe nothing), raising ValueError past the limit;
+// LAB ch04: readexactly fills buf with n bytes or raises IncompleteReadError.
+// LAB ch04: Mirrors streams.py StreamReader.readline over readuntil(b"\n"), and
+// LAB ch04: readexactly; read sections 12 and 13.
+// HINT1 ch04: After cl__reader_begin, loop: search, and if no newline,
+// HINT1 ch04: cl__reader_fill and search again. Look at EOF after the search,
+// HINT1 ch04: not before: the last read may have brought the newline along.
+// HINT2 ch04: Search buf[head..tail) for '\n' from where the last search
+// HINT2 ch04: stopped (memchr). Found: hand out the line, newline included,
+// HINT2 ch04: with cl__reader_take. At EOF (r->eof after a search) hand out
+// HINT2 ch04: whatever is left. readexactly: take the bytes into buf with
+// HINT2 ch04: cl__reader_take_some until there are n; 0 from it is EOF: raise
+// HINT2 ch04: cl__incomplete_read(got so far, n).
+// HINT3 ch04: Not found and more than r->limit bytes searched:
+// HINT3 ch04: cl__reader_drop_line says which ValueError to raise ("Separator
+// HINT3 ch04: is found, but chunk is longer than limit" when it returns 1,
+// HINT3 ch04: "Separator is not found, and chunk exceed the limit" when 0). A
+// HINT3 ch04: newline found beyond the limit (the limit was lowered) is the
+// HINT3 ch04: first ValueError too.
 const char *cl_reader_readline(struct cl_reader *r, size_t *len)
 {
 	struct cl_stream *s = cl__stream_of_reader(r);

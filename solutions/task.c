@@ -243,24 +243,32 @@ static const char *cl__task_result_str(const struct cl_task *t)
 
 static void cl__task_wakeup(struct cl_future *fut, void *arg);
 
-// LAB ch03: Task.__step, in four parts.
-// LAB ch03: (1) Before: a pending cancel (must_cancel) turns the exception
-// LAB ch03: to throw in (t->step_exc, maybe NULL) into a CancelledError;
-// LAB ch03: drop fut_waiter; make t the loop's cur_task; count the step
-// LAB ch03: and trace step.begin (cause = cl__loop_cause(loop)).
-// LAB ch03: (2) Resume: cl_gen_throw with the exception, else
-// LAB ch03: cl_gen_send(NULL).
-// LAB ch03: (3) After: returned -> set_result (or cancel, if a cancel came
-// LAB ch03: meanwhile); raised CancelledError -> cl__future_cancel;
-// LAB ch03: raised -> set_exception; yielded -> cl__task_wait.
-// LAB ch03: (4) Trace step.end (cl__task_result_str) and, if done,
-// LAB ch03: task.done and unlink; cur_task back to NULL.
-// LAB ch03: cl__task_wait: NULL is a bare yield (queue the next step with
-// LAB ch03: by = this task); a future of another loop or the task's own
-// LAB ch03: future is refused (cl__task_retry with a RuntimeError);
-// LAB ch03: otherwise register cl__task_wakeup as its waiter (the
-// LAB ch03: registration holds a reference to t), keep a reference in
-// LAB ch03: fut_waiter, trace the await, and honour must_cancel.
+// LAB ch03 task_step: cl__task_step runs one step of t's coroutine and settles
+// LAB ch03: what comes out: done (result, exception, cancelled) or waiting on
+// LAB ch03: the future it yielded, woken by it; cl__task_wait is that wait.
+// LAB ch03: Mirrors Lib/asyncio/tasks.py Task.__step; read section 5.
+// HINT1 ch03: Task.__step, in four parts: before, resume, after, trace. Read
+// HINT1 ch03: __step in tasks.py side by side; cl__task_wait is the part after
+// HINT1 ch03: "result = coro.send(None)" yielded a future.
+// HINT2 ch03: (1) Before: a pending cancel (must_cancel) turns the exception to
+// HINT2 ch03: throw in (t->step_exc, maybe NULL) into a CancelledError; drop
+// HINT2 ch03: fut_waiter; make t the loop's cur_task; count the step and trace
+// HINT2 ch03: step.begin (cause = cl__loop_cause(loop)).
+// HINT2 ch03: (2) Resume: cl_gen_throw with the exception, else
+// HINT2 ch03: cl_gen_send(NULL).
+// HINT2 ch03: (3) After: returned -> set_result (or cancel, if a cancel came
+// HINT2 ch03: meanwhile); raised CancelledError -> cl__future_cancel; raised ->
+// HINT2 ch03: set_exception; yielded -> cl__task_wait.
+// HINT2 ch03: (4) Trace step.end (cl__task_result_str) and, if done, task.done
+// HINT2 ch03: and unlink; cur_task back to NULL.
+// HINT3 ch03: cl__task_wait: NULL is a bare yield (queue the next step with by
+// HINT3 ch03: = this task: cl__task_retry); a future of another loop or the
+// HINT3 ch03: task's own future is refused (cl__task_retry with a
+// HINT3 ch03: RuntimeError); otherwise register cl__task_wakeup as its waiter
+// HINT3 ch03: (cl__future_add_waiter: the registration holds a reference to t,
+// HINT3 ch03: so cl_task_incref first and give it back if registering fails),
+// HINT3 ch03: keep a reference in fut_waiter, trace the await, and honour
+// HINT3 ch03: must_cancel (cancel what it now waits on).
 /* The coroutine yielded fut (NULL: a bare yield). Arrange the next step. */
 static void cl__task_wait(struct cl_task *t, struct cl_future *fut)
 {
@@ -387,9 +395,13 @@ static void cl__task_step(struct cl_future *f, void *unused)
  */
 static void cl__task_wakeup(struct cl_future *fut, void *arg)
 {
-	// LAB ch03: Put what fut ended with in the task's step_exc (a new
-	// LAB ch03: reference: cl_exc_incref, or a new CancelledError), then
-	// LAB ch03: take the step. A result needs nothing: cl_await reads it.
+	// LAB ch03 task_wakeup: fut, which t waited on, is done: t takes its
+	// LAB ch03: next step, with fut's exception (a CancelledError if fut
+	// LAB ch03: was cancelled) raised at the coroutine's await. Mirrors
+	// LAB ch03: Lib/asyncio/tasks.py Task.__wakeup; read section 5.
+	// HINT1 ch03: Put what fut ended with in the task's step_exc (a new
+	// HINT1 ch03: reference: cl_exc_incref, or a new CancelledError), then
+	// HINT1 ch03: take the step. A result needs nothing: cl_await reads it.
 	struct cl_task *t = arg;
 
 	if (fut->state == CL_FUTURE_CANCELLED)

@@ -604,20 +604,31 @@ static int cl__write_failed(ssize_t sent)
 	       sent != -EINTR;
 }
 
-// LAB ch04: The write path of _SelectorSocketTransport, section 11.
-// LAB ch04: maybe_pause: above t->high buffered, and not paused yet,
-// LAB ch04: call pause_writing (cl__transport_call_flow). maybe_resume:
-// LAB ch04: paused and down to t->low, call resume_writing.
-// LAB ch04: write: after write_eof, RuntimeError "Cannot call write() after
-// LAB ch04: write_eof()"; nothing to write, or the connection lost: return.
-// LAB ch04: With nothing buffered, try the send now (cl_io_write) and
-// LAB ch04: start watching for room only if some is left. Buffer what is
-// LAB ch04: left (cl__transport_append), then maybe_pause. A send that
-// LAB ch04: fails for good is the transport's fatal error.
-// LAB ch04: write_ready: the socket has room. Send the buffer, maybe
-// LAB ch04: resume, and once it is empty stop watching; then, if close()
-// LAB ch04: was called, the connection is over now; if write_eof() was,
-// LAB ch04: shut the socket down for writing.
+// LAB ch04 write_path: cl_transport_write sends data now when nothing is
+// LAB ch04: buffered and buffers the rest, sent as the socket has room; the
+// LAB ch04: protocol hears pause_writing / resume_writing once per crossing of
+// LAB ch04: the high / low marks. Mirrors selector_events.py
+// LAB ch04: _SelectorSocketTransport.write, _write_ready; read section 11.
+// HINT1 ch04: Four functions: maybe_pause, maybe_resume, write, write_ready.
+// HINT1 ch04: write_ready: the socket has room. Send the buffer, maybe resume,
+// HINT1 ch04: and once it is empty stop watching; then, if close() was called,
+// HINT1 ch04: the connection is over now; if write_eof() was, shut the socket
+// HINT1 ch04: down for writing.
+// HINT2 ch04: maybe_pause: above t->high buffered, and not paused yet
+// HINT2 ch04: (t->protocol_paused), call pause_writing
+// HINT2 ch04: (cl__transport_call_flow). maybe_resume: paused and down to
+// HINT2 ch04: t->low, call resume_writing. write: after write_eof, RuntimeError
+// HINT2 ch04: "Cannot call write() after write_eof()"; nothing to write, or the
+// HINT2 ch04: connection lost (t->lost): return.
+// HINT3 ch04: With nothing buffered (t->head == t->tail), try the send now
+// HINT3 ch04: (cl_io_write) and start watching for room
+// HINT3 ch04: (cl__transport_watch_writer(t, cl__transport_write_ready)) only
+// HINT3 ch04: if some is left. Buffer what is left (cl__transport_append), then
+// HINT3 ch04: maybe_pause. A send that fails for good (cl__write_failed) is the
+// HINT3 ch04: transport's fatal error: cl__transport_fatal with cl_os_error,
+// HINT3 ch04: "Fatal write error on socket transport". In write_ready,
+// HINT3 ch04: resume_writing may write more: look at the buffer after it;
+// HINT3 ch04: cl__transport_call_lost may free t: touch nothing after it.
 static void cl__transport_maybe_pause(struct cl_transport *t)
 {
 	if (t->tail - t->head > t->high && !t->protocol_paused) {

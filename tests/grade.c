@@ -18,6 +18,8 @@
  *		WHAT names the sanitizer's finding and where (below)
  *	-s	FILE written by -l of the sanitized grader: a test that passes
  *		here but failed there with a sanitizer's report fails
+ *	-h	FILE, the lab's log of hints taken (make hint): count them per
+ *		chapter under the table and in the JSON's extra_data
  *
  * Every test gets a TCase of its own, named after the test, so Check runs
  * it in a forked child with its own timeout. A test that crashes or never
@@ -485,7 +487,29 @@ static void json_string(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-static int write_json(const char *path)
+/*
+ * -h: the lab's .hints-taken, one line "chNN name level" per hint level
+ * shown (tests/labgen.c, labgen hint). A missing log is no hint taken.
+ */
+static int hints_taken[100];
+
+static int read_hints(const char *path)
+{
+	char line[256];
+	int ch, level;
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL)
+		return errno == ENOENT ? 0 : -1;
+	while (fgets(line, sizeof line, f) != NULL)
+		if (sscanf(line, "ch%d %*s %d", &ch, &level) == 2 && ch > 0 &&
+		    ch < 100)
+			hints_taken[ch]++;
+	fclose(f);
+	return 0;
+}
+
+static int write_json(const char *path, int hints)
 {
 	FILE *f = fopen(path, "w");
 	int score = 0, first = 1;
@@ -537,7 +561,17 @@ static int write_json(const char *path)
 			first = 0;
 		}
 	}
-	fprintf(f, "\n  ]\n}\n");
+	fprintf(f, "\n  ]");
+	if (hints) {
+		fprintf(f, ",\n  \"extra_data\": {\"hints\": {");
+		for (int i = 0, n = 0; i < nchapters; i++)
+			if (chapters[i].selected)
+				fprintf(f, "%s\"ch%02d\": %d", n++ ? ", " : "",
+					chapters[i].number,
+					hints_taken[chapters[i].number]);
+		fprintf(f, "}}");
+	}
+	fprintf(f, "\n}\n");
 	return fclose(f);
 }
 
@@ -617,13 +651,14 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: grade [-c N[,N...]] [-j results.json] "
 			"[-t DIR [-v COTRACE]] [-q] [-m] [-l FILE] "
-			"[-s FILE]\n");
+			"[-s FILE] [-h FILE]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
 	const char *json = NULL, *only = NULL, *list = NULL, *san = NULL;
+	const char *hints = NULL;
 	int quiet = 0, machine = 0, failed = 0, all_points = 0, all_max = 0;
 	SRunner *sr = NULL;
 	int nall = 0;
@@ -647,6 +682,8 @@ int main(int argc, char **argv)
 			list = argv[++i];
 		else if (strcmp(argv[i], "-s") == 0 && i + 1 < argc)
 			san = argv[++i];
+		else if (strcmp(argv[i], "-h") == 0 && i + 1 < argc)
+			hints = argv[++i];
 		else
 			usage();
 	}
@@ -739,6 +776,10 @@ int main(int argc, char **argv)
 
 	if (san != NULL && read_san(san) != 0)
 		return 2;
+	if (hints != NULL && read_hints(hints) != 0) {
+		fprintf(stderr, "grade: %s: %s\n", hints, strerror(errno));
+		return 2;
+	}
 	if (list != NULL && write_list(list) != 0)
 		return 2;
 
@@ -811,8 +852,17 @@ int main(int argc, char **argv)
 		char pts[16];
 		snprintf(pts, sizeof pts, "%d/%d", all_points, all_max);
 		printf("%-28s %8s %8s\n", "total", "", pts);
+		if (hints != NULL) {
+			printf("hints taken (make hint):");
+			for (int i = 0, n = 0; i < nchapters; i++)
+				if (chapters[i].selected)
+					printf("%s ch%02d %d", n++ ? "," : "",
+					       chapters[i].number,
+					       hints_taken[chapters[i].number]);
+			printf("\n");
+		}
 	}
-	if (json != NULL && write_json(json) != 0)
+	if (json != NULL && write_json(json, hints != NULL) != 0)
 		return 2;
 	srunner_free(sr);
 	return failed ? 1 : 0;

@@ -15,20 +15,38 @@
  *					"chapter file untouched" for each
  *					file of LAB with TODOs (no
  *					SOLUTIONS needed: for handouts)
+ *	labgen hint LAB CH [NAME]	show the next hint level of TODO
+ *					NAME of chapter CH and log it in
+ *					LAB/.hints-taken; without NAME,
+ *					list the chapter's TODOs (no
+ *					SOLUTIONS needed)
  *
  * The region syntax is described in solutions/README.md. In short:
  *
- *	// LAB ch01: hint, one or more lines
+ *	// LAB ch01 name: the contract, one to six lines
+ *	// HINT1 ch01: a nudge about the approach (optional)
+ *	// HINT2 ch01: the key step or data structure (optional)
+ *	// HINT3 ch01: close to pseudo-code (optional)
  *	...reference code...
  *	// STUB ch01:
  *	// stub code, one comment line per line
  *	// END ch01
  *
- * becomes "/" "* TODO(ch01): hint *" "/" followed by the stub code.
+ * becomes "/" "* TODO(ch01): contract ... Hints: make hint CH=1
+ * TODO=name (3 levels). *" "/" followed by the stub code. Consecutive
+ * HINT lines of one level are one hint; levels come in order, 1 to 3.
+ * The name is unique in its chapter.
+ *
+ * LAB/.hints holds every hint, one line "chNN name file level text" per
+ * HINT line, the text in rot13 so that a glance does not spoil it.
+ * "labgen hint" reveals one level at a time and appends "chNN name
+ * level" to LAB/.hints-taken, the student's log, which no other command
+ * looks at (the grader counts it: grade -h).
  *
  * LAB/.labgen is the manifest: a hash of every file as the generator
- * wrote it. A file in LAB whose hash differs from the manifest was edited
- * by someone, and "labgen lab" will not overwrite it without -f.
+ * wrote it, .hints included. A file in LAB whose hash differs from the
+ * manifest was edited by someone, and "labgen lab" will not overwrite it
+ * without -f.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -41,16 +59,37 @@
 #include <sys/stat.h>
 
 #define MAX_FILES 256
+#define MAX_TODOS 128
+#define MAX_LEVELS 3
+#define MAX_CONTRACT 6 /* LAB lines: a contract, not a recipe */
+#define NAME_LEN 32
+#define HINTS_FILE ".hints"
+#define TAKEN_FILE ".hints-taken"
+
+struct buf {
+	char *p;
+	size_t len, cap;
+};
 
 struct file {
 	char name[256];
 	char *text; /* what the generator writes to LAB */
 	size_t len;
 	int chapter; /* the chapter owning the file, 0 if none */
+	struct buf hints; /* its lines of LAB/.hints */
 };
 
 static struct file files[MAX_FILES];
 static int nfiles;
+
+/* Every TODO seen, to keep names unique within a chapter. */
+static struct todo {
+	int chapter;
+	char name[NAME_LEN];
+	const char *file;
+	int line;
+} todos[MAX_TODOS];
+static int ntodos;
 
 /* The student's lab/ gets its own README, not solutions' one. */
 static const char lab_readme[] =
@@ -58,13 +97,18 @@ static const char lab_readme[] =
 	"\n"
 	"This folder is yours. It is the reference library with the code of\n"
 	"each chapter cut out: every `TODO(chNN)` comment marks a place to\n"
-	"write, with a hint, followed by a stub that compiles and fails\n"
-	"cleanly. Read the chapter in `chapters/`, fill in its TODOs, then\n"
+	"write and states its contract (what must hold afterwards, the\n"
+	"Python it mirrors, the section to read), followed by a stub that\n"
+	"compiles and fails cleanly. Read the chapter in `chapters/`, fill\n"
+	"in its TODOs, then\n"
 	"\n"
 	"    make grade CH=N\n"
 	"\n"
-	"from the top of the kit. `make grade BORROW=N` takes chapter N from\n"
-	"the reference when you are stuck on it and want to go on.\n"
+	"from the top of the kit. Stuck on a TODO? `make hint CH=N` lists\n"
+	"the chapter's TODOs, and `make hint CH=N TODO=name` shows its next\n"
+	"hint, one level at a time (logged in `.hints-taken`; the grade\n"
+	"counts them). `make grade BORROW=N` takes chapter N from the\n"
+	"reference when you are stuck on it and want to go on.\n"
 	"\n"
 	"Do not run `make lab` once you have started: it regenerates this\n"
 	"folder (it refuses while it holds your edits, unless forced).\n";
@@ -133,12 +177,7 @@ static void spit(const char *path, const char *text, size_t len)
 		die("%s: %s", path, strerror(errno));
 }
 
-/* A growing output buffer. */
-struct buf {
-	char *p;
-	size_t len, cap;
-};
-
+/* Append to a growing output buffer (struct buf, above). */
 static void put(struct buf *b, const char *s, size_t n)
 {
 	if (b->len + n + 1 > b->cap) {
@@ -157,11 +196,13 @@ static void puts_(struct buf *b, const char *s)
 }
 
 /*
- * If line (without its newline) is "<indent>// WORD chNN:<rest>", return
- * NN and point *rest past the colon (and one space). WORD is LAB, STUB or
- * END; END has no colon. Otherwise return 0.
+ * If line (without its newline) is "<indent>// WORD chNN[ name]:<rest>",
+ * return NN, copy the name (if any, else "") into name and point *rest
+ * past the colon (and one space). WORD is LAB, STUB, END (no colon) or
+ * HINTn. Otherwise return 0.
  */
-static int marker(const char *line, const char *word, const char **rest)
+static int marker(const char *line, const char *word, const char **rest,
+		  char *name)
 {
 	const char *p = line;
 	size_t w = strlen(word);
@@ -176,6 +217,21 @@ static int marker(const char *line, const char *word, const char **rest)
 		return 0;
 	int ch = (p[0] - '0') * 10 + (p[1] - '0');
 	p += 2;
+	if (name != NULL) {
+		size_t n = 0;
+		name[0] = '\0';
+		if (*p == ' ') {
+			while (islower((unsigned char)p[1 + n]) ||
+			       isdigit((unsigned char)p[1 + n]) ||
+			       p[1 + n] == '_')
+				n++;
+			if (n > 0 && n < NAME_LEN && p[1 + n] == ':') {
+				memcpy(name, p + 1, n);
+				name[n] = '\0';
+				p += 1 + n;
+			}
+		}
+	}
 	if (*p == ':')
 		p++;
 	if (*p == ' ')
@@ -186,17 +242,56 @@ static int marker(const char *line, const char *word, const char **rest)
 }
 
 /*
+ * A HINT line: "<indent>// HINTn chNN: text", n from 1 to MAX_LEVELS.
+ * Return n and set *ch and *rest; return 0 if line is no HINT line at
+ * all, -1 if it starts like one but is malformed.
+ */
+static int hint_marker(const char *line, int *ch, const char **rest)
+{
+	const char *p = line + strspn(line, " \t");
+	int level;
+
+	if (strncmp(p, "// HINT", 7) != 0)
+		return 0;
+	level = p[7] - '0';
+	p += 8;
+	if (level < 1 || level > MAX_LEVELS || strncmp(p, " ch", 3) != 0 ||
+	    !isdigit((unsigned char)p[3]) || !isdigit((unsigned char)p[4]) ||
+	    p[5] != ':')
+		return -1;
+	*ch = (p[3] - '0') * 10 + (p[4] - '0');
+	p += 6;
+	if (*p == ' ')
+		p++;
+	if (*p == '\0' || *ch == 0)
+		return -1;
+	*rest = p;
+	return level;
+}
+
+static void rot13(char *s)
+{
+	for (; *s; s++) {
+		if (isupper((unsigned char)*s))
+			*s = 'A' + (*s - 'A' + 13) % 26;
+		else if (islower((unsigned char)*s))
+			*s = 'a' + (*s - 'a' + 13) % 26;
+	}
+}
+
+/*
  * Turn one solutions file into its lab form. The states: OUT (copying),
- * HINT (reading LAB lines), CODE (skipping reference code), STUB
- * (uncommenting stub lines).
+ * CONTRACT (reading LAB lines), HINTS (reading HINT lines), CODE
+ * (skipping reference code), STUB (uncommenting stub lines).
  */
 static void transform(struct file *f, const char *src, const char *path)
 {
-	enum { OUT, HINT, CODE, STUB } state = OUT;
+	enum { OUT, CONTRACT, HINTS, CODE, STUB } state = OUT;
 	struct buf out = { 0 };
 	const char *line = src, *rest;
-	int lineno = 0, ch, region_ch = 0, region_line = 0;
-	char indent[128] = "";
+	int lineno = 0, ch, region_ch = 0, region_line = 0, ncontract = 0;
+	int level = 0;
+	char indent[128] = "", name[NAME_LEN], todo_name[NAME_LEN] = "";
 
 	while (*line) {
 		const char *nl = strchr(line, '\n');
@@ -210,7 +305,7 @@ static void transform(struct file *f, const char *src, const char *path)
 		text[n] = '\0';
 		line += n + (nl != NULL);
 
-		if ((ch = marker(text, "LAB", &rest)) != 0) {
+		if ((ch = marker(text, "LAB", &rest, name)) != 0) {
 			if (state == OUT) {
 				size_t ind = strspn(text, " \t");
 				if (ind >= sizeof indent)
@@ -223,38 +318,108 @@ static void transform(struct file *f, const char *src, const char *path)
 					    "file owned by ch%02d (one "
 					    "chapter per file)",
 					    path, lineno, ch, f->chapter);
+				if (name[0] == '\0')
+					die("%s:%d: the first LAB line names "
+					    "its TODO: \"// LAB ch%02d name: "
+					    "contract\"", path, lineno, ch);
+				for (int i = 0; i < ntodos; i++)
+					if (todos[i].chapter == ch &&
+					    strcmp(todos[i].name, name) == 0)
+						die("%s:%d: TODO %s of ch%02d "
+						    "is already at %s:%d",
+						    path, lineno, name, ch,
+						    todos[i].file,
+						    todos[i].line);
+				if (ntodos == MAX_TODOS)
+					die("%s:%d: too many TODOs", path,
+					    lineno);
+				todos[ntodos++] = (struct todo){
+					ch, "", strdup(path), lineno
+				};
+				strcpy(todos[ntodos - 1].name, name);
+				strcpy(todo_name, name);
 				f->chapter = region_ch = ch;
 				region_line = lineno;
+				ncontract = 1;
+				level = 0;
 				char todo[32];
 				snprintf(todo, sizeof todo, "/* TODO(ch%02d): ",
 					 ch);
 				puts_(&out, indent);
 				puts_(&out, todo);
 				puts_(&out, rest);
-				state = HINT;
+				state = CONTRACT;
 				continue;
 			}
-			if (state != HINT || ch != region_ch)
+			if (state != CONTRACT || ch != region_ch)
 				die("%s:%d: LAB inside the region opened at "
 				    "line %d", path, lineno, region_line);
+			if (name[0] != '\0')
+				die("%s:%d: only the first LAB line of a "
+				    "region names its TODO", path, lineno);
+			if (++ncontract > MAX_CONTRACT)
+				die("%s:%d: a contract takes at most %d LAB "
+				    "lines; move the details to HINT lines",
+				    path, lineno, MAX_CONTRACT);
 			puts_(&out, "\n");
 			puts_(&out, indent);
 			puts_(&out, " * ");
 			puts_(&out, rest);
 			continue;
 		}
-		if (state == HINT) {
+		int lv = hint_marker(text, &ch, &rest);
+		if (lv < 0)
+			die("%s:%d: malformed HINT line (want \"// HINTn "
+			    "chNN: text\", n from 1 to %d)",
+			    path, lineno, MAX_LEVELS);
+		if (lv > 0) {
+			if (state != CONTRACT && state != HINTS)
+				die("%s:%d: HINT line outside the hints of a "
+				    "region (they follow its LAB lines)",
+				    path, lineno);
+			if (ch != region_ch)
+				die("%s:%d: HINT of ch%02d in a region of "
+				    "ch%02d", path, lineno, ch, region_ch);
+			if (lv != level && lv != level + 1)
+				die("%s:%d: HINT%d after HINT%d (levels go "
+				    "1, 2, 3)", path, lineno, lv, level);
+			char hint[1100];
+			snprintf(hint, sizeof hint, "%s", rest);
+			rot13(hint);
+			char key[NAME_LEN + 96];
+			snprintf(key, sizeof key, "ch%02d %s %.63s %d ", ch,
+				 todo_name, f->name, lv);
+			puts_(&f->hints, key);
+			puts_(&f->hints, hint);
+			puts_(&f->hints, "\n");
+			level = lv;
+			state = HINTS;
+			continue;
+		}
+		if (state == CONTRACT || state == HINTS) {
+			if (level > 0) {
+				char more[NAME_LEN + 80];
+				snprintf(more, sizeof more,
+					 "Hints: make hint CH=%d TODO=%s "
+					 "(%d level%s).",
+					 region_ch, todo_name, level,
+					 level == 1 ? "" : "s");
+				puts_(&out, "\n");
+				puts_(&out, indent);
+				puts_(&out, " * ");
+				puts_(&out, more);
+			}
 			puts_(&out, " */\n");
 			state = CODE;
 		}
-		if ((ch = marker(text, "STUB", NULL)) != 0) {
+		if ((ch = marker(text, "STUB", NULL, NULL)) != 0) {
 			if (state != CODE || ch != region_ch)
 				die("%s:%d: STUB ch%02d without its LAB ch%02d",
 				    path, lineno, ch, ch);
 			state = STUB;
 			continue;
 		}
-		if ((ch = marker(text, "END", NULL)) != 0) {
+		if ((ch = marker(text, "END", NULL, NULL)) != 0) {
 			if (state != STUB || ch != region_ch)
 				die("%s:%d: END ch%02d without a STUB before "
 				    "it", path, lineno, ch);
@@ -333,6 +498,21 @@ static void load(const char *dir)
 	}
 	closedir(d);
 	qsort(files, nfiles, sizeof files[0], by_name);
+
+	/* LAB/.hints: every file's hints, in the order of the files. */
+	struct buf hints = { 0 };
+	puts_(&hints, "# The hints of the lab's TODOs, in rot13: read them "
+		      "with make hint CH=N TODO=name.\n");
+	for (int i = 0; i < nfiles; i++)
+		if (files[i].hints.len > 0)
+			puts_(&hints, files[i].hints.p);
+	if (nfiles == MAX_FILES)
+		die("too many files in %s", dir);
+	memmove(files + 1, files, nfiles * sizeof files[0]);
+	nfiles++;
+	files[0] = (struct file){ .name = HINTS_FILE };
+	files[0].text = hints.p;
+	files[0].len = hints.len;
 }
 
 /* The manifest lists "hash name" for every file the generator writes. */
@@ -507,6 +687,8 @@ static int cmd_mix(const char *sol, const char *lab, const char *out,
 
 	mkdirs(out);
 	for (int i = 0; i < nfiles; i++) {
+		if (files[i].name[0] == '.')
+			continue; /* .hints: not a source */
 		const char *from = files[i].chapter &&
 					   listed(list, files[i].chapter)
 				   ? sol : lab;
@@ -563,12 +745,128 @@ static int cmd_status(const char *lab)
 	return 0;
 }
 
+/* The first byte of the line after p's, or of the terminating NUL. */
+static const char *next_line(const char *p)
+{
+	const char *nl = strchr(p, '\n');
+	return nl ? nl + 1 : p + strlen(p);
+}
+
+/* The highest level of TODO name of chapter ch the log records. */
+static int taken(const char *log, int ch, const char *name)
+{
+	char key[NAME_LEN];
+	int c, lv, most = 0;
+
+	for (const char *p = log; p && *p; p = next_line(p))
+		if (sscanf(p, "ch%d %31s %d", &c, key, &lv) == 3 && c == ch &&
+		    strcmp(key, name) == 0 && lv > most)
+			most = lv;
+	return most;
+}
+
+/*
+ * labgen hint LAB CH [NAME]: the hint ladder, from LAB alone. The
+ * levels a student has seen are the ones LAB/.hints-taken logs; each
+ * call shows them again with the next one, and logs that one. Without
+ * NAME (or with a name the chapter lacks), list the chapter's TODOs and
+ * how far each ladder was climbed.
+ */
+static int cmd_hint(const char *lab, const char *chs, const char *want)
+{
+	char path[PATH_LEN], logpath[PATH_LEN];
+	char names[MAX_TODOS][NAME_LEN], where[MAX_TODOS][64];
+	char name[NAME_LEN], file[64], text[1200];
+	int levels[MAX_TODOS], n = 0, found = -1, c, lv, at, shown = 0;
+	const char *p;
+	size_t len;
+	char *hints, *log;
+
+	int ch = atoi(chs + (strncmp(chs, "ch", 2) == 0 ? 2 : 0));
+	join(path, lab, HINTS_FILE);
+	join(logpath, lab, TAKEN_FILE);
+	if ((hints = slurp(path, &len)) == NULL)
+		die("%s: %s (this lab has no hints)", path, strerror(errno));
+	log = slurp(logpath, &len);
+
+	/* The chapter's TODOs, in the order of .hints, and their levels. */
+	for (p = hints; *p; p = next_line(p)) {
+		if (sscanf(p, "ch%d %31s %63s %d", &c, name, file, &lv) != 4 ||
+		    c != ch)
+			continue;
+		if (n == 0 || strcmp(names[n - 1], name) != 0) {
+			if (n == MAX_TODOS)
+				die("%s: too many TODOs", path);
+			strcpy(names[n], name);
+			strcpy(where[n], file);
+			levels[n++] = 0;
+		}
+		if (lv > levels[n - 1])
+			levels[n - 1] = lv;
+		if (want != NULL && strcmp(name, want) == 0)
+			found = n - 1;
+	}
+	if (n == 0) {
+		fprintf(stderr, "labgen: chapter %d has no hints in %s\n", ch,
+			path);
+		return 1;
+	}
+	if (found < 0) {
+		if (want != NULL)
+			fprintf(stderr, "labgen: chapter %d has no TODO named "
+					"\"%s\"\n", ch, want);
+		printf("chapter %02d's TODOs (make hint CH=%d TODO=name):\n",
+		       ch, ch);
+		for (int i = 0; i < n; i++)
+			printf("  %-24s %-16s %d of %d hint%s taken\n",
+			       names[i], where[i], taken(log, ch, names[i]),
+			       levels[i], levels[i] == 1 ? "" : "s");
+		return want != NULL;
+	}
+
+	/* Levels 1 to next: the ones seen again, then the new one. */
+	int most = levels[found], seen = taken(log, ch, want);
+	int next = seen < most ? seen + 1 : most;
+	for (p = hints; *p; p = next_line(p)) {
+		at = 0;
+		if (sscanf(p, "ch%d %31s %63s %d %n", &c, name, file, &lv,
+			   &at) != 4 || at == 0 ||
+		    c != ch || strcmp(name, want) != 0 || lv > next)
+			continue;
+		if (lv != shown)
+			printf("%sch%02d %s (%s), hint %d of %d%s:\n",
+			       shown ? "\n" : "", ch, want, file, lv, most,
+			       lv <= seen ? ", seen before" : "");
+		shown = lv;
+		snprintf(text, sizeof text, "%.*s", (int)strcspn(p + at, "\n"),
+			 p + at);
+		rot13(text);
+		printf("    %s\n", text);
+	}
+	if (seen >= most) {
+		printf("\nThat was the last hint of %s.\n", want);
+		return 0;
+	}
+	FILE *f = fopen(logpath, "a");
+	if (f == NULL || fprintf(f, "ch%02d %s %d\n", ch, want, next) < 0 ||
+	    fclose(f) != 0)
+		die("%s: %s", logpath, strerror(errno));
+	if (next < most)
+		printf("\n(hint %d of %d; ask again for the next, closer to "
+		       "the code)\n", next, most);
+	free(hints);
+	free(log);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3)
 		goto usage;
 	if (strcmp(argv[1], "status") == 0 && argc == 3)
 		return cmd_status(argv[2]);
+	if (strcmp(argv[1], "hint") == 0 && (argc == 4 || argc == 5))
+		return cmd_hint(argv[2], argv[3], argc == 5 ? argv[4] : NULL);
 	load(argv[2]);
 	if (strcmp(argv[1], "lab") == 0 && argc >= 4)
 		return cmd_lab(argv[3], argc == 5 && strcmp(argv[4], "-f") == 0);
@@ -585,6 +883,7 @@ int main(int argc, char **argv)
 	}
 usage:
 	fprintf(stderr, "usage: labgen lab|check|owners|mix SOLUTIONS ...\n"
-			"       labgen status LAB\n");
+			"       labgen status LAB\n"
+			"       labgen hint LAB CH [NAME]\n");
 	return 2;
 }

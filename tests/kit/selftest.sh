@@ -5,7 +5,9 @@
 #
 #   1. lab/ is exactly what the generator writes from solutions/;
 #   2. the generator refuses to overwrite a student's edits, and names the
-#      line of a malformed region;
+#      line of a malformed region; make hint shows one level at a time and
+#      logs it, the log is ignored by lab-check, and TODO comments are
+#      contracts of a few lines (tests/kit/hints.sh);
 #   3. the reference passes every test of every chapter;
 #   4. the two promises of the design hold for every chapter N:
 #	incremental: reference for chapters <= N, lab stubs after N, passes
@@ -87,6 +89,12 @@ case $msg in
 *) bad "malformed region not reported: $msg" ;;
 esac
 
+text=$(sh tests/kit/hints.sh "$LABGEN" "$KIT/hints")
+echo "$text" | sed '$d'
+set -- $(echo "$text" | tail -n 1)
+passed=$((passed + $1))
+failed=$((failed + $3))
+
 echo "== reference"
 if ! $VARIANT SRC=solutions OUT="$BUILD/ref" all examples >"$KIT/ref.build" 2>&1; then
 	cat "$KIT/ref.build"
@@ -141,6 +149,13 @@ if $VARIANT SRC=lab OUT="$KIT/lab" all >"$KIT/lab.build" 2>&1; then
 	if [ "$1" = 0 ] && [ "$2" -gt 0 ]; then
 		ok "lab/ grades to 0 ($2 tests fail cleanly, none crash the grader)"
 	else bad "lab/ as handed out: $1 passed, $2 failed"; fi
+	# The hints taken above (tests/kit/hints.sh) reach the results.
+	"$KIT/lab/grade" -c 1 -q -j "$KIT/hints.json" \
+		-h "$KIT/hints/lab/.hints-taken" >"$KIT/hints.out" 2>&1
+	if grep -q '"extra_data": {"hints": {"ch01": 2}}' "$KIT/hints.json" &&
+		grep -q '^hints taken (make hint): ch01 2$' "$KIT/hints.out"; then
+		ok "grade -h counts the hints taken, in results.json and the table"
+	else bad "grade -h: $(cat "$KIT/hints.out") $(tail -n 3 "$KIT/hints.json")"; fi
 else bad "lab/ does not build (see $KIT/lab.build)"; fi
 
 echo "== examples"
