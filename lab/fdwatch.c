@@ -259,8 +259,8 @@ static void cl__fdwatch_tick(struct cl__poller *p)
  * above): fd's callback for a direction is set, replaced or removed,
  * the back end told only when the mask changes, nothing changed on
  * failure; a poll queues each watched ready direction's callback
- * once. Mirrors selector_events.py _add_reader, _remove_reader,
- * _process_events; read sections 1 and 4.
+ * once. Mirrors Lib/asyncio/selector_events.py _add_reader,
+ * _remove_reader, _process_events; read sections 1 and 4.
  * Hints: make hint CH=4 TODO=fdwatch (3 levels). */
 static int cl__fd_watch(struct cl_loop *loop, int fd, unsigned dir,
 			cl_callback fn, void *arg)

@@ -206,8 +206,8 @@ static struct cl_handle *cl__timer_of(struct cl_heap_node *n)
  * taking over the reference the caller holds, and returns 0;
  * cl__ready_pop takes off the oldest handle (NULL if none) with that
  * reference. loop->nready is the queue's length. Mirrors
- * base_events.py self._ready (a deque: append, popleft); read
- * section 1.
+ * Lib/asyncio/base_events.py self._ready (a deque: append, popleft);
+ * read section 1.
  * Hints: make hint CH=3 TODO=ready_queue (2 levels). */
 static int cl__ready_push(struct cl_loop *loop, struct cl_handle *h)
 {

@@ -36,8 +36,8 @@ struct cl__epoll {
 /* TODO(ch04): The epoll back end: create, destroy, update and wait over
  * struct cl__epoll, level-triggered, as poller.h specifies them; a
  * closed fd may still be updated or dropped without error. Errors are
- * -errno. Mirrors selectors.EpollSelector and Modules/selectmodule.c
- * (pyepoll_*); read section 3.
+ * -errno. Mirrors Lib/selectors.py EpollSelector and
+ * Modules/selectmodule.c (pyepoll_*); read section 3.
  * Hints: make hint CH=4 TODO=epoll (3 levels). */
 static void *cl__epoll_create(void)
 {

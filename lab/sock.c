@@ -112,8 +112,8 @@ int cl_wait_writable(int fd)
 /* TODO(ch04): cl_sock_recv returns what one successful read gives (0 at
  * end of file) or -errno; cl_sock_sendall returns 0 once all n bytes
  * are written, or -errno. Both wait in the loop, never block it, and
- * survive EINTR. Mirrors selector_events.py sock_recv, sock_sendall;
- * read section 6.
+ * survive EINTR. Mirrors Lib/asyncio/selector_events.py sock_recv,
+ * sock_sendall; read section 6.
  * Hints: make hint CH=4 TODO=sock_io (3 levels). */
 ssize_t cl_sock_recv(int fd, void *buf, size_t n)
 {

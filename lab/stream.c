@@ -518,8 +518,8 @@ static int cl__reader_drop_line(struct cl_stream *s)
 /* TODO(ch04): readline hands out the next line, newline included (at EOF
  * what is left, maybe nothing), raising ValueError past the limit;
  * readexactly fills buf with n bytes or raises IncompleteReadError.
- * Mirrors streams.py StreamReader.readline over readuntil(b"\n"), and
- * readexactly; read sections 12 and 13.
+ * Mirrors Lib/asyncio/streams.py StreamReader.readline over
+ * readuntil(b"\n"), and readexactly; read sections 12 and 13.
  * Hints: make hint CH=4 TODO=readline (3 levels). */
 const char *cl_reader_readline(struct cl_reader *r, size_t *len)
 {

@@ -604,11 +604,12 @@ static int cl__write_failed(ssize_t sent)
 	       sent != -EINTR;
 }
 
-/* TODO(ch04): cl_transport_write sends data now when nothing is
- * buffered and buffers the rest, sent as the socket has room; the
- * protocol hears pause_writing / resume_writing once per crossing of
- * the high / low marks. Mirrors selector_events.py
- * _SelectorSocketTransport.write, _write_ready; read section 11.
+/* TODO(ch04): cl_transport_write sends now if nothing is buffered,
+ * else buffers; the buffer drains as the socket has room, then a
+ * pending close() or write_eof() takes effect. pause_writing /
+ * resume_writing: once per crossing of the high / low marks. Writing
+ * after write_eof() raises RuntimeError. Mirrors selector_events.py
+ * _SelectorSocketTransport.write; read section 11.
  * Hints: make hint CH=4 TODO=write_path (3 levels). */
 static void cl__transport_maybe_pause(struct cl_transport *t)
 {

@@ -259,8 +259,8 @@ static void cl__fdwatch_tick(struct cl__poller *p)
 // LAB ch04: above): fd's callback for a direction is set, replaced or removed,
 // LAB ch04: the back end told only when the mask changes, nothing changed on
 // LAB ch04: failure; a poll queues each watched ready direction's callback
-// LAB ch04: once. Mirrors selector_events.py _add_reader, _remove_reader,
-// LAB ch04: _process_events; read sections 1 and 4.
+// LAB ch04: once. Mirrors Lib/asyncio/selector_events.py _add_reader,
+// LAB ch04: _remove_reader, _process_events; read sections 1 and 4.
 // HINT1 ch04: Test these on a back end that is given before you write your own:
 // HINT1 ch04: COROLAB_POLLER=poll make grade CH=4. Make the handle before you
 // HINT1 ch04: touch anything, so that running out of memory changes nothing.

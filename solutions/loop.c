@@ -206,8 +206,8 @@ static struct cl_handle *cl__timer_of(struct cl_heap_node *n)
 // LAB ch03: taking over the reference the caller holds, and returns 0;
 // LAB ch03: cl__ready_pop takes off the oldest handle (NULL if none) with that
 // LAB ch03: reference. loop->nready is the queue's length. Mirrors
-// LAB ch03: base_events.py self._ready (a deque: append, popleft); read
-// LAB ch03: section 1.
+// LAB ch03: Lib/asyncio/base_events.py self._ready (a deque: append, popleft);
+// LAB ch03: read section 1.
 // HINT1 ch03: No allocation: the handles link themselves.
 // HINT2 ch03: A FIFO linked through h->next, from loop->ready_head to
 // HINT2 ch03: loop->ready_tail, loop->nready long. An empty queue has both ends

@@ -36,8 +36,8 @@ struct cl__epoll {
 // LAB ch04 epoll: The epoll back end: create, destroy, update and wait over
 // LAB ch04: struct cl__epoll, level-triggered, as poller.h specifies them; a
 // LAB ch04: closed fd may still be updated or dropped without error. Errors are
-// LAB ch04: -errno. Mirrors selectors.EpollSelector and Modules/selectmodule.c
-// LAB ch04: (pyepoll_*); read section 3.
+// LAB ch04: -errno. Mirrors Lib/selectors.py EpollSelector and
+// LAB ch04: Modules/selectmodule.c (pyepoll_*); read section 3.
 // HINT1 ch04: Read poller_poll.c, a back end that is given: yours has the same
 // HINT1 ch04: four functions. create: epoll_create1(EPOLL_CLOEXEC) and an empty
 // HINT1 ch04: events buffer; destroy: close and free what create made.

@@ -112,8 +112,8 @@ int cl_wait_writable(int fd)
 // LAB ch04 sock_io: cl_sock_recv returns what one successful read gives (0 at
 // LAB ch04: end of file) or -errno; cl_sock_sendall returns 0 once all n bytes
 // LAB ch04: are written, or -errno. Both wait in the loop, never block it, and
-// LAB ch04: survive EINTR. Mirrors selector_events.py sock_recv, sock_sendall;
-// LAB ch04: read section 6.
+// LAB ch04: survive EINTR. Mirrors Lib/asyncio/selector_events.py sock_recv,
+// LAB ch04: sock_sendall; read section 6.
 // HINT1 ch04: Try before you wait: data may be there already.
 // HINT2 ch04: Over cl_io_read / cl_io_write, which return -errno: -EINTR, call
 // HINT2 ch04: again; -EAGAIN, cl_wait_readable (or _writable) and try again;

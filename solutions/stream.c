@@ -518,8 +518,8 @@ static int cl__reader_drop_line(struct cl_stream *s)
 // LAB ch04 readline: readline hands out the next line, newline included (at EOF
 // LAB ch04: what is left, maybe nothing), raising ValueError past the limit;
 // LAB ch04: readexactly fills buf with n bytes or raises IncompleteReadError.
-// LAB ch04: Mirrors streams.py StreamReader.readline over readuntil(b"\n"), and
-// LAB ch04: readexactly; read sections 12 and 13.
+// LAB ch04: Mirrors Lib/asyncio/streams.py StreamReader.readline over
+// LAB ch04: readuntil(b"\n"), and readexactly; read sections 12 and 13.
 // HINT1 ch04: After cl__reader_begin, loop: search, and if no newline,
 // HINT1 ch04: cl__reader_fill and search again. Look at EOF after the search,
 // HINT1 ch04: not before: the last read may have brought the newline along.

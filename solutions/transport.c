@@ -604,11 +604,12 @@ static int cl__write_failed(ssize_t sent)
 	       sent != -EINTR;
 }
 
-// LAB ch04 write_path: cl_transport_write sends data now when nothing is
-// LAB ch04: buffered and buffers the rest, sent as the socket has room; the
-// LAB ch04: protocol hears pause_writing / resume_writing once per crossing of
-// LAB ch04: the high / low marks. Mirrors selector_events.py
-// LAB ch04: _SelectorSocketTransport.write, _write_ready; read section 11.
+// LAB ch04 write_path: cl_transport_write sends now if nothing is buffered,
+// LAB ch04: else buffers; the buffer drains as the socket has room, then a
+// LAB ch04: pending close() or write_eof() takes effect. pause_writing /
+// LAB ch04: resume_writing: once per crossing of the high / low marks. Writing
+// LAB ch04: after write_eof() raises RuntimeError. Mirrors selector_events.py
+// LAB ch04: _SelectorSocketTransport.write; read section 11.
 // HINT1 ch04: Four functions: maybe_pause, maybe_resume, write, write_ready.
 // HINT1 ch04: write_ready: the socket has room. Send the buffer, maybe resume,
 // HINT1 ch04: and once it is empty stop watching; then, if close() was called,
