@@ -279,6 +279,25 @@ static void rot13(char *s)
 	}
 }
 
+/* Record TODO name of chapter ch, opened at path:line: unique per chapter. */
+static void new_todo(int ch, const char *name, const char *path, int line)
+{
+	struct todo *t;
+
+	for (int i = 0; i < ntodos; i++)
+		if (todos[i].chapter == ch && strcmp(todos[i].name, name) == 0)
+			die("%s:%d: TODO %s of ch%02d is already at %s:%d",
+			    path, line, name, ch, todos[i].file,
+			    todos[i].line);
+	if (ntodos == MAX_TODOS)
+		die("%s:%d: too many TODOs", path, line);
+	t = &todos[ntodos++];
+	t->chapter = ch;
+	snprintf(t->name, sizeof t->name, "%s", name);
+	t->file = strdup(path);
+	t->line = line;
+}
+
 /*
  * Turn one solutions file into its lab form. The states: OUT (copying),
  * CONTRACT (reading LAB lines), HINTS (reading HINT lines), CODE
@@ -322,21 +341,7 @@ static void transform(struct file *f, const char *src, const char *path)
 					die("%s:%d: the first LAB line names "
 					    "its TODO: \"// LAB ch%02d name: "
 					    "contract\"", path, lineno, ch);
-				for (int i = 0; i < ntodos; i++)
-					if (todos[i].chapter == ch &&
-					    strcmp(todos[i].name, name) == 0)
-						die("%s:%d: TODO %s of ch%02d "
-						    "is already at %s:%d",
-						    path, lineno, name, ch,
-						    todos[i].file,
-						    todos[i].line);
-				if (ntodos == MAX_TODOS)
-					die("%s:%d: too many TODOs", path,
-					    lineno);
-				todos[ntodos++] = (struct todo){
-					ch, "", strdup(path), lineno
-				};
-				strcpy(todos[ntodos - 1].name, name);
+				new_todo(ch, name, path, lineno);
 				strcpy(todo_name, name);
 				f->chapter = region_ch = ch;
 				region_line = lineno;
@@ -381,8 +386,9 @@ static void transform(struct file *f, const char *src, const char *path)
 				die("%s:%d: HINT of ch%02d in a region of "
 				    "ch%02d", path, lineno, ch, region_ch);
 			if (lv != level && lv != level + 1)
-				die("%s:%d: HINT%d after HINT%d (levels go "
-				    "1, 2, 3)", path, lineno, lv, level);
+				die("%s:%d: HINT%d after %s%.0d (levels go 1, "
+				    "2, 3)", path, lineno, lv,
+				    level ? "HINT" : "the contract", level);
 			char hint[1100];
 			snprintf(hint, sizeof hint, "%s", rest);
 			rot13(hint);
