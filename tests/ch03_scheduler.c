@@ -28,6 +28,7 @@
 #include "grade.h"
 #include "heap.h"
 #include "loop.h"
+#include "poller.h"
 #include "run.h"
 #include "task.h"
 #include "trace.h"
@@ -295,6 +296,60 @@ START_TEST(test_many_cancelled_timers_are_dropped)
 }
 END_TEST
 
+/* ch03_timers.py, test_bulk_drop_keeps_deadline_order */
+static int bulk_fired[200], bulk_n;
+static size_t bulk_cancelled;
+
+static void bulk_cb(void *arg)
+{
+	if (bulk_n < 200)
+		bulk_fired[bulk_n++] = (int)CL_TOINT(arg);
+}
+
+static void *bulk_main(void *arg)
+{
+	static struct cl_handle *h[200];
+	struct cl_loop *loop = loop_();
+	struct cl_handle *b;
+	int in_order = 1;
+
+	(void)arg;
+	bulk_n = 0;
+	for (int k = 0; k < 200; k++) {
+		int i = (k * 7) % 200;
+
+		h[i] = timer(1 + i / 1000.0, bulk_cb, CL_INT(i));
+	}
+	for (int i = 0; i < 200; i++)
+		if (i % 4)
+			cl_handle_cancel(h[i]);
+	cl_sleep(2);
+	for (int i = 1; i < bulk_n; i++)
+		in_order &= bulk_fired[i - 1] <= bulk_fired[i];
+	note("fired=%d in-order=%s first=%d last=%d", bulk_n, tf(in_order),
+	     bulk_n ? bulk_fired[0] : -1, bulk_n ? bulk_fired[bulk_n - 1] : -1);
+	timer(1, note_cb, "a");
+	b = timer(1, note_cb, "b");
+	cl_handle_cancel(b);
+	cl_sleep(2);
+	note("timers=%zu", loop->timers.len);
+	bulk_cancelled = loop->ncancelled;
+	return NULL;
+}
+
+START_TEST(test_bulk_drop_keeps_deadline_order)
+{
+	run_ok(bulk_main, NULL);
+	EXPECT_TRAIL("fired=50 in-order=True first=0 last=196 a timers=0");
+	/* Not in the twin: CPython's count stays at 1 (its _run_once moves a
+	 * due cancelled timer to the ready queue without counting it out). */
+	CL_EXPECT(bulk_cancelled == 0,
+		  "a cancelled timer that left the heap with a due one is "
+		  "still counted: loop->ncancelled is %zu, expected 0 "
+		  "(cl__timer_drop)", bulk_cancelled);
+}
+END_TEST
+
 /* ch03_timers.py, test_finished_sleep_is_not_a_cancelled_timer */
 static void *finished_main(void *arg)
 {
@@ -443,8 +498,8 @@ static void cancelled_cb(struct cl_future *f, void *arg)
 
 /*
  * ch03_future.py, test_future_states. One difference, in the C API: a
- * second set_result returns -EINVAL where CPython raises
- * InvalidStateError("invalid state").
+ * second set_result or set_exception returns -EINVAL where CPython
+ * raises InvalidStateError("invalid state").
  */
 static void *states_main(void *arg)
 {
@@ -460,6 +515,8 @@ static void *states_main(void *arg)
 	note("result=%ld", (long)CL_TOINT(cl_future_result(f)));
 
 	cl_future_set_exception(bad, cl_exc_new(&cl_ValueError, "boom"));
+	rc = cl_future_set_exception(bad, cl_exc_new(&cl_ValueError, "again"));
+	note("exc-again:%s", rc == -EINVAL ? "-EINVAL" : "not -EINVAL");
 	NOTE_RAISE("exc", cl_future_result(bad));
 
 	cl_future_add_done_callback(c, cancelled_cb, NULL);
@@ -478,7 +535,8 @@ START_TEST(test_future_states)
 {
 	run_ok(states_main, NULL);
 	EXPECT_TRAIL("pending:InvalidStateError:Result is not set. "
-		     "again:-EINVAL result=1 exc:ValueError:boom cancel=True "
+		     "again:-EINVAL result=1 exc-again:-EINVAL "
+		     "exc:ValueError:boom cancel=True "
 		     "cancel-again=False done-cancel=False "
 		     "result:CancelledError cb-cancelled=True");
 }
@@ -834,6 +892,100 @@ START_TEST(test_task_throws_what_the_future_ended_with)
 {
 	run_ok(raw_main, NULL);
 	EXPECT_TRAIL("sent:None thrown:ValueError:boom thrown:CancelledError");
+}
+END_TEST
+
+/* ch03_task.py, test_task_refuses_bad_awaits: the coroutine yields a
+ * future the task cannot wait on; the RuntimeError comes back at that
+ * yield. The messages end with names and ids where CPython's end with
+ * reprs: the words before them are compared. */
+static void bad_yield(struct cl_future *f)
+{
+	static const char tail[] = "attached to a different loop";
+
+	CL_TRY {
+		cl_yield(f);
+		note("no error");
+	} CL_CATCH(e) {
+		const char *m = cl_exc_message(e);
+		size_t n = strlen(m);
+
+		if (strstr(m, "itself") != NULL)
+			note("%s:%.*s", cl_exc_name(e), (int)strcspn(m, ":"), m);
+		else
+			note("%s:different-loop=%s", cl_exc_name(e),
+			     tf(n >= sizeof tail - 1 &&
+				strcmp(m + n - (sizeof tail - 1), tail) == 0));
+		cl_exc_decref(e);
+	} CL_END_TRY;
+}
+
+static void *bad_awaits_main(void *arg)
+{
+	struct cl_loop *other = cl_loop_new(CL_CLOCK_VIRTUAL);
+	struct cl_future *f = cl_future_new(other);
+
+	(void)arg;
+	bad_yield(cl_task_future(cl_current_task()));
+	bad_yield(f);
+	cl_sleep(0);
+	note("goes-on");
+	cl_future_decref(f);
+	cl_loop_free(other);
+	return NULL;
+}
+
+START_TEST(test_task_refuses_bad_awaits)
+{
+	run_ok(bad_awaits_main, NULL);
+	EXPECT_TRAIL("RuntimeError:Task cannot await on itself "
+		     "RuntimeError:different-loop=True goes-on");
+}
+END_TEST
+
+static void *quitter(void *arg)
+{
+	(void)arg;
+	cl_task_cancel(cl_current_task());
+	return CL_INT(5);
+}
+
+/* ch03_task.py, test_cancel_running_task_once */
+static void *cancel_self_main(void *arg)
+{
+	struct cl_task *t;
+
+	(void)arg;
+	cl_task_cancel(cl_current_task());
+	note("cancel-requested");
+	CL_TRY {
+		cl_sleep(0);
+		note("no error");
+	} CL_CATCH(e) {
+		note("%s", cl_exc_matches(e, &cl_CancelledError)
+				   ? "cancelled"
+				   : cl_exc_name(e));
+		cl_exc_decref(e);
+	} CL_END_TRY;
+	cl_sleep(0);
+	note("again-ok");
+	t = spawn(quitter, NULL, "quitter");
+	CL_TRY {
+		note("awaited:%ld", (long)CL_TOINT(cl_await_task(t)));
+	} CL_CATCH(e) {
+		note("quitter:%s cancelled=%s", cl_exc_name(e),
+		     tf(cl_future_cancelled(cl_task_future(t))));
+		cl_exc_decref(e);
+	} CL_END_TRY;
+	cl_task_decref(t);
+	return NULL;
+}
+
+START_TEST(test_cancel_running_task_once)
+{
+	run_ok(cancel_self_main, NULL);
+	EXPECT_TRAIL("cancel-requested cancelled again-ok "
+		     "quitter:CancelledError cancelled=True");
 }
 END_TEST
 
@@ -1409,20 +1561,60 @@ START_TEST(test_cancelled_timer_does_not_hide_deadlock)
 }
 END_TEST
 
+static void *idle_poller_main(void *arg)
+{
+	(void)arg;
+	cl_loop_set_poller(loop_(), cl_poller_new("poll"));
+	never = new_future();
+	cl_await(never);
+	return NULL;
+}
+
+/* A poller that watches no fd is no reason to wait either: nothing can
+ * come from it. */
+START_TEST(test_idle_poller_does_not_hide_deadlock)
+{
+	char *report = NULL;
+	int st = run_captured(idle_poller_main, CL_CLOCK_VIRTUAL, &report);
+
+	CL_EXPECT(st == -EDEADLK, "cl_run returned %d (%s), expected "
+		  "-EDEADLK: main waits on a future nobody completes, and "
+		  "the loop's poller watches nothing", st,
+		  st < 0 ? strerror(-st) : "?");
+	free(report);
+	cl_future_decref(never);
+}
+END_TEST
+
 
 /* ---- 10. Watching it run: the trace ----------------------------------- */
+
+static void *traced_fails(void *arg)
+{
+	(void)arg;
+	cl_sleep(0);
+	cl_raise(cl_exc_new(&cl_ValueError, "traced"));
+	return NULL;
+}
 
 static void *traced_main(void *arg)
 {
 	struct cl_task *a = spawn(player, "ping", NULL);
 	struct cl_task *b = spawn(player, "pong", NULL);
+	struct cl_task *c = spawn(traced_fails, NULL, "fails");
 
 	(void)arg;
 	cl_sleep(1);
 	cl_await_task(a);
 	cl_await_task(b);
+	CL_TRY {
+		cl_await_task(c);
+	} CL_CATCH(e) {
+		cl_exc_decref(e);
+	} CL_END_TRY;
 	cl_task_decref(a);
 	cl_task_decref(b);
+	cl_task_decref(c);
 	return NULL;
 }
 
@@ -1432,17 +1624,35 @@ struct ev {
 	long cause;
 };
 
+/* The number after "key=" in line, or -1. */
+static long field(const char *line, const char *key)
+{
+	const char *p = strstr(line, key);
+
+	return p != NULL ? atol(p + strlen(key)) : -1;
+}
+
 /*
  * The trace answers "why did this step run?": every step.begin names, as
  * its cause, the seq of a wake of the same task, written before it. A
  * task's first wake is by=spawn, and a sleep is woken by its timer.
+ * And it is whole: each iteration opens with loop.iter, numbered in
+ * turn, and every event carries its iteration; a task's steps are
+ * numbered from 1, and every step.begin has its step.end; every task
+ * that finishes has its task.done, which says how; a wake by a
+ * timer comes after that timer's timer.fire, and a wake via a future
+ * after that future's fut.done, which says how it ended.
  */
 START_TEST(test_trace_explains_every_step)
 {
 	static struct ev ev[1000];
+	static char fired[1000], done[1000];
+	static int nsteps[1000];
 	char path[] = "/tmp/corolab-ch03-XXXXXX", line[512];
 	int fd = mkstemp(path), steps = 0, spawns = 0, timer_wakes = 0;
-	long seq, base = -1, cause;
+	int ends = 0, tasks_done = 0, tasks_failed = 0, futs_done = 0;
+	int iters = 0;
+	long seq, base = -1, cause, iter, it = 0, id;
 	FILE *f;
 
 	CL_EXPECT(fd >= 0, "mkstemp: %s", strerror(errno));
@@ -1457,8 +1667,63 @@ START_TEST(test_trace_explains_every_step)
 		const char *p;
 
 		if (line[0] == '#' ||
-		    sscanf(line, "%ld %*s %*s %15s", &seq, name) != 2)
+		    sscanf(line, "%ld %*s %ld %15s", &seq, &iter, name) != 3)
 			continue;
+		if (strcmp(name, "loop.iter") == 0) {
+			CL_EXPECT(field(line, " it=") == it + 1 &&
+					  iter == it + 1,
+				  "trace line \"%.*s\": expected loop.iter "
+				  "it=%ld, in iteration %ld",
+				  (int)strcspn(line, "\n"), line, it + 1,
+				  it + 1);
+			it++;
+			iters++;
+		} else if (strcmp(name, "loop.end") != 0) {
+			CL_EXPECT(iter == it,
+				  "trace line \"%.*s\": an event of iteration "
+				  "%ld says iteration %ld",
+				  (int)strcspn(line, "\n"), line, it, iter);
+		}
+		ends += strcmp(name, "step.end") == 0;
+		if (strcmp(name, "step.begin") == 0 &&
+		    (id = field(line, " task=")) >= 0 && id < 1000)
+			CL_EXPECT(field(line, " step=") == ++nsteps[id],
+				  "trace line \"%.*s\": expected step=%d, the "
+				  "task's steps counted from 1",
+				  (int)strcspn(line, "\n"), line, nsteps[id]);
+		if (strcmp(name, "task.done") == 0) {
+			tasks_done++;
+			tasks_failed += strstr(line, " state=exc") != NULL;
+			CL_EXPECT(strstr(line, " state=ok") != NULL ||
+					  strstr(line, " state=exc") != NULL,
+				  "trace line \"%.*s\": main, ping and pong "
+				  "return (state=ok), fails raises (state=exc)",
+				  (int)strcspn(line, "\n"), line);
+		}
+		if (strcmp(name, "timer.fire") == 0 &&
+		    (id = field(line, " timer=")) >= 0 && id < 1000)
+			fired[id] = 1;
+		if (strcmp(name, "fut.done") == 0 &&
+		    (id = field(line, " fut=")) >= 0 && id < 1000) {
+			done[id] = 1;
+			futs_done++;
+			CL_EXPECT(strstr(line, "state=pending") == NULL,
+				  "trace line \"%.*s\": a future is done "
+				  "before its fut.done is written",
+				  (int)strcspn(line, "\n"), line);
+		}
+		if (strcmp(name, "wake") == 0 &&
+		    (id = field(line, " by=timer:")) >= 0)
+			CL_EXPECT(id < 1000 && fired[id],
+				  "trace line \"%.*s\": a wake by timer %ld "
+				  "before its timer.fire",
+				  (int)strcspn(line, "\n"), line, id);
+		if (strcmp(name, "wake") == 0 &&
+		    (id = field(line, " via=fut:")) >= 0)
+			CL_EXPECT(id < 1000 && done[id],
+				  "trace line \"%.*s\": a wake via fut:%ld "
+				  "before its fut.done",
+				  (int)strcspn(line, "\n"), line, id);
 		/* seq counts the process's events: index from the first. */
 		if (base < 0)
 			base = seq;
@@ -1487,11 +1752,20 @@ START_TEST(test_trace_explains_every_step)
 	}
 	fclose(f);
 	unlink(path);
-	CL_EXPECT(steps >= 9, "the trace has %d step.begin events; main, ping "
-		  "and pong take at least 9 steps", steps);
-	CL_EXPECT_INT(spawns, 3);
+	CL_EXPECT(steps >= 11, "the trace has %d step.begin events; main, "
+		  "ping, pong and fails take at least 11 steps", steps);
+	CL_EXPECT_INT(spawns, 4);
 	CL_EXPECT(timer_wakes == 1, "%d wakes by=timer:N, expected 1 (main's "
 		  "sleep)", timer_wakes);
+	CL_EXPECT(iters >= steps / 3 && ends == steps,
+		  "%d loop.iter, %d step.begin, %d step.end: every iteration "
+		  "begins with loop.iter, every step.begin has its step.end",
+		  iters, steps, ends);
+	CL_EXPECT(tasks_done == 4 && tasks_failed == 1 && futs_done >= 5,
+		  "%d task.done (%d state=exc) and %d fut.done: main, ping, "
+		  "pong and fails finish (4 task.done, 1 with state=exc), and "
+		  "their futures and main's sleep are done (at least 5 "
+		  "fut.done)", tasks_done, tasks_failed, futs_done);
 }
 END_TEST
 
@@ -1503,6 +1777,7 @@ static void add_tests(void)
 	cl_test(test_equal_deadlines_fire_in_schedule_order, 2, SEC_TIMERS);
 	cl_test(test_cancelled_timer_never_runs, 2, SEC_TIMERS);
 	cl_test(test_many_cancelled_timers_are_dropped, 2, SEC_TIMERS);
+	cl_test(test_bulk_drop_keeps_deadline_order, 1, SEC_TIMERS);
 	cl_test(test_finished_sleep_is_not_a_cancelled_timer, 1, SEC_TIMERS);
 	cl_test(test_run_once_runs_only_what_was_ready, 3, SEC_ITER);
 	cl_test(test_raising_callback_is_reported_and_the_batch_goes_on, 2,
@@ -1520,6 +1795,8 @@ static void add_tests(void)
 	cl_test(test_current_task_and_all_tasks, 2, SEC_TASK);
 	cl_test(test_cancel_task_raises_at_await, 2, SEC_TASK);
 	cl_test(test_task_throws_what_the_future_ended_with, 2, SEC_TASK);
+	cl_test(test_task_refuses_bad_awaits, 1, SEC_TASK);
+	cl_test(test_cancel_running_task_once, 1, SEC_TASK);
 	cl_test(test_sleep0_ping_pong, 3, SEC_SLEEP);
 	cl_test(test_sleep0_is_one_iteration, 2, SEC_SLEEP);
 	cl_test(test_sleepers_wake_in_deadline_order, 2, SEC_SLEEP);
@@ -1532,6 +1809,7 @@ static void add_tests(void)
 	cl_test(test_gather_first_exception_propagates, 2, SEC_GATHER);
 	cl_test(test_deadlock_is_reported, 3, SEC_DEADLOCK);
 	cl_test(test_cancelled_timer_does_not_hide_deadlock, 2, SEC_DEADLOCK);
+	cl_test(test_idle_poller_does_not_hide_deadlock, 1, SEC_DEADLOCK);
 	cl_test(test_trace_explains_every_step, 2, SEC_TRACE);
 }
 

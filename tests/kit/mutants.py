@@ -42,11 +42,13 @@ some test of chapter N.  The steps:
      DIR/mutants/chNN/report.txt (with how many mutants each test
      killed).
 
-With --san (make mutants CH=N SAN=1) only the memory mutants are made,
-and graded on a build with AddressSanitizer, LeakSanitizer and UBSan (the
-timeouts scaled by CK_TIMEOUT_MULTIPLIER, 4 unless set): a leak or a use
-after free that the plain grade cannot see fails the test it happens in.
-The report goes to DIR/mutants-san/chNN/report.txt.
+With --san (make mutants CH=N SAN=1) only the memory mutants and the
+survivors of the last plain run (build/mutants/chNN/report.txt, less the
+equivalent ones) are graded, on a build with AddressSanitizer,
+LeakSanitizer and UBSan (the timeouts scaled by CK_TIMEOUT_MULTIPLIER, 4
+unless set): a leak, a use after free or a read out of bounds that the
+plain grade cannot see fails the test it happens in.  The report goes to
+DIR/mutants-san/chNN/report.txt.
 
 A simple statement is one that starts where a statement may start (after
 ";", "{", "}", a label, "else", "do" or a brace-less if/for/while header),
@@ -87,6 +89,7 @@ SAN_CFLAGS = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer",
 	      "-fno-sanitize-recover=undefined"]
 SAN_LDFLAGS = ["-fsanitize=address,undefined"]
 MAX_STMT_LINES = 8
+MAX_SHIFT = 60  # lines a skip entry may have moved (match_skip)
 
 KEYWORDS = {"case", "default", "if",
             "for", "while", "switch", "else", "do", "sizeof", "typedef"}
@@ -361,6 +364,83 @@ def read_skip():
 	return skip
 
 
+def match_skip(skip, mutants):
+	"""Match the entries of mutants.skip to mutants: ({mutant desc:
+	reason}, [notes], [stale entries]).  An entry names its mutant by
+	line; when comments are added above a region, its lines move while
+	the code stays.  So an entry that matches no mutant is tried again
+	with its file's lines shifted, by the one offset (of at most
+	MAX_SHIFT) under which most of that file's unmatched entries match;
+	what still matches nothing is stale."""
+	descs = {m["desc"] for m in mutants}
+	files = {m["file"] for m in mutants}
+	matched = {d: why for d, why in skip.items() if d in descs}
+	notes = []
+	left = {}
+	for d, why in skip.items():
+		m = re.match(r"([^:]+):(\d+): (.*)", d)
+		if d in matched or m is None or m.group(1) not in files:
+			continue
+		left.setdefault(m.group(1), []).append(
+			(int(m.group(2)), m.group(3), d, why))
+	stale = []
+	for name, entries in sorted(left.items()):
+		while entries:
+			best, hits = 0, []
+			for off in sorted(range(-MAX_SHIFT, MAX_SHIFT + 1),
+					  key=abs):
+				h = [e for e in entries if "%s:%d: %s" % (
+					name, e[0] + off, e[1]) in descs and
+				     "%s:%d: %s" % (name, e[0] + off, e[1])
+				     not in matched]
+				if len(h) > len(hits):
+					best, hits = off, h
+			if not hits:
+				break
+			for e in hits:
+				matched["%s:%d: %s" % (name, e[0] + best, e[1])] = e[3]
+				entries.remove(e)
+			notes.append("note: %s: %d entries of %s match with their "
+				     "lines moved by %+d (update them)" % (
+					     SKIP, len(hits), name, best))
+		stale += [e[2] for e in entries]
+	return matched, notes, sorted(stale)
+
+
+def plain_survivors(mutants, path):
+	"""The ids of the mutants that survived the plain run reported in
+	path and are not listed as equivalent (matched as rescore matches
+	them); none if there is no such report."""
+	if not os.path.exists(path):
+		sys.stderr.write("mutants: no plain run in %s: only the memory "
+				 "mutants\n" % path)
+		return set()
+	skip, _, _ = match_skip(read_skip(), mutants)
+	today = {}
+	for m in mutants:
+		file_, text = m["desc"].split(": ", 1)
+		today.setdefault((m["file"], text), []).append(m)
+	texts = sorted({k[1] for k in today}, key=len, reverse=True)
+	ids = set()
+	with open(path) as f:
+		for line in f:
+			w = line.split(None, 3)
+			if len(w) < 4 or not re.match(r"m\d+$", w[0]):
+				continue
+			name, rest = w[3].split(":", 1)
+			rest = rest.split(": ", 1)[-1]
+			for t in texts:
+				if rest.startswith(t + " ("):
+					q = today.get((name, t))
+					if q:
+						m = q.pop(0)
+						if w[1] == "survived" and \
+						   m["desc"] not in skip:
+							ids.add(m["id"])
+					break
+	return ids
+
+
 def kill_tree(pid):
 	"""Kill pid's children (each test runs in a process group of its
 	own, which Check makes), then pid's own process group."""
@@ -622,17 +702,27 @@ def list_tests(grade, ch):
 def main():
 	ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 	ap.add_argument("chapter", type=int)
-	ap.add_argument("-j", "--jobs", type=int, default=2)
+	# Twice the processors: a worker spends much of its time waiting on
+	# its tests' sockets and timers.
+	ap.add_argument("-j", "--jobs", type=int,
+			default=2 * (os.cpu_count() or 1))
 	ap.add_argument("--limit", type=int, default=None)
 	ap.add_argument("--file", default=None,
 			help="only the mutants of this file of solutions/")
 	ap.add_argument("--build", default="build",
 			help="build directory (build/san under SAN=1)")
 	ap.add_argument("--san", action="store_true",
-			help="only the memory mutants, on a build with "
+			help="only the memory mutants and the survivors of "
+			"the last plain run, on a build with "
 			"AddressSanitizer, LeakSanitizer and UBSan")
+	ap.add_argument("--plain", default="build",
+			help="with --san: the build directory of the plain "
+			"run whose survivors to grade too (default build)")
 	ap.add_argument("--list", action="store_true",
 			help="only list the mutants, build nothing")
+	ap.add_argument("--rescore", action="store_true",
+			help="build nothing: score the last run's report "
+			"again against tests/kit/mutants.skip")
 	args = ap.parse_args()
 	ch = args.chapter
 	mutants = make_mutants(ch)
@@ -640,19 +730,19 @@ def main():
 		sys.exit("mutants: chapter %d has no lab regions in %s/"
 			 % (ch, SOLUTIONS))
 	total = len(mutants)
-	skip = read_skip()
-	all_descs = {m["desc"] for m in mutants}
+	skip, notes, stale = match_skip(read_skip(), mutants)
 	stale = ["error: %s: \"%s\" matches no mutant" % (SKIP, desc)
-		 for desc in sorted(skip)
-		 if desc.split(":", 1)[0] in {m["file"] for m in mutants}
-		 and desc not in all_descs]
+		 for desc in stale]
 	errors = len(stale)
-	for line in stale:
+	for line in notes + stale:
 		sys.stderr.write(line + "\n")
 	if args.file is not None:
 		mutants = [m for m in mutants if m["file"] == args.file]
 	if args.san:
-		mutants = [m for m in mutants if m["kind"] == "memory"]
+		again = plain_survivors(mutants, os.path.join(
+			args.plain, "mutants", "ch%02d" % ch, "report.txt"))
+		mutants = [m for m in mutants
+			   if m["kind"] == "memory" or m["id"] in again]
 	if args.limit is not None:
 		mutants = mutants[:args.limit]
 	if args.list:
@@ -662,6 +752,10 @@ def main():
 	if not mutants:
 		print("chapter %d: no mutants to grade" % ch)
 		return 1 if errors else 0
+	root = os.path.join(args.build, "mutants%s" % ("-san" if args.san
+						       else ""), "ch%02d" % ch)
+	if args.rescore:
+		return rescore(ch, mutants, root, args.san, errors)
 
 	originals = {}
 	for m in mutants:
@@ -674,12 +768,10 @@ def main():
 		os.environ["CK_TIMEOUT_MULTIPLIER"] = "%g" % base_mult
 		os.environ.setdefault("LSAN_OPTIONS", "")
 	tests = Tests(ch, base_mult)
-	root = os.path.join(args.build, "mutants%s" % ("-san" if args.san
-						       else ""), "ch%02d" % ch)
 	os.makedirs(root, exist_ok=True)
 	jobs = max(1, min(args.jobs, len(mutants)))
 	print("chapter %d: %d %smutants%s, %d workers%s" % (
-		ch, len(mutants), "memory " if args.san else "",
+		ch, len(mutants), "memory and surviving " if args.san else "",
 		"" if len(mutants) == total else " (of %d)" % total, jobs,
 		", under the sanitizers" if args.san else ""), flush=True)
 	t0 = time.time()
@@ -738,7 +830,22 @@ def main():
 	for t in threads:
 		t.join()
 	elapsed = time.time() - t0
+	timing = "%d mutants in %.0fs with %d workers (%.1fs each)" % (
+		len(mutants), elapsed, jobs, elapsed / len(mutants))
+	kills = sorted(((n, k) for n, k in tests.kills.items() if k),
+		       key=lambda x: -x[1])
+	return score(ch, mutants, results, root, args.san, errors, timing,
+		     kills or [])
 
+
+def score(ch, mutants, results, root, san, errors, timing, kills=None):
+	"""Print the survivors and the score, write root/report.txt; the
+	exit status.  mutants.skip is read again here, so that entries
+	written while the run went on count."""
+	skip, notes, stale = match_skip(read_skip(), mutants)
+	stale = ["error: %s: \"%s\" matches no mutant" % (SKIP, desc)
+		 for desc in stale]
+	errors = len(stale)
 	report = []
 	survivors = equivalent = killed = stillborn = identical = 0
 	mem_total = mem_killed = 0
@@ -762,7 +869,9 @@ def main():
 			killed += 1
 		else:
 			survivors += 1
-			report.append(m["desc"])
+			report.append(m["desc"] + (
+				" (memory: make mutants SAN=1)"
+				if m["kind"] == "memory" and not san else ""))
 	for m in mutants:
 		if results[m["id"]][0] in ("killed", "identical") and \
 				m["desc"] in skip:
@@ -773,30 +882,73 @@ def main():
 	pct = 100.0 * killed / counted if counted else 100.0
 	summary = ("chapter %d%s: %d of %d mutants killed (%.0f%%), "
 		   "%d stillborn, %d identical to the reference once compiled"
-		   % (ch, " under the sanitizers" if args.san else "",
+		   % (ch, " under the sanitizers" if san else "",
 		      killed, counted, pct, stillborn, identical))
-	if not args.san:
-		summary += "; memory mutants: %d of %d killed" % (mem_killed,
-								   mem_total)
+	summary += "; memory mutants: %d of %d killed" % (mem_killed, mem_total)
+	if san:
+		summary += "; survivors of the plain run: %d of %d killed" % (
+			killed - mem_killed, counted - mem_total)
 	if equivalent:
 		summary += "; %d equivalent (%s)" % (equivalent, SKIP)
-	timing = "%d mutants in %.0fs with %d workers (%.1fs each)" % (
-		len(mutants), elapsed, jobs, elapsed / len(mutants))
-	kills = sorted(((n, k) for n, k in tests.kills.items() if k),
-		       key=lambda x: -x[1])
-	report += stale + [summary, timing]
+	report += notes + stale + [summary, timing]
 	for line in report:
 		print(line)
+	if kills is None:
+		return 1 if errors else 0  # a rescore: the report stays
 	with open(os.path.join(root, "report.txt"), "w") as f:
 		for m in mutants:
 			v, d, t = results[m["id"]]
 			f.write("%s %-9s %-6s %s (%s, %.1fs)\n" % (
 				m["id"], v, m["kind"], m["desc"], d, t))
 		f.write("\n" + "\n".join(report) + "\n")
-		f.write("\nkills by test:\n" + "".join(
-			"  %4d %s\n" % (k, n) for n, k in kills))
+		if kills:
+			f.write("\nkills by test:\n" + "".join(
+				"  %4d %s\n" % (k, n) for n, k in kills))
 	return 1 if errors else 0
 
+
+def rescore(ch, mutants, root, san, errors):
+	"""Score root/report.txt again: its verdicts, today's mutants.skip.
+	Report lines are matched to today's mutants by file and mutation,
+	in order, so that comments added since (which move lines) do not
+	matter; changed code does (then run again)."""
+	path = os.path.join(root, "report.txt")
+	if not os.path.exists(path):
+		sys.exit("mutants: no report to score again: %s" % path)
+
+	def key(desc):
+		m = re.match(r"([^:]+):\d+: (.*)", desc)
+		return (m.group(1), m.group(2)) if m else (desc, "")
+
+	today = {}
+	for m in mutants:
+		today.setdefault(key(m["desc"]), []).append(m)
+	texts = {m["desc"].split(": ", 1)[1] for m in mutants}
+	results = {}
+	found = []
+	with open(path) as f:
+		for line in f:
+			w = line.split(None, 3)
+			if len(w) < 4 or not re.match(r"m\d+$", w[0]):
+				continue
+			name, rest = w[3].split(":", 1)
+			rest = rest.split(": ", 1)[-1]
+			for t in sorted(texts, key=len, reverse=True):
+				if rest.startswith(t + " ("):
+					q = today.get((name, t))
+					if q:
+						m = q.pop(0)
+						results[m["id"]] = (w[1], "", 0.0)
+						found.append(m)
+					break
+	if len(found) < len(mutants):
+		sys.stderr.write("mutants: %d of today's mutants are not in %s "
+				 "(the code changed since: run again)\n" %
+				 (len(mutants) - len(found), path))
+	order = {m["id"]: k for k, m in enumerate(mutants)}
+	found.sort(key=lambda m: order[m["id"]])
+	return score(ch, found, results, root, san, errors,
+		     "rescored from %s" % path) or errors
 
 if __name__ == "__main__":
 	sys.exit(main())

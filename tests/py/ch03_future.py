@@ -46,8 +46,8 @@ asyncio.run(late())
 show("test_callback_added_to_done_future_is_scheduled")
 
 
-# test_future_states: result() of a pending future and a second
-# set_result are InvalidStateError; set_exception makes result() raise;
+# test_future_states: result() of a pending future, a second set_result
+# and a second set_exception are InvalidStateError; set_exception makes result() raise;
 # cancel() works once, on a pending future only, and its callbacks run.
 async def states():
     loop = asyncio.get_running_loop()
@@ -65,6 +65,10 @@ async def states():
 
     bad = loop.create_future()
     bad.set_exception(ValueError("boom"))
+    try:
+        bad.set_exception(ValueError("again"))
+    except asyncio.InvalidStateError as e:
+        log.append(f"exc-again:InvalidStateError:{e}")
     try:
         bad.result()
     except ValueError as e:

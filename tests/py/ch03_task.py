@@ -209,3 +209,66 @@ async def raw():
 
 asyncio.run(raw())
 show("test_task_throws_what_the_future_ended_with")
+
+
+# test_task_refuses_bad_awaits: a coroutine that yields its own task's
+# future, or a future of another loop, gets a RuntimeError thrown in at
+# that yield at its next step, and goes on. (The messages go on with the
+# reprs of the task and the future, which corolab writes as names and
+# ids: both sides print the words before them.)
+async def bad_awaits():
+    me = asyncio.current_task()
+    other = asyncio.new_event_loop()
+    for fut in (me, other.create_future()):
+        try:
+            await raw_yield(fut)
+            log.append("no error")
+        except RuntimeError as e:
+            msg = str(e)
+            log.append("RuntimeError:" + (
+                msg.split(":")[0] if "itself" in msg else
+                f"different-loop={msg.endswith('attached to a different loop')}"))
+    await asyncio.sleep(0)
+    log.append("goes-on")
+    other.close()
+
+
+@types.coroutine
+def raw_yield(fut):
+    fut._asyncio_future_blocking = True
+    yield fut
+
+
+asyncio.run(bad_awaits())
+show("test_task_refuses_bad_awaits")
+
+
+# test_cancel_running_task_once: a task that cancels itself while it
+# runs gets one CancelledError, at its next suspension (here a bare
+# sleep(0)); once it has caught it, the next sleep(0) is an ordinary one.
+# A task that cancels itself and returns at once ends cancelled: its
+# return value is lost.
+async def quitter():
+    asyncio.current_task().cancel()
+    return 5
+
+
+async def cancel_self():
+    asyncio.current_task().cancel()
+    log.append("cancel-requested")
+    try:
+        await asyncio.sleep(0)
+        log.append("no error")
+    except asyncio.CancelledError:
+        log.append("cancelled")
+    await asyncio.sleep(0)
+    log.append("again-ok")
+    t = asyncio.create_task(quitter(), name="quitter")
+    try:
+        log.append(f"awaited:{await t}")
+    except asyncio.CancelledError as e:
+        log.append(f"quitter:{type(e).__name__} cancelled={t.cancelled()}")
+
+
+asyncio.run(cancel_self())
+show("test_cancel_running_task_once")
