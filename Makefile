@@ -118,16 +118,11 @@ ifneq ($(SAN)$(NOSAN),)
 		-j $(BUILD)/grade/results.json -t $(BUILD)/grade/traces \
 		-v $(COTRACE) -h $(LAB)/.hints-taken || true
 else
-	@echo "grading under AddressSanitizer, UBSan and LeakSanitizer first" \
-		"(NOSAN=1 skips it)..."
 	@$(VARIANT) -s SRC=$(GRADE_SRC) OUT=$(BUILD)/grade-san \
 		CFLAGS="$(CFLAGS) $(SANCFLAGS)" LDFLAGS="$(LDFLAGS) $(SANLDFLAGS)" all
-	@CK_TIMEOUT_MULTIPLIER=4 $(BUILD)/grade-san/grade $(if $(CH),-c $(CH)) \
-		-q -t $(BUILD)/grade/traces/san -l $(BUILD)/grade/san.txt \
-		>/dev/null || true
 	@$(BUILD)/grade/grade $(if $(CH),-c $(CH)) \
 		-j $(BUILD)/grade/results.json -t $(BUILD)/grade/traces \
-		-v $(COTRACE) -s $(BUILD)/grade/san.txt \
+		-v $(COTRACE) -S $(BUILD)/grade-san/grade \
 		-h $(LAB)/.hints-taken || true
 endif
 	@echo "results: $(BUILD)/grade/results.json"

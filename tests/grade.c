@@ -18,6 +18,10 @@
  *		WHAT names the sanitizer's finding and where (below)
  *	-s	FILE written by -l of the sanitized grader: a test that passes
  *		here but failed there with a sanitizer's report fails
+ *	-S	the sanitized grader (make grade builds it): run it, with -t
+ *		DIR/san, -l and -o, on the tests that passed here, then read
+ *		its verdicts as -s does. Needs -t.
+ *	-o	run only the tests named in FILE, one per line
  *	-h	FILE, the lab's log of hints taken (make hint): count them per
  *		chapter under the table and in the JSON's extra_data
  *
@@ -384,7 +388,8 @@ static const TTest run_one_ttest = { "run_one", run_one, __FILE__,
  */
 static void keep_trace(struct test *t)
 {
-	struct cl_trace_buf *b = trace_bufs ? trace_buf(t->index) : NULL;
+	struct cl_trace_buf *b =
+		trace_bufs && t->index >= 0 ? trace_buf(t->index) : NULL;
 	char path[512], svg[512], n[8] = "8";
 	struct stat st;
 	int fd;
@@ -647,18 +652,86 @@ static int read_san(const char *path)
 	return 0;
 }
 
+/* Is name a line of the file at path? */
+static int listed(const char *path, const char *name)
+{
+	char line[256];
+	int found = 0;
+	FILE *f = fopen(path, "r");
+
+	while (f != NULL && !found && fgets(line, sizeof line, f) != NULL)
+		found = strcmp(strtok(line, "\n") ? line : "", name) == 0;
+	if (f != NULL)
+		fclose(f);
+	return found;
+}
+
+/*
+ * -S: grade again, under the sanitizers, what passed here (what failed
+ * here fails already, and a hang would only wait four times longer). The
+ * verdicts go to out, a file for read_san. Returns 0, or -1 if nothing
+ * passed or the sanitized grader could not run.
+ */
+static int run_san(const char *san_grader, const char *only, char *out,
+		   size_t size)
+{
+	char passed[600], dir[600];
+	int n = 0, status;
+	FILE *f;
+	pid_t pid;
+
+	snprintf(passed, sizeof passed, "%s/passed.txt", trace_dir);
+	snprintf(dir, sizeof dir, "%s/san", trace_dir);
+	snprintf(out, size, "%s/san.txt", trace_dir);
+	f = fopen(passed, "w");
+	if (f == NULL)
+		return -1;
+	for (int i = 0; i < nchapters; i++)
+		for (int j = 0; chapters[i].selected && j < chapters[i].ntests;
+		     j++)
+			if (chapters[i].tests[j].passed) {
+				fprintf(f, "%s\n", chapters[i].tests[j].t->name);
+				n++;
+			}
+	if (fclose(f) != 0 || n == 0)
+		return -1;
+	printf("%d tests passed; grading them again under AddressSanitizer, "
+	       "UBSan and LeakSanitizer...\n", n);
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		freopen("/dev/null", "w", stdout);
+		freopen("/dev/null", "w", stderr);
+		/* Sanitized code runs slower: more time per test. */
+		setenv("CK_TIMEOUT_MULTIPLIER", "4", 0);
+		char *argv[] = { (char *)san_grader, "-q", "-t", dir, "-l", out,
+				 "-o", passed, only ? "-c" : NULL,
+				 (char *)only, NULL };
+		execv(san_grader, argv);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid ||
+	    !WIFEXITED(status) || WEXITSTATUS(status) > 1) {
+		fprintf(stderr, "grade: %s did not run\n", san_grader);
+		return -1;
+	}
+	unlink(passed);
+	return 0;
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: grade [-c N[,N...]] [-j results.json] "
 			"[-t DIR [-v COTRACE]] [-q] [-m] [-l FILE] "
-			"[-s FILE] [-h FILE]\n");
+			"[-s FILE] [-S GRADER] [-o FILE] [-h FILE]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
 	const char *json = NULL, *only = NULL, *list = NULL, *san = NULL;
-	const char *hints = NULL;
+	const char *hints = NULL, *san_grader = NULL, *subset = NULL;
+	char san_list[600];
 	int quiet = 0, machine = 0, failed = 0, all_points = 0, all_max = 0;
 	SRunner *sr = NULL;
 	int nall = 0;
@@ -684,6 +757,10 @@ int main(int argc, char **argv)
 			san = argv[++i];
 		else if (strcmp(argv[i], "-h") == 0 && i + 1 < argc)
 			hints = argv[++i];
+		else if (strcmp(argv[i], "-S") == 0 && i + 1 < argc)
+			san_grader = argv[++i];
+		else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
+			subset = argv[++i];
 		else
 			usage();
 	}
@@ -709,6 +786,9 @@ int main(int argc, char **argv)
 			continue;
 		Suite *s = suite_create(c->dir);
 		for (int j = 0; j < c->ntests; j++) {
+			c->tests[j].index = -1;
+			if (subset != NULL && !listed(subset, c->tests[j].t->name))
+				continue;
 			TCase *tc = tcase_create(c->tests[j].t->name);
 			tcase_set_timeout(tc, TIMEOUT_SECONDS);
 			all[nall] = &c->tests[j];
@@ -774,6 +854,9 @@ int main(int argc, char **argv)
 				keep_printed(&chapters[i].tests[j]);
 			}
 
+	if (san_grader != NULL && trace_dir != NULL &&
+	    run_san(san_grader, only, san_list, sizeof san_list) == 0)
+		san = san_list;
 	if (san != NULL && read_san(san) != 0)
 		return 2;
 	if (hints != NULL && read_hints(hints) != 0) {
