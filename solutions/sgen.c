@@ -34,18 +34,18 @@ void cl_sgen_free(struct cl_sgen *g)
 }
 
 /*
- * Resume g with value and report what its body did. The steps:
- *  1. Refuse what CPython refuses, in its order: a value sent to a
- *     generator that has not started (no yield is waiting to receive it:
- *     -EINVAL), and any resume of a running generator (-EBUSY).
- *  2. A finished generator stays finished: CL_SGEN_FINISHED, no value.
- *  3. Hand the value over (g->sent), mark g running, call the body.
- *  4. Read the body's answer: a yield leaves g suspended with the value
- *     for the caller; a return or an error finishes g for good.
+ * Resume g with value and report what its body did, as gen_send_ex2
+ * does. CPython's refusals come first, in its order, and change nothing:
+ * a value sent to a generator that has not started (no yield is waiting
+ * to receive it: -EINVAL), then any resume of a running generator
+ * (-EBUSY). A finished generator stays finished: CL_SGEN_FINISHED, no
+ * value. Otherwise the body runs with g marked running; a yield leaves
+ * g suspended with the value for the caller, a return or an error
+ * finishes g for good.
  */
 int cl_sgen_send(struct cl_sgen *g, void *value, void **out)
 {
-	// LAB ch01 sgen_send: Resume g with value (the steps above). Afterwards
+	// LAB ch01 sgen_send: Resume g with value (the rules above). Afterwards
 	// LAB ch01: a yield leaves g CL_SGEN_SUSPENDED with *out the value
 	// LAB ch01: yielded; a return or an error closes g for good (*out the
 	// LAB ch01: value returned, else NULL); a refusal (-EINVAL, -EBUSY) or
