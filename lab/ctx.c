@@ -157,14 +157,13 @@ void cl__ctx_start(void (*fn)(void *), void *arg)
 }
 
 /*
- * cl_ctx_make: forge the frame the first switch to c will pop.
- *
- * 1. Check the arguments: the stack must hold at least the frame.
- * 2. Find top: the end of the stack rounded down to 16 bytes.
- * 3. Lay struct cl__frame just below top: zero registers, the creator's
- *    floating-point control, fn and arg in the slots cl__ctx_entry reads,
- *    cl__ctx_entry as the return address.
- * 4. Point c->sp at the frame.
+ * cl_ctx_make: forge the frame the first switch to c will pop, as if c
+ * had suspended itself just before the first instruction of fn(arg).
+ * The frame sits just below top, the end of the stack rounded down to
+ * 16 bytes, so that fn starts on a stack aligned as the ABI wants; it
+ * gives fn the creator's floating-point control, and c->sp points at
+ * it. 0, or -EINVAL for a NULL c, stack or fn, or a stack too small to
+ * hold the frame.
  */
 int cl_ctx_make(struct cl_ctx *c, void *stack, size_t size, void (*fn)(void *),
 		void *arg)

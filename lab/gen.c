@@ -113,19 +113,15 @@ struct cl_gen *cl_gen_new(void *(*fn)(void *arg), void *arg, const char *name)
 /*
  * Run the body of g until it yields, returns or raises, delivering value
  * (a send) or exc (a throw, whose reference we take) at the point where
- * it is suspended, or at its very start. The steps:
- *	1. put value and exc in the mailbox; mark g running;
- *	2. make g the current generator and install its handler chain,
- *	   keeping the resumer's in g;
- *	3. switch to g's stack (cl_ctx_swap also tells AddressSanitizer);
- *	   ... the body runs until cl_yield or cl__gen_main switches back ...
- *	4. take the resumer's chain and current generator back;
- *	5. read the mailbox: a yield suspends g; a return or an exception
- *	   finishes it, and its stack goes back to the pool right away
- *	   (CPython also clears a finished generator's frame);
- *	6. PEP 479: a StopIteration that escaped the body would read, to
- *	   the caller, as "the generator returned"; turn it into
- *	   RuntimeError("generator raised StopIteration") caused by it.
+ * it is suspended, or at its very start. While the body runs, g is
+ * running and is the current generator, with its own handler chain
+ * installed; once it switches back, the resumer's are in place again.
+ * A yield suspends g; a return or an exception finishes it, and its
+ * stack goes back to the pool right away (CPython also clears a
+ * finished generator's frame). PEP 479: a StopIteration that escaped
+ * the body would read, to the caller, as "the generator returned"; it
+ * comes out as RuntimeError("generator raised StopIteration"), caused
+ * by it.
  */
 static int cl__gen_resume(struct cl_gen *g, void *value, struct cl_exc *exc,
 			  void **out)

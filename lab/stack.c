@@ -235,14 +235,12 @@ static int cl__stack_init(void)
 }
 
 /*
- * cl_stack_alloc: a stack of size usable bytes.
- *
- * 1. Round size up to whole pages (0 means CL_STACK_DEFAULT).
- * 2. Take a pooled stack of exactly that size if there is one.
- * 3. Otherwise map guard page + size read/write, and make the lowest page
- *    PROT_NONE: that is the guard.
- * 4. Put the stack on the live list, unnamed, where the overflow handler
- *    will look for it.
+ * cl_stack_alloc: a stack of at least size usable bytes (0 means
+ * CL_STACK_DEFAULT), in whole pages, with a PROT_NONE guard page just
+ * below base. A pooled stack of that size is reused before anything is
+ * mapped. Every stack handed out is on the live list, unnamed, where
+ * the overflow handler will look for it. On failure: NULL, errno set,
+ * nothing leaked.
  */
 struct cl_stack *cl_stack_alloc(size_t size)
 {

@@ -113,19 +113,15 @@ struct cl_gen *cl_gen_new(void *(*fn)(void *arg), void *arg, const char *name)
 /*
  * Run the body of g until it yields, returns or raises, delivering value
  * (a send) or exc (a throw, whose reference we take) at the point where
- * it is suspended, or at its very start. The steps:
- *	1. put value and exc in the mailbox; mark g running;
- *	2. make g the current generator and install its handler chain,
- *	   keeping the resumer's in g;
- *	3. switch to g's stack (cl_ctx_swap also tells AddressSanitizer);
- *	   ... the body runs until cl_yield or cl__gen_main switches back ...
- *	4. take the resumer's chain and current generator back;
- *	5. read the mailbox: a yield suspends g; a return or an exception
- *	   finishes it, and its stack goes back to the pool right away
- *	   (CPython also clears a finished generator's frame);
- *	6. PEP 479: a StopIteration that escaped the body would read, to
- *	   the caller, as "the generator returned"; turn it into
- *	   RuntimeError("generator raised StopIteration") caused by it.
+ * it is suspended, or at its very start. While the body runs, g is
+ * running and is the current generator, with its own handler chain
+ * installed; once it switches back, the resumer's are in place again.
+ * A yield suspends g; a return or an exception finishes it, and its
+ * stack goes back to the pool right away (CPython also clears a
+ * finished generator's frame). PEP 479: a StopIteration that escaped
+ * the body would read, to the caller, as "the generator returned"; it
+ * comes out as RuntimeError("generator raised StopIteration"), caused
+ * by it.
  */
 static int cl__gen_resume(struct cl_gen *g, void *value, struct cl_exc *exc,
 			  void **out)
@@ -136,17 +132,21 @@ static int cl__gen_resume(struct cl_gen *g, void *value, struct cl_exc *exc,
 	// LAB ch02: closed with its stack freed (CL_GEN_RETURNED,
 	// LAB ch02: CL_GEN_RAISED: *out the value or the exception). Mirrors
 	// LAB ch02: Objects/genobject.c gen_send_ex2, PEP 479; read section 4.
-	// HINT1 ch02: Steps 1-6 above. The body's side is cl_yield and
-	// HINT1 ch02: cl__gen_main below: read them to see what they expect in
-	// HINT1 ch02: the mailbox and what they leave in it.
-	// HINT2 ch02: Swap the handler chain with cl_exc_swap_chain, and switch
-	// HINT2 ch02: with cl_ctx_swap (ctx.h), as cl_yield does. Keep the
-	// HINT2 ch02: resumer's current generator (cl__current) and chain in g,
-	// HINT2 ch02: and restore both after the switch back: nested generators
-	// HINT2 ch02: need it.
-	// HINT3 ch02: Free the stack only after the switch back. For PEP 479,
-	// HINT3 ch02: cl_exc_set_context and cl_exc_set_cause each take a
-	// HINT3 ch02: reference: one cl_exc_incref for the two.
+	// HINT1 ch02: The body's side is cl_yield and cl__gen_main below: read
+	// HINT1 ch02: them to see what they expect in the mailbox and what they
+	// HINT1 ch02: leave in it.
+	// HINT2 ch02: In order: put value and exc in the mailbox and mark g
+	// HINT2 ch02: running; make g the current generator (cl__current) and
+	// HINT2 ch02: install its handler chain (cl_exc_swap_chain), keeping the
+	// HINT2 ch02: resumer's of both in g; switch with cl_ctx_swap (ctx.h), as
+	// HINT2 ch02: cl_yield does (it also tells AddressSanitizer); after the
+	// HINT2 ch02: switch back, restore the resumer's chain and current
+	// HINT2 ch02: generator (nested generators need it); read the mailbox.
+	// HINT3 ch02: A yield suspends g; a return or an exception closes it and
+	// HINT3 ch02: frees its stack, only after the switch back. PEP 479 comes
+	// HINT3 ch02: last: a new RuntimeError whose context and cause are the
+	// HINT3 ch02: StopIteration; cl_exc_set_context and cl_exc_set_cause each
+	// HINT3 ch02: take a reference: one cl_exc_incref for the two.
 	struct cl_exc *e;
 
 	g->value = value;
