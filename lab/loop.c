@@ -492,17 +492,16 @@ static int cl__loop_wait(struct cl_loop *loop, int64_t timeout)
 }
 
 /*
- * cl_loop_run_once: one iteration of the loop. The steps:
- *	1. drop cancelled timers: from the top of the heap, or all of them
- *	   when they are too many;
- *	2. compute how long to wait: 0 if a callback is ready (or the loop
- *	   is stopping), until the first deadline if there is a timer,
- *	   forever otherwise;
- *	3. forever, with nothing else to wait for (no poller): nothing can
- *	   ever happen again, report -EDEADLK rather than hang;
- *	4. wait (sleep, poll, or move the virtual clock);
- *	5. move the timers that are due to the back of the ready queue;
- *	6. run the callbacks that are ready now, and only those: what they
+ * cl_loop_run_once: one iteration of the loop, in _run_once's order:
+ *	1. cancelled timers leave the heap: they never fire;
+ *	2. the wait is as long as it may be: none if a callback is ready
+ *	   (or the loop is stopping), until the first deadline if there is
+ *	   a timer, forever otherwise;
+ *	3. forever, with nothing else to wait for (no poller), means that
+ *	   nothing can ever happen again: -EDEADLK rather than a hang;
+ *	4. the wait (a sleep, a poll, or the virtual clock moving);
+ *	5. the timers that are due join the back of the ready queue;
+ *	6. the callbacks that are ready now run, and only those: what they
  *	   queue waits for the next iteration, after the next wait. A loop
  *	   that ran until the queue was empty would never wait, never poll
  *	   and never fire a timer while two tasks ping-pong.

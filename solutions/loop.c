@@ -522,17 +522,16 @@ static int cl__loop_wait(struct cl_loop *loop, int64_t timeout)
 }
 
 /*
- * cl_loop_run_once: one iteration of the loop. The steps:
- *	1. drop cancelled timers: from the top of the heap, or all of them
- *	   when they are too many;
- *	2. compute how long to wait: 0 if a callback is ready (or the loop
- *	   is stopping), until the first deadline if there is a timer,
- *	   forever otherwise;
- *	3. forever, with nothing else to wait for (no poller): nothing can
- *	   ever happen again, report -EDEADLK rather than hang;
- *	4. wait (sleep, poll, or move the virtual clock);
- *	5. move the timers that are due to the back of the ready queue;
- *	6. run the callbacks that are ready now, and only those: what they
+ * cl_loop_run_once: one iteration of the loop, in _run_once's order:
+ *	1. cancelled timers leave the heap: they never fire;
+ *	2. the wait is as long as it may be: none if a callback is ready
+ *	   (or the loop is stopping), until the first deadline if there is
+ *	   a timer, forever otherwise;
+ *	3. forever, with nothing else to wait for (no poller), means that
+ *	   nothing can ever happen again: -EDEADLK rather than a hang;
+ *	4. the wait (a sleep, a poll, or the virtual clock moving);
+ *	5. the timers that are due join the back of the ready queue;
+ *	6. the callbacks that are ready now run, and only those: what they
  *	   queue waits for the next iteration, after the next wait. A loop
  *	   that ran until the queue was empty would never wait, never poll
  *	   and never fire a timer while two tasks ping-pong.
@@ -547,11 +546,12 @@ static int cl__loop_wait(struct cl_loop *loop, int64_t timeout)
 // HINT1 ch03: cl__loop_fire_timers (steps 1, 2, 5), then run_once on top of
 // HINT1 ch03: them.
 // HINT2 ch03: Timers: the heap holds struct cl_heap_node pointers and
-// HINT2 ch03: cl__timer_of gives their handle; a cancelled one still in the
-// HINT2 ch03: heap is counted in loop->ncancelled and leaves through
-// HINT2 ch03: cl__timer_drop (which keeps ncancelled right). Too many
-// HINT2 ch03: cancelled: more than CL_MIN_SCHEDULED_TIMERS timers, a fraction
-// HINT2 ch03: above CL_MIN_CANCELLED_FRACTION: drop them all, then heapify.
+// HINT2 ch03: cl__timer_of gives their handle. Drop cancelled timers from the
+// HINT2 ch03: top of the heap, or all of them at once when they are too many
+// HINT2 ch03: (more than CL_MIN_SCHEDULED_TIMERS timers, a fraction above
+// HINT2 ch03: CL_MIN_CANCELLED_FRACTION cancelled), then heapify. A cancelled
+// HINT2 ch03: timer still in the heap is counted in loop->ncancelled and
+// HINT2 ch03: leaves through cl__timer_drop (which keeps ncancelled right).
 // HINT3 ch03: A due timer (when <= now) goes to the back of the ready queue
 // HINT3 ch03: (trace timer.fire; clear in_heap; the heap's reference becomes
 // HINT3 ch03: the queue's). Then run only the handles that are ready before you
