@@ -235,28 +235,23 @@ static void cl__fdwatch_tick(struct cl__poller *p)
 
 /*
  * cl__fd_watch: fd's callback for dir (CL_EV_IN or CL_EV_OUT) becomes
- * fn(arg). The steps:
- *	1. check the arguments, find (or install) the poller, make room
- *	   for fd in the table, make the handle for fn(arg);
- *	2. if fd is not watched for dir yet, tell the back end (old events
- *	   -> old | dir), and count fd if it was not watched at all;
- *	3. forget the handle fd already had for dir, cancelling it in case
- *	   it is queued, and keep the new one.
+ * fn(arg). The one it replaces is cancelled: it never runs, even if the
+ * last poll queued it. The first watch installs the loop's poller; the
+ * back end hears only of a change of fd's mask; after a failure (a bad
+ * argument, no memory, the back end's error) nothing has changed.
  * cl__fd_unwatch undoes it: 1 if fd had a callback for dir, else 0.
- * cl__fdwatch_poll is one wait: the steps are below.
+ * cl__fdwatch_poll is one wait: see below.
  */
 /*
- * cl__fdwatch_poll: one wait, the loop's step 4. The steps:
- *	1. nothing watched and no time to wait: nothing to do;
- *	2. trace poll.begin, wait in the back end; a signal (-EINTR) is
- *	   not an error, only a wait that ended early with nothing ready;
- *	3. for each ready descriptor, keep the directions it is watched
- *	   for, trace fd.ready, and queue the reader's handle, then the
- *	   writer's (_process_events);
- *	4. trace poll.end.
+ * cl__fdwatch_poll: one wait, the loop's step 4, and _process_events.
+ * With nothing watched and no time to wait, it returns at once. A
+ * signal (-EINTR) is not an error, only a wait that ended early with
+ * nothing ready. For each ready descriptor, the handles of the
+ * directions it is watched for are queued, the reader's before the
+ * writer's. The trace shows poll.begin, fd.ready and poll.end.
  */
-/* TODO(ch04): cl__fd_watch, cl__fd_unwatch, cl__fdwatch_poll (the steps
- * above): fd's callback for a direction is set, replaced or removed,
+/* TODO(ch04): cl__fd_watch, cl__fd_unwatch, cl__fdwatch_poll (the
+ * comments above): fd's callback for a direction is set, replaced or removed,
  * the back end told only when the mask changes, nothing changed on
  * failure; a poll queues each watched ready direction's callback
  * once. Mirrors Lib/asyncio/selector_events.py _add_reader,

@@ -119,8 +119,9 @@ int cl_wait_writable(int fd)
 // HINT2 ch04: again; -EAGAIN, cl_wait_readable (or _writable) and try again;
 // HINT2 ch04: anything else is the answer.
 // HINT3 ch04: sendall loops until all n bytes are written: a write may take
-// HINT3 ch04: fewer than asked. Then run the fault-injection test again and
-// HINT3 ch04: again: it finds a missing case.
+// HINT3 ch04: fewer than asked, and a write of 0 bytes made no room: wait as
+// HINT3 ch04: for -EAGAIN. Then run the fault-injection test again and again:
+// HINT3 ch04: it finds any case still missing.
 ssize_t cl_sock_recv(int fd, void *buf, size_t n)
 {
 	ssize_t r;
