@@ -1010,8 +1010,10 @@ START_TEST(test_pool_is_lifo_and_bounded)
 			  i, strerror(errno));
 		base[i] = s[i]->base;
 	}
-	for (int i = 0; i < N; i++)
+	for (int i = 0; i < N; i++) {
 		cl_stack_free(s[i]);
+		s[i] = NULL; /* a struct left behind is then a leak LSan sees */
+	}
 	read_maps();
 	for (int i = 0; i < N; i++) {
 		int m = mapped(base[i], "rw-p") || mapped(base[i] - 1, "---p");

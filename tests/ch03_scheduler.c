@@ -920,7 +920,7 @@ static void bad_yield(struct cl_future *f)
 	} CL_END_TRY;
 }
 
-static void *bad_awaits_main(void *arg)
+static void *bad_awaits_task(void *arg)
 {
 	struct cl_loop *other = cl_loop_new(CL_CLOCK_VIRTUAL);
 	struct cl_future *f = cl_future_new(other);
@@ -935,13 +935,51 @@ static void *bad_awaits_main(void *arg)
 	return NULL;
 }
 
+/* The task that made the bad awaits ends cleanly: it waits on nothing
+ * after, so nothing wakes it once it is done (which the loop would
+ * report on its error stream). */
+static void *bad_awaits_main(void *arg)
+{
+	static char report[256];
+	struct cl_loop *loop = loop_();
+	FILE *saved = loop->err, *mem;
+	struct cl_task *t;
+
+	(void)arg;
+	report[0] = '\0';
+	mem = fmemopen(report, sizeof report - 1, "w");
+	loop->err = mem;
+	t = spawn(bad_awaits_task, NULL, "bad");
+	cl_await_task(t);
+	cl_sleep(0);
+	cl_sleep(0);
+	fflush(mem);
+	loop->err = saved;
+	fclose(mem);
+	note("reported=%s", tf(report[0] != '\0'));
+	cl_task_decref(t);
+	return NULL;
+}
+
 START_TEST(test_task_refuses_bad_awaits)
 {
 	run_ok(bad_awaits_main, NULL);
 	EXPECT_TRAIL("RuntimeError:Task cannot await on itself "
-		     "RuntimeError:different-loop=True goes-on");
+		     "RuntimeError:different-loop=True goes-on reported=False");
 }
 END_TEST
+
+static void *fails_waiter(void *arg)
+{
+	CL_TRY {
+		cl_await(arg);
+		note("waiter:no error");
+	} CL_CATCH(e) {
+		note("waiter:%s", cl_exc_name(e));
+		cl_exc_decref(e);
+	} CL_END_TRY;
+	return NULL;
+}
 
 static void *quitter(void *arg)
 {
@@ -953,6 +991,7 @@ static void *quitter(void *arg)
 /* ch03_task.py, test_cancel_running_task_once */
 static void *cancel_self_main(void *arg)
 {
+	struct cl_future *f;
 	struct cl_task *t;
 
 	(void)arg;
@@ -978,6 +1017,14 @@ static void *cancel_self_main(void *arg)
 		cl_exc_decref(e);
 	} CL_END_TRY;
 	cl_task_decref(t);
+	f = new_future();
+	t = spawn(fails_waiter, f, "waiter");
+	cl_sleep(0);
+	cl_future_set_exception(f, cl_exc_new(&cl_ValueError, "lost"));
+	note("cancel=%s", tf(cl_task_cancel(t)));
+	cl_await_task(t);
+	cl_task_decref(t);
+	cl_future_decref(f);
 	return NULL;
 }
 
@@ -985,7 +1032,8 @@ START_TEST(test_cancel_running_task_once)
 {
 	run_ok(cancel_self_main, NULL);
 	EXPECT_TRAIL("cancel-requested cancelled again-ok "
-		     "quitter:CancelledError cancelled=True");
+		     "quitter:CancelledError cancelled=True cancel=True "
+		     "waiter:CancelledError");
 }
 END_TEST
 
@@ -1592,7 +1640,7 @@ END_TEST
 static void *traced_fails(void *arg)
 {
 	(void)arg;
-	cl_sleep(0);
+	cl_sleep(2); /* main waits for it by then */
 	cl_raise(cl_exc_new(&cl_ValueError, "traced"));
 	return NULL;
 }
@@ -1755,8 +1803,8 @@ START_TEST(test_trace_explains_every_step)
 	CL_EXPECT(steps >= 11, "the trace has %d step.begin events; main, "
 		  "ping, pong and fails take at least 11 steps", steps);
 	CL_EXPECT_INT(spawns, 4);
-	CL_EXPECT(timer_wakes == 1, "%d wakes by=timer:N, expected 1 (main's "
-		  "sleep)", timer_wakes);
+	CL_EXPECT(timer_wakes == 2, "%d wakes by=timer:N, expected 2 (main's "
+		  "sleep and fails' sleep)", timer_wakes);
 	CL_EXPECT(iters >= steps / 3 && ends == steps,
 		  "%d loop.iter, %d step.begin, %d step.end: every iteration "
 		  "begins with loop.iter, every step.begin has its step.end",

@@ -553,6 +553,130 @@ static void readiness_suite(const char *backend)
 	EXPECT_TRAIL(want);
 }
 
+/*
+ * An epoll poller's own descriptor: it may be 0, the poller closes it
+ * when freed, and when there is none to be had the poller is not made
+ * (EMFILE, nothing left behind).
+ */
+static void epoll_descriptors(void)
+{
+	struct rlimit rl, none;
+	struct cl_poller *p;
+	int lowest, again;
+
+	close(0);
+	p = cl_poller_new("epoll");
+	CL_EXPECT(p != NULL, "with descriptor 0 free, cl_poller_new(\"epoll\") "
+		  "failed: %s (epoll_create1 returned 0, a good descriptor)",
+		  strerror(errno));
+	p->free(p);
+	lowest = dup(2);
+	close(lowest);
+	p = cl_poller_new("epoll");
+	CL_EXPECT(p != NULL, "cl_poller_new(\"epoll\"): %s", strerror(errno));
+	p->free(p);
+	again = dup(2);
+	close(again);
+	CL_EXPECT(again == lowest, "a freed epoll poller left its descriptor "
+		  "open (the lowest free one was %d, now %d)", lowest, again);
+	getrlimit(RLIMIT_NOFILE, &rl);
+	none = rl;
+	none.rlim_cur = 0;
+	setrlimit(RLIMIT_NOFILE, &none);
+	errno = 0;
+	p = cl_poller_new("epoll");
+	setrlimit(RLIMIT_NOFILE, &rl);
+	CL_EXPECT(p == NULL && errno == EMFILE,
+		  "with no descriptor to be had, cl_poller_new(\"epoll\") "
+		  "should fail with EMFILE (errno %d)", errno);
+}
+
+static int reused_writes;
+
+static void reused_writer(void *arg)
+{
+	(void)arg;
+	reused_writes++;
+}
+
+/*
+ * A descriptor closed while watched leaves the kernel's epoll set; when
+ * its number comes back with a new socket, watching that socket works:
+ * epoll_ctl(MOD) finds nothing (ENOENT), and the poller adds it afresh.
+ * (CPython's selector raises FileNotFoundError there; corolab takes the
+ * number for the new file it now is.)
+ */
+START_TEST(test_epoll_watches_a_reused_descriptor)
+{
+	struct cl_loop *loop = cl_loop_new(CL_CLOCK_VIRTUAL);
+	struct cl_poller *p = cl_poller_new("epoll");
+	int a[2], b[2], rc;
+
+	CL_EXPECT(p != NULL, "cl_poller_new(\"epoll\"): %s", strerror(errno));
+	cl_loop_set_poller(loop, p);
+	pair(a);
+	CL_EXPECT_INT(cl_loop_add_reader(loop, a[0], reused_writer, NULL), 0);
+	close(a[0]);
+	pair(b);
+	CL_EXPECT(b[0] == a[0] || b[1] == a[0],
+		  "the new socketpair did not reuse descriptor %d", a[0]);
+	if (b[1] == a[0]) {
+		int t = b[0];
+
+		b[0] = b[1];
+		b[1] = t;
+	}
+	rc = cl_loop_add_writer(loop, b[0], reused_writer, NULL);
+	CL_EXPECT(rc == 0, "add_writer on descriptor %d, closed while watched "
+		  "and handed out again: expected 0, got %d (%s)", b[0], rc,
+		  ename(rc));
+	reused_writes = 0;
+	cl_loop_run_once(loop);
+	CL_EXPECT(reused_writes >= 1, "the writer on the reused descriptor "
+		  "never ran: it is not in the epoll set");
+	cl_loop_remove_reader(loop, b[0]);
+	cl_loop_remove_writer(loop, b[0]);
+	cl_loop_free(loop);
+	close(a[1]);
+	close(b[0]);
+	close(b[1]);
+}
+END_TEST
+
+static int sixteen_calls;
+
+static void sixteen_cb(void *arg)
+{
+	(void)arg;
+	sixteen_calls++;
+}
+
+/* As many descriptors ready at once as the poller has room for (16, its
+ * least): one wait reports them all, and all their readers run. */
+START_TEST(test_sixteen_ready_at_once)
+{
+	struct cl_loop *loop = cl_loop_new(CL_CLOCK_VIRTUAL);
+	int sv[16][2];
+
+	for (int i = 0; i < 16; i++) {
+		pair(sv[i]);
+		CL_EXPECT(write(sv[i][1], "x", 1) == 1, "write: %s",
+			  strerror(errno));
+		CL_EXPECT_INT(cl_loop_add_reader(loop, sv[i][0], sixteen_cb,
+						 NULL), 0);
+	}
+	sixteen_calls = 0;
+	cl_loop_run_once(loop);
+	CL_EXPECT_INT(sixteen_calls, 16);
+	for (int i = 0; i < 16; i++) {
+		cl_loop_remove_reader(loop, sv[i][0]);
+		close(sv[i][0]);
+		close(sv[i][1]);
+	}
+	cl_loop_free(loop);
+}
+END_TEST
+
 /* The default back end, and one that refuses what it cannot watch. */
 START_TEST(test_backend_epoll)
 {
@@ -575,6 +699,42 @@ START_TEST(test_backend_epoll)
 	CL_EXPECT_INT(cl_loop_nwatched(loop), 0);
 	cl_loop_free(loop);
 	close(fd);
+	epoll_descriptors();
+}
+END_TEST
+
+/*
+ * What add_reader and remove_reader refuse, and what they do not: a
+ * negative descriptor is -EBADF (CPython: ValueError "Invalid file
+ * descriptor"), a callback must be given (-EINVAL), removing what was
+ * never watched is 0 (False), also past the end of the loop's table;
+ * and descriptor 0 is a descriptor like any other.
+ */
+START_TEST(test_watch_checks_its_arguments)
+{
+	struct cl_loop *loop = cl_loop_new(CL_CLOCK_VIRTUAL);
+	int sv[2];
+
+	pair(sv);
+	CL_EXPECT_INT(cl_loop_add_reader(loop, -1, count_level, NULL), -EBADF);
+	CL_EXPECT_INT(cl_loop_add_writer(loop, -1, count_level, NULL), -EBADF);
+	CL_EXPECT_INT(cl_loop_add_reader(loop, sv[0], NULL, NULL), -EINVAL);
+	CL_EXPECT_INT(cl_loop_remove_reader(loop, -1), -EBADF);
+	CL_EXPECT_INT(cl_loop_remove_writer(loop, -1), -EBADF);
+	CL_EXPECT_INT(cl_loop_nwatched(loop), 0);
+	CL_EXPECT_INT(cl_loop_add_reader(loop, sv[0], count_level, NULL), 0);
+	CL_EXPECT_INT(cl_loop_remove_reader(loop, 64), 0);
+	CL_EXPECT_INT(cl_loop_remove_writer(loop, 1000), 0);
+	CL_EXPECT_INT(cl_loop_remove_writer(loop, sv[0]), 0);
+	CL_EXPECT_INT(cl_loop_remove_reader(loop, sv[0]), 1);
+	CL_EXPECT(dup2(sv[1], 0) == 0, "dup2: %s", strerror(errno));
+	CL_EXPECT_INT(cl_loop_add_reader(loop, 0, count_level, NULL), 0);
+	CL_EXPECT_INT(cl_loop_nwatched(loop), 1);
+	CL_EXPECT_INT(cl_loop_remove_reader(loop, 0), 1);
+	CL_EXPECT_INT(cl_loop_nwatched(loop), 0);
+	cl_loop_free(loop);
+	close(sv[0]);
+	close(sv[1]);
 }
 END_TEST
 
@@ -1307,8 +1467,11 @@ static void add_socket_tests(void)
 	cl_test(test_add_reader_replaces_callback, 2, SEC_WATCH);
 	cl_test(test_add_writer_fires_when_writable, 2, SEC_WATCH);
 	cl_test(test_removing_a_queued_callback_cancels_it, 2, SEC_WATCH);
+	cl_test(test_watch_checks_its_arguments, 1, SEC_WATCH);
 	cl_test(test_level_triggered_fires_again, 3, SEC_LEVEL);
 	cl_test(test_backend_epoll, 3, SEC_BACKENDS);
+	cl_test(test_epoll_watches_a_reused_descriptor, 1, SEC_BACKENDS);
+	cl_test(test_sixteen_ready_at_once, 1, SEC_BACKENDS);
 	cl_test(test_backend_poll, 2, SEC_BACKENDS);
 	cl_test(test_backend_select, 2, SEC_BACKENDS);
 	cl_test(test_poll_waits_until_the_next_timer, 2, SEC_WAIT);

@@ -426,6 +426,11 @@ END_TEST
 
 /* ---- 13. Lines too long: the limit -------------------------------------- */
 
+static void send_newline(void *fd)
+{
+	send_now(*(int *)fd, "\n", 1);
+}
+
 /* ch04_stream_reader.py, test_stream_readline_over_limit */
 static void *over_limit_main(void *arg)
 {
@@ -436,11 +441,20 @@ static void *over_limit_main(void *arg)
 
 	(void)arg;
 	stream_and_raw(&h);
+	memcpy(big, "a\n", 2);
+	memset(big + 2, 'w', 48);
+	memcpy(big + 50, "\nnext\n", 6);
+	send_now(h.raw, big, 56);
+	line = cl_reader_readline(h.r, &n);
+	note_line(line, n);
 	cl_reader_set_limit(h.r, 16);
+	for (volatile int i = 0; i < 2; i++)
+		NOTE_RAISE(line = cl_reader_readline(h.r, &n);
+			   note_line(line, n));
 	memset(big, 'x', 48);
 	send_now(h.raw, big, 48);
 	SEND(h.raw, "\nnext\n");
-	for (int i = 0; i < 2; i++)
+	for (volatile int i = 0; i < 2; i++)
 		NOTE_RAISE(line = cl_reader_readline(h.r, &n);
 			   note_line(line, n));
 	memset(big, 'y', 48);
@@ -451,6 +465,15 @@ static void *over_limit_main(void *arg)
 		line = cl_reader_readline(h.r, &n);
 		note_line(line, n);
 	}
+	memset(big, 'v', 16);
+	send_now(h.raw, big, 16);
+	cl_loop_call_later(cl_get_running_loop(), 0.01, send_newline, &h.raw);
+	NOTE_RAISE(line = cl_reader_readline(h.r, &n); note_line(line, n));
+	SEND(h.raw, "ab\ncdef");
+	line = cl_reader_readline(h.r, &n);
+	note_line(line, n);
+	cl_reader_readexactly(h.r, big, 4);
+	note("exactly:%.4s", big);
 	close_half(&h);
 	return NULL;
 }
@@ -458,10 +481,13 @@ static void *over_limit_main(void *arg)
 START_TEST(test_stream_readline_over_limit)
 {
 	run_ok(over_limit_main, NULL);
-	EXPECT_TRAIL("ValueError:Separator is found, but chunk is longer than "
+	EXPECT_TRAIL("2:a\\n ValueError:Separator is found, but chunk is "
+		     "longer than limit 5:next\\n "
+		     "ValueError:Separator is found, but chunk is longer than "
 		     "limit 5:next\\n ValueError:Separator is not found, and "
 		     "chunk exceed the limit 3:yy\\n 5:next\\n "
-		     "17:zzzzzzzzzzzzzzzz\\n");
+		     "17:zzzzzzzzzzzzzzzz\\n 17:vvvvvvvvvvvvvvvv\\n 3:ab\\n "
+		     "exactly:cdef");
 }
 END_TEST
 

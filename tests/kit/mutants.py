@@ -730,6 +730,7 @@ def main():
 		sys.exit("mutants: chapter %d has no lab regions in %s/"
 			 % (ch, SOLUTIONS))
 	total = len(mutants)
+	every = list(mutants)
 	skip, notes, stale = match_skip(read_skip(), mutants)
 	stale = ["error: %s: \"%s\" matches no mutant" % (SKIP, desc)
 		 for desc in stale]
@@ -755,7 +756,7 @@ def main():
 	root = os.path.join(args.build, "mutants%s" % ("-san" if args.san
 						       else ""), "ch%02d" % ch)
 	if args.rescore:
-		return rescore(ch, mutants, root, args.san, errors)
+		return rescore(ch, mutants, root, args.san, errors, every)
 
 	originals = {}
 	for m in mutants:
@@ -835,14 +836,16 @@ def main():
 	kills = sorted(((n, k) for n, k in tests.kills.items() if k),
 		       key=lambda x: -x[1])
 	return score(ch, mutants, results, root, args.san, errors, timing,
-		     kills or [])
+		     kills or [], every)
 
 
-def score(ch, mutants, results, root, san, errors, timing, kills=None):
+def score(ch, mutants, results, root, san, errors, timing, kills=None,
+	  every=None):
 	"""Print the survivors and the score, write root/report.txt; the
 	exit status.  mutants.skip is read again here, so that entries
-	written while the run went on count."""
-	skip, notes, stale = match_skip(read_skip(), mutants)
+	written while the run went on count; it is matched against every
+	mutant of the chapter (every), not only those graded."""
+	skip, notes, stale = match_skip(read_skip(), every or mutants)
 	stale = ["error: %s: \"%s\" matches no mutant" % (SKIP, desc)
 		 for desc in stale]
 	errors = len(stale)
@@ -907,7 +910,7 @@ def score(ch, mutants, results, root, san, errors, timing, kills=None):
 	return 1 if errors else 0
 
 
-def rescore(ch, mutants, root, san, errors):
+def rescore(ch, mutants, root, san, errors, every):
 	"""Score root/report.txt again: its verdicts, today's mutants.skip.
 	Report lines are matched to today's mutants by file and mutation,
 	in order, so that comments added since (which move lines) do not
@@ -948,7 +951,7 @@ def rescore(ch, mutants, root, san, errors):
 	order = {m["id"]: k for k, m in enumerate(mutants)}
 	found.sort(key=lambda m: order[m["id"]])
 	return score(ch, found, results, root, san, errors,
-		     "rescored from %s" % path) or errors
+		     "rescored from %s" % path, None, every) or errors
 
 if __name__ == "__main__":
 	sys.exit(main())

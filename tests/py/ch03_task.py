@@ -215,8 +215,9 @@ show("test_task_throws_what_the_future_ended_with")
 # future, or a future of another loop, gets a RuntimeError thrown in at
 # that yield at its next step, and goes on. (The messages go on with the
 # reprs of the task and the future, which corolab writes as names and
-# ids: both sides print the words before them.)
-async def bad_awaits():
+# ids: both sides print the words before them.) Nothing is reported
+# after: the task did not stay behind as a waiter of either future.
+async def bad_awaits_task():
     me = asyncio.current_task()
     other = asyncio.new_event_loop()
     for fut in (me, other.create_future()):
@@ -233,6 +234,16 @@ async def bad_awaits():
     other.close()
 
 
+async def bad_awaits():
+    loop = asyncio.get_running_loop()
+    reported = []
+    loop.set_exception_handler(lambda loop, ctx: reported.append(ctx))
+    await asyncio.create_task(bad_awaits_task(), name="bad")
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    log.append(f"reported={bool(reported)}")
+
+
 @types.coroutine
 def raw_yield(fut):
     fut._asyncio_future_blocking = True
@@ -247,7 +258,8 @@ show("test_task_refuses_bad_awaits")
 # runs gets one CancelledError, at its next suspension (here a bare
 # sleep(0)); once it has caught it, the next sleep(0) is an ordinary one.
 # A task that cancels itself and returns at once ends cancelled: its
-# return value is lost.
+# return value is lost. A task cancelled after the future it awaits has
+# failed, before it could run, gets the CancelledError, not the failure.
 async def quitter():
     asyncio.current_task().cancel()
     return 5
@@ -268,6 +280,20 @@ async def cancel_self():
         log.append(f"awaited:{await t}")
     except asyncio.CancelledError as e:
         log.append(f"quitter:{type(e).__name__} cancelled={t.cancelled()}")
+    f = asyncio.get_running_loop().create_future()
+    t = asyncio.create_task(fails_waiter(f), name="waiter")
+    await asyncio.sleep(0)
+    f.set_exception(ValueError("lost"))
+    log.append(f"cancel={t.cancel()}")
+    await t
+
+
+async def fails_waiter(f):
+    try:
+        await f
+        log.append("waiter:no error")
+    except BaseException as e:
+        log.append(f"waiter:{type(e).__name__}")
 
 
 asyncio.run(cancel_self())

@@ -83,8 +83,21 @@ show("test_stream_readline_at_eof")
 # newline has arrived is dropped whole and the next line is returned; one
 # whose newline has not arrived is dropped as far as it has come, and the
 # next readline returns its rest. A line of exactly 16 bytes is fine.
+# First, a line whole in the buffer that is too long for the limit
+# lowered since is dropped with its newline. Last, 16 bytes without a newline yet are not over the limit. And
+# readexactly after a readline gets the bytes right after the line.
 async def over_limit():
     r, w, b = await pair(limit=16)
+    r._limit = 2 ** 16  # the default, to begin with
+    b.send(b"a\n" + b"w" * 48 + b"\nnext\n")
+    await settle()
+    log.append(shown(await r.readline()))
+    r._limit = 16
+    for _ in range(2):
+        try:
+            log.append(shown(await r.readline()))
+        except ValueError as e:
+            log.append(f"ValueError:{e}")
     b.send(b"x" * 48 + b"\nnext\n")
     await settle()
     for _ in range(2):
@@ -101,6 +114,13 @@ async def over_limit():
     b.send(b"yy\nnext\n" + b"z" * 16 + b"\n")
     for _ in range(3):
         log.append(shown(await r.readline()))
+    b.send(b"v" * 16)
+    await settle()
+    asyncio.get_running_loop().call_later(0.01, b.send, b"\n")
+    log.append(shown(await r.readline()))
+    b.send(b"ab\ncdef")
+    log.append(shown(await r.readline()))
+    log.append(f"exactly:{(await r.readexactly(4)).decode()}")
     w.close()
     await w.wait_closed()
     b.close()
