@@ -368,18 +368,19 @@ def match_skip(skip, mutants):
 	"""Match the entries of mutants.skip to mutants: ({mutant desc:
 	reason}, [notes], [stale entries]).  An entry names its mutant by
 	line; when comments are added above a region, its lines move while
-	the code stays.  So an entry that matches no mutant is tried again
-	with its file's lines shifted, by the one offset (of at most
-	MAX_SHIFT) under which most of that file's unmatched entries match;
-	what still matches nothing is stale."""
+	the code stays.  So a file's entries are matched with their lines
+	shifted by the one offset (0 first, at most MAX_SHIFT) under which
+	most of them match, then the rest likewise; what matches nothing is
+	stale.  (Exact matches alone would be wrong: after a shift, another
+	mutant may sit on an entry's old line.)"""
 	descs = {m["desc"] for m in mutants}
 	files = {m["file"] for m in mutants}
-	matched = {d: why for d, why in skip.items() if d in descs}
+	matched = {}
 	notes = []
 	left = {}
 	for d, why in skip.items():
 		m = re.match(r"([^:]+):(\d+): (.*)", d)
-		if d in matched or m is None or m.group(1) not in files:
+		if m is None or m.group(1) not in files:
 			continue
 		left.setdefault(m.group(1), []).append(
 			(int(m.group(2)), m.group(3), d, why))
@@ -400,9 +401,10 @@ def match_skip(skip, mutants):
 			for e in hits:
 				matched["%s:%d: %s" % (name, e[0] + best, e[1])] = e[3]
 				entries.remove(e)
-			notes.append("note: %s: %d entries of %s match with their "
-				     "lines moved by %+d (update them)" % (
-					     SKIP, len(hits), name, best))
+			if best:
+				notes.append("note: %s: %d entries of %s match with "
+					     "their lines moved by %+d (update "
+					     "them)" % (SKIP, len(hits), name, best))
 		stale += [e[2] for e in entries]
 	return matched, notes, sorted(stale)
 
