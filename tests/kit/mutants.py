@@ -9,7 +9,8 @@ regions, one small change to the reference code a student writes, must fail
 some test of chapter N.  The steps:
 
   1. find chapter N's regions in solutions/*.c: the reference code is what
-     stands between the last "// LAB chNN:" line and "// STUB chNN:";
+     stands between the last "// LAB chNN:" (or "// LAB chNN name:") line
+     and "// STUB chNN:";
   2. make the mutants, one change each, in a fixed order (file, line, kind):
 	drop	a simple statement (see below) becomes "(void)0;"
 	memory	the same, for a statement that is a call of *incref, *decref,
@@ -167,7 +168,7 @@ def find_regions(lines, ch):
 	start = None
 	for i, line in enumerate(lines):
 		s = line.strip()
-		if s.startswith("// LAB %s:" % tag):
+		if re.match(r"// LAB %s( [\w-]+)?:" % tag, s):
 			start = i + 1
 		elif s.startswith("// STUB %s:" % tag) and start is not None:
 			regions.append((start, i - 1))
