@@ -82,11 +82,17 @@ if ! $LABGEN lab solutions "$KIT/edited" 2>/dev/null &&
 else bad "make lab overwrote an edited $victim"; fi
 
 cp -r solutions "$KIT/badsol"
-printf 'int x;\n// LAB ch09: never closed\nint y;\n' >"$KIT/badsol/zz_bad.c"
+printf 'int x;\n// LAB ch09 x: never closed\nint y;\n' >"$KIT/badsol/zz_bad.c"
 msg=$($LABGEN lab "$KIT/badsol" "$KIT/badlab" 2>&1)
 case $msg in
 *"zz_bad.c"*"line 2"*) ok "a malformed region is reported with its line" ;;
 *) bad "malformed region not reported: $msg" ;;
+esac
+printf 'int x;\n// LAB ch09: no name\n' >"$KIT/badsol/zz_bad.c"
+msg=$($LABGEN lab "$KIT/badsol" "$KIT/badlab" 2>&1)
+case $msg in
+*"zz_bad.c:2:"*"names its TODO"*) ok "a TODO without a name is refused, naming its line" ;;
+*) bad "a TODO without a name is not refused: $msg" ;;
 esac
 
 text=$(sh tests/kit/hints.sh "$LABGEN" "$KIT/hints")
