@@ -62,7 +62,8 @@ static struct {
 	uint64_t iteration;	 /* ditto */
 	char seq_text[24];	 /* seq in decimal, kept counting (next_seq) */
 	size_t seq_len;
-	char stamp[48];		 /* " <ts> <it> " for the events to come */
+	char stamp[64];		 /* " <ts> <it> " for the events to come
+				    (and 16 spare bytes: put_text) */
 	size_t stamp_len;	 /* 0: to be written again */
 	int in_loop;		 /* between loop_start and loop_end */
 	int virtual_clock;	 /* what the running loop's clock is */
@@ -362,31 +363,43 @@ static int conversion(const char *f, int *len)
 	}
 }
 
-/* Parse site->fmt into its pieces, once; returns site->parsed. */
+/*
+ * Parse site->fmt into its pieces, once; returns site->parsed. The
+ * event's name and the literal text are copied into site->text, with 16
+ * bytes to spare at the end, so that put_text can copy a short piece as
+ * one 16-byte move.
+ */
 static int parse(struct cl__trace_site *site)
 {
 	const char *fmt = site->fmt, *lit = fmt, *f = fmt;
-	unsigned fixed = 0, n = 0;
+	size_t used, room = sizeof site->text - 16;
+	unsigned fixed = 16, n = 0; /* put_text writes up to 16 too many */
 	int conv, len;
 
 	site->parsed = -1;
+	used = strnlen(site->event, 64);
+	if (used > room)
+		return -1;
+	memcpy(site->text, site->event, used);
 	for (;;) {
 		if (*f != '%' && *f != '\0') {
 			f++;
 			continue;
 		}
-		if (n > CL__TRACE_PIECES || f - lit > 255 || f - fmt > 60000)
+		/* the literal, and the first % of a %% */
+		len = (int)(f - lit) + (f[0] == '%' && f[1] == '%');
+		if (n > CL__TRACE_PIECES || used + (size_t)len > room)
 			return -1;
-		site->piece[n].off = (unsigned short)(lit - fmt);
-		site->piece[n].len = (unsigned char)(f - lit);
-		fixed += (unsigned)(f - lit);
+		site->piece[n].off = (unsigned char)used;
+		site->piece[n].len = (unsigned char)len;
+		memcpy(site->text + used, lit, (size_t)len);
+		used += (size_t)len;
+		fixed += (unsigned)len;
 		if (*f == '\0') {
 			site->piece[n++].conv = CV_NONE;
 			break;
 		}
-		if (f[1] == '%') { /* the literal takes the first % */
-			site->piece[n].len++;
-			fixed++;
+		if (f[1] == '%') {
 			site->piece[n++].conv = CV_NONE;
 			lit = f = f + 2;
 			continue;
@@ -401,6 +414,18 @@ static int parse(struct cl__trace_site *site)
 	site->npieces = (unsigned char)n;
 	site->fixed = (unsigned short)fixed;
 	return site->parsed = 1;
+}
+
+/* len bytes of s at p; returns the end. Short pieces go as one 16-byte
+ * move: s has 16 bytes to read (site->text's spare), and what lands
+ * past the end at p is overwritten by what comes next. */
+static inline char *put_text(char *p, const char *s, size_t len)
+{
+	if (len <= 16)
+		memcpy(p, s, 16); /* a constant size: two moves, no call */
+	else
+		memcpy(p, s, len);
+	return p + len;
 }
 
 /*
@@ -418,8 +443,8 @@ static char *put_fields(char *p, char *end, const struct cl__trace_site *site,
 	if ((size_t)(end - p) < site->fixed)
 		return NULL;
 	for (int i = 0; i < site->npieces; i++) {
-		memcpy(p, site->fmt + site->piece[i].off, site->piece[i].len);
-		p += site->piece[i].len;
+		p = put_text(p, site->text + site->piece[i].off,
+			     site->piece[i].len);
 		switch (site->piece[i].conv) {
 		case CV_NONE:
 			break;
@@ -529,10 +554,13 @@ static long emit(struct cl__trace_site *site, va_list ap, va_list again)
 	p = next_seq(p);
 	if (tr.stamp_len == 0)
 		write_stamp();
-	memcpy(p, tr.stamp, tr.stamp_len);
-	p += tr.stamp_len;
-	memcpy(p, site->event, site->event_len);
-	p += site->event_len;
+	p = put_text(p, tr.stamp, tr.stamp_len);
+	if (site->parsed > 0) {
+		p = put_text(p, site->text, site->event_len);
+	} else {
+		memcpy(p, site->event, site->event_len);
+		p += site->event_len;
+	}
 	if (site->fmt != NULL && site->fmt[0] != '\0') {
 		*p++ = ' ';
 		fields = p;

@@ -97,10 +97,11 @@ struct cl__trace_site {
 	unsigned char event_len;
 	unsigned short fixed; /* the most all but %s can write */
 	struct {
-		unsigned short off; /* literal text at fmt + off, */
+		unsigned char off;  /* literal text at text + off, */
 		unsigned char len;  /* len bytes long, */
 		unsigned char conv; /* then this conversion (trace.c) */
 	} piece[CL__TRACE_PIECES + 1];
+	char text[128];	      /* the event's name, then the literals */
 };
 
 /*
