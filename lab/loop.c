@@ -396,8 +396,9 @@ static void (*cl__raise_hook(cl_callback fn))(void *, struct cl_exc *)
  * a callback echo server: 211 instructions, 153 without). A raise lands
  * in the catch with the callback that raised in loop->cur_handle: that
  * one is reported (or handed to its raise hook) and dropped, and the
- * outer loop sets a new handler for the rest. left is volatile because it changes inside the CL_TRY and is
- * read after a catch (rule 2 of exc.h).
+ * outer loop sets a new handler for the rest. left is volatile because
+ * it changes inside the CL_TRY and is read after a catch (rule 2 of
+ * exc.h).
  */
 /*
  * A plain callback is a mark on the loop's lane in the timeline: "cb" with
