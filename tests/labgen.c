@@ -783,7 +783,7 @@ static int cmd_hint(const char *lab, const char *chs, const char *want)
 	char path[PATH_LEN], logpath[PATH_LEN];
 	char names[MAX_TODOS][NAME_LEN], where[MAX_TODOS][64];
 	char name[NAME_LEN], file[64], text[1200];
-	int levels[MAX_TODOS], n = 0, found = -1, c, lv, at, shown = 0;
+	int levels[MAX_TODOS], n = 0, found = -1, c, lv, at, shown = 0, rc = 0;
 	const char *p;
 	size_t len;
 	char *hints, *log;
@@ -815,7 +815,8 @@ static int cmd_hint(const char *lab, const char *chs, const char *want)
 	if (n == 0) {
 		fprintf(stderr, "labgen: chapter %d has no hints in %s\n", ch,
 			path);
-		return 1;
+		rc = 1;
+		goto out;
 	}
 	if (found < 0) {
 		if (want != NULL)
@@ -827,7 +828,8 @@ static int cmd_hint(const char *lab, const char *chs, const char *want)
 			printf("  %-24s %-16s %d of %d hint%s taken\n",
 			       names[i], where[i], taken(log, ch, names[i]),
 			       levels[i], levels[i] == 1 ? "" : "s");
-		return want != NULL;
+		rc = want != NULL;
+		goto out;
 	}
 
 	/* Levels 1 to next: the ones seen again, then the new one. */
@@ -851,7 +853,7 @@ static int cmd_hint(const char *lab, const char *chs, const char *want)
 	}
 	if (seen >= most) {
 		printf("\nThat was the last hint of %s.\n", want);
-		return 0;
+		goto out;
 	}
 	FILE *f = fopen(logpath, "a");
 	if (f == NULL || fprintf(f, "ch%02d %s %d\n", ch, want, next) < 0 ||
@@ -860,9 +862,10 @@ static int cmd_hint(const char *lab, const char *chs, const char *want)
 	if (next < most)
 		printf("\n(hint %d of %d; ask again for the next, closer to "
 		       "the code)\n", next, most);
+out:
 	free(hints);
 	free(log);
-	return 0;
+	return rc;
 }
 
 int main(int argc, char **argv)
