@@ -364,7 +364,8 @@ static int conversion(const char *f, int *len)
 }
 
 /*
- * Parse site->fmt into its pieces, once; returns site->parsed. The
+ * Parse site->fmt into its pieces, once; returns site->parsed (-1 for
+ * vsnprintf, or no fields at all when fmt is NULL). The
  * event's name and the literal text are copied into site->text, with 16
  * bytes to spare at the end, so that put_text can copy a short piece as
  * one 16-byte move.
@@ -377,8 +378,9 @@ static int parse(struct cl__trace_site *site)
 	int conv, len;
 
 	site->parsed = -1;
-	used = strnlen(site->event, 64);
-	if (used > room)
+	site->event_len = (unsigned char)strnlen(site->event, 64);
+	used = site->event_len;
+	if (fmt == NULL || used > room)
 		return -1;
 	memcpy(site->text, site->event, used);
 	for (;;) {
@@ -545,10 +547,8 @@ static long emit(struct cl__trace_site *site, va_list ap, va_list again)
 
 	if (tr.fd < 0 || reserve() < 0)
 		return 0;
-	if (site->parsed == 0 && site->fmt != NULL)
+	if (site->parsed == 0)
 		parse(site);
-	if (site->event_len == 0)
-		site->event_len = (unsigned char)strnlen(site->event, 64);
 	line = p = tr.buf->data + tr.buf->len;
 	end = line + CL__TRACE_EVENT_MAX - 1; /* room for the newline */
 	p = next_seq(p);

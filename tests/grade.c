@@ -16,11 +16,9 @@
  *	-l	write each test's verdict to FILE, a line "NAME pass" or
  *		"NAME fail WHAT": the sanitizer run of make grade, whose
  *		WHAT names the sanitizer's finding and where (below)
- *	-s	FILE written by -l of the sanitized grader: a test that passes
- *		here but failed there with a sanitizer's report fails
  *	-S	the sanitized grader (make grade builds it): run it, with -t
- *		DIR/san, -l and -o, on the tests that passed here, then read
- *		its verdicts as -s does. Needs -t.
+ *		DIR/san, -l and -o, on the tests that passed here; a test
+ *		that failed there with a sanitizer's finding fails. Needs -t.
  *	-o	run only the tests named in FILE, one per line
  *	-h	FILE, the lab's log of hints taken (make hint): count them per
  *		chapter under the table and in the JSON's extra_data
@@ -611,7 +609,7 @@ static int write_list(const char *path)
 }
 
 /*
- * -s: the verdicts of the sanitized run. A test that passed here but
+ * The verdicts of the sanitized run (-S). A test that passed here but
  * failed there with a sanitizer's finding fails, with the finding as its
  * message: the bug is real even if this build's memory happened to hold
  * what the test looked for. (A failure there without a finding, a
@@ -723,13 +721,13 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: grade [-c N[,N...]] [-j results.json] "
 			"[-t DIR [-v COTRACE]] [-q] [-m] [-l FILE] "
-			"[-s FILE] [-S GRADER] [-o FILE] [-h FILE]\n");
+			"[-S GRADER] [-o FILE] [-h FILE]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
-	const char *json = NULL, *only = NULL, *list = NULL, *san = NULL;
+	const char *json = NULL, *only = NULL, *list = NULL;
 	const char *hints = NULL, *san_grader = NULL, *subset = NULL;
 	char san_list[600];
 	int quiet = 0, machine = 0, failed = 0, all_points = 0, all_max = 0;
@@ -753,8 +751,6 @@ int main(int argc, char **argv)
 			machine = 1;
 		else if (strcmp(argv[i], "-l") == 0 && i + 1 < argc)
 			list = argv[++i];
-		else if (strcmp(argv[i], "-s") == 0 && i + 1 < argc)
-			san = argv[++i];
 		else if (strcmp(argv[i], "-h") == 0 && i + 1 < argc)
 			hints = argv[++i];
 		else if (strcmp(argv[i], "-S") == 0 && i + 1 < argc)
@@ -855,9 +851,8 @@ int main(int argc, char **argv)
 			}
 
 	if (san_grader != NULL && trace_dir != NULL &&
-	    run_san(san_grader, only, san_list, sizeof san_list) == 0)
-		san = san_list;
-	if (san != NULL && read_san(san) != 0)
+	    run_san(san_grader, only, san_list, sizeof san_list) == 0 &&
+	    read_san(san_list) != 0)
 		return 2;
 	if (hints != NULL && read_hints(hints) != 0) {
 		fprintf(stderr, "grade: %s: %s\n", hints, strerror(errno));

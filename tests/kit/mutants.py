@@ -410,21 +410,17 @@ def match_skip(skip, mutants):
 	return matched, notes, sorted(stale)
 
 
-def plain_survivors(mutants, path):
-	"""The ids of the mutants that survived the plain run reported in
-	path and are not listed as equivalent (matched as rescore matches
-	them); none if there is no such report."""
-	if not os.path.exists(path):
-		sys.stderr.write("mutants: no plain run in %s: only the memory "
-				 "mutants\n" % path)
-		return set()
-	skip, _, _ = match_skip(read_skip(), mutants)
+def reported(mutants, path):
+	"""The verdicts of the report at path, as (mutant, verdict) pairs
+	for today's mutants. A report line is matched to a mutant by file
+	and mutation, in order, not by line: comments added since (which
+	move lines) do not matter; changed code does."""
 	today = {}
 	for m in mutants:
-		file_, text = m["desc"].split(": ", 1)
-		today.setdefault((m["file"], text), []).append(m)
+		today.setdefault((m["file"], m["desc"].split(": ", 1)[1]),
+				 []).append(m)
 	texts = sorted({k[1] for k in today}, key=len, reverse=True)
-	ids = set()
+	pairs = []
 	with open(path) as f:
 		for line in f:
 			w = line.split(None, 3)
@@ -436,12 +432,22 @@ def plain_survivors(mutants, path):
 				if rest.startswith(t + " ("):
 					q = today.get((name, t))
 					if q:
-						m = q.pop(0)
-						if w[1] == "survived" and \
-						   m["desc"] not in skip:
-							ids.add(m["id"])
+						pairs.append((q.pop(0), w[1]))
 					break
-	return ids
+	return pairs
+
+
+def plain_survivors(mutants, path):
+	"""The ids of the mutants that survived the plain run reported in
+	path and are not listed as equivalent; none if there is no such
+	report."""
+	if not os.path.exists(path):
+		sys.stderr.write("mutants: no plain run in %s: only the memory "
+				 "mutants\n" % path)
+		return set()
+	skip, _, _ = match_skip(read_skip(), mutants)
+	return {m["id"] for m, verdict in reported(mutants, path)
+		if verdict == "survived" and m["desc"] not in skip}
 
 
 def kill_tree(pid):
@@ -914,39 +920,15 @@ def score(ch, mutants, results, root, san, errors, timing, kills=None,
 
 
 def rescore(ch, mutants, root, san, errors, every):
-	"""Score root/report.txt again: its verdicts, today's mutants.skip.
-	Report lines are matched to today's mutants by file and mutation,
-	in order, so that comments added since (which move lines) do not
-	matter; changed code does (then run again)."""
+	"""Score root/report.txt again: its verdicts (matched as reported()
+	says), today's mutants.skip."""
 	path = os.path.join(root, "report.txt")
 	if not os.path.exists(path):
 		sys.exit("mutants: no report to score again: %s" % path)
 
-	def key(desc):
-		m = re.match(r"([^:]+):\d+: (.*)", desc)
-		return (m.group(1), m.group(2)) if m else (desc, "")
-
-	today = {}
-	for m in mutants:
-		today.setdefault(key(m["desc"]), []).append(m)
-	texts = {m["desc"].split(": ", 1)[1] for m in mutants}
-	results = {}
-	found = []
-	with open(path) as f:
-		for line in f:
-			w = line.split(None, 3)
-			if len(w) < 4 or not re.match(r"m\d+$", w[0]):
-				continue
-			name, rest = w[3].split(":", 1)
-			rest = rest.split(": ", 1)[-1]
-			for t in sorted(texts, key=len, reverse=True):
-				if rest.startswith(t + " ("):
-					q = today.get((name, t))
-					if q:
-						m = q.pop(0)
-						results[m["id"]] = (w[1], "", 0.0)
-						found.append(m)
-					break
+	pairs = reported(mutants, path)
+	results = {m["id"]: (verdict, "", 0.0) for m, verdict in pairs}
+	found = [m for m, _ in pairs]
 	if len(found) < len(mutants):
 		sys.stderr.write("mutants: %d of today's mutants are not in %s "
 				 "(the code changed since: run again)\n" %
