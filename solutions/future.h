@@ -93,6 +93,9 @@ struct cl_future {
 	enum cl_future_state state;
 	void *result;	    /* CL_FUTURE_DONE without exc */
 	struct cl_exc *exc; /* CL_FUTURE_DONE with an exception: owned */
+	struct cl_tb *exc_tb; /* exc's traceback when it was set: owned */
+	int log_tb;	      /* exc not retrieved yet (futures.py
+				 __log_traceback): reported when freed */
 
 	struct cl__done_cb *cbs; /* in registration order: &cb0, or an
 				    array once a second one comes */
@@ -170,8 +173,14 @@ size_t cl_future_remove_done_callback(struct cl_future *f,
  * done, then return its result or raise its exception here (as
  * cl_future_result does). A future already done returns at once,
  * without suspending. Outside a task it raises RuntimeError.
+ *
+ * A macro, so that the await is a frame of the exception's traceback
+ * (exc.h): the raise happens at the line of the cl_await. The traceback
+ * starts from the one the exception had when f got it, however many
+ * times f is awaited (Future.result's with_traceback).
  */
-void *cl_await(struct cl_future *f);
+#define cl_await(f) cl__await_at((f), CL_HERE)
+void *cl__await_at(struct cl_future *f, const struct cl_site *site);
 
 /*
  * For task.c, gather.c and run.c.
@@ -201,6 +210,9 @@ int cl__future_cancel(struct cl_future *f);
 /* Drop the registered callbacks without queuing them (run.c, at the end
  * of a run that deadlocked). */
 void cl__future_clear_callbacks(struct cl_future *f);
+
+/* Future.__del__ (handler.c): f held an exception never retrieved. */
+void cl__future_never_retrieved(struct cl_future *f);
 
 /* Free the thread's spare futures (loop.c, when a loop is freed). */
 void cl__future_free_spares(void);

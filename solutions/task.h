@@ -107,10 +107,7 @@ static inline int cl_task_done(const struct cl_task *t)
 }
 
 /* await task: its return value, or its exception raised here. */
-static inline void *cl_await_task(struct cl_task *t)
-{
-	return cl_await(&t->fut);
-}
+#define cl_await_task(t) cl__await_at(&(t)->fut, CL_HERE)
 
 /*
  * task.cancel(): ask the task to stop. A task waiting on a future has
