@@ -161,6 +161,7 @@ static void cl__task_dealloc(struct cl_future *f)
 	cl__task_unlink(t);
 	cl_future_decref(t->fut_waiter);
 	cl_exc_decref(t->step_exc);
+	free(t->cancel_msg);
 	cl__future_fini(f);
 	cl_gen_free(t->coro);
 	free(t);
@@ -174,6 +175,7 @@ static int cl__task_cancel(struct cl_future *f)
 
 	if (cl_future_done(f))
 		return 0;
+	t->num_cancels++;
 	CL_TRACE("cancel", "task=%lu by=%s", t->id,
 		 cl__src_str(by, cl__loop_waker(f->loop)));
 	/* Waiting: cancelling what it waits on wakes it with
@@ -188,6 +190,27 @@ static int cl__task_cancel(struct cl_future *f)
 int cl_task_cancel(struct cl_task *t)
 {
 	return cl_future_cancel(&t->fut);
+}
+
+int cl_task_cancel_msg(struct cl_task *t, const char *msg)
+{
+	if (cl_future_done(&t->fut))
+		return 0;
+	free(t->cancel_msg);
+	t->cancel_msg = msg != NULL ? strdup(msg) : NULL;
+	return cl_future_cancel(&t->fut);
+}
+
+int cl_task_cancelling(const struct cl_task *t)
+{
+	return t->num_cancels;
+}
+
+int cl_task_uncancel(struct cl_task *t)
+{
+	if (t->num_cancels > 0)
+		t->num_cancels--;
+	return t->num_cancels;
 }
 
 /* Queue the next step with exc to throw in, from inside a step. */
