@@ -16,6 +16,7 @@
 #include "future.h"
 #include "gen.h"
 #include "lines.h"
+#include "cancel.h"
 #include "task.h"
 #include "trace.h"
 
@@ -37,6 +38,10 @@ void cl__future_init(struct cl_future *f, struct cl_loop *loop,
 	f->state = CL_FUTURE_PENDING;
 	f->result = NULL;
 	f->exc = NULL;
+	f->exc_tb = NULL;
+	f->log_tb = 0;
+	f->cancel_msg = NULL;
+	f->cancelled_exc = NULL;
 	f->cbs = &f->cb0;
 	f->ncbs = 0;
 	f->cbs_cap = 1;
@@ -135,6 +140,10 @@ void cl__future_fini(struct cl_future *f)
 	f->exc = NULL;
 	cl__tb_decref(f->exc_tb);
 	f->exc_tb = NULL;
+	free(f->cancel_msg);
+	f->cancel_msg = NULL;
+	cl_exc_decref(f->cancelled_exc);
+	f->cancelled_exc = NULL;
 }
 
 struct cl_future *cl_future_incref(struct cl_future *f)
@@ -346,21 +355,35 @@ size_t cl_future_remove_done_callback(struct cl_future *f,
 	return removed;
 }
 
-int cl__future_cancel(struct cl_future *f)
+int cl__future_cancel_msg(struct cl_future *f, const char *msg)
 {
 	if (f->state != CL_FUTURE_PENDING)
 		return 0;
+	if (msg != f->cancel_msg) { /* a task passes its own */
+		free(f->cancel_msg);
+		f->cancel_msg = msg != NULL ? strdup(msg) : NULL;
+	}
 	f->state = CL_FUTURE_CANCELLED;
 	cl__future_trace_done(f);
 	cl__future_schedule_callbacks(f);
 	return 1;
 }
 
-int cl_future_cancel(struct cl_future *f)
+int cl__future_cancel(struct cl_future *f)
+{
+	return cl__future_cancel_msg(f, NULL);
+}
+
+int cl_future_cancel_msg(struct cl_future *f, const char *msg)
 {
 	if (f->ops != NULL && f->ops->cancel != NULL)
-		return f->ops->cancel(f);
-	return cl__future_cancel(f);
+		return f->ops->cancel(f, msg);
+	return cl__future_cancel_msg(f, msg);
+}
+
+int cl_future_cancel(struct cl_future *f)
+{
+	return cl_future_cancel_msg(f, NULL);
 }
 
 void *cl_future_result(struct cl_future *f)
@@ -370,7 +393,7 @@ void *cl_future_result(struct cl_future *f)
 		cl_raise(cl_exc_new(&cl_InvalidStateError,
 				    "Result is not set."));
 	case CL_FUTURE_CANCELLED:
-		cl_raise(cl_exc_new(&cl_CancelledError, "%s", ""));
+		cl_raise(cl__future_cancelled_error(f));
 	case CL_FUTURE_DONE:
 		break;
 	}
@@ -398,7 +421,7 @@ struct cl_exc *cl_future_exception(struct cl_future *f)
 		cl_raise(cl_exc_new(&cl_InvalidStateError,
 				    "Exception is not set."));
 	case CL_FUTURE_CANCELLED:
-		cl_raise(cl_exc_new(&cl_CancelledError, "%s", ""));
+		cl_raise(cl__future_cancelled_error(f));
 	case CL_FUTURE_DONE:
 		break;
 	}
@@ -446,7 +469,7 @@ void *cl__await_at(struct cl_future *f, const struct cl_site *site)
 	case CL_FUTURE_PENDING:
 		break;
 	case CL_FUTURE_CANCELLED:
-		cl__raise_at(cl_exc_new(&cl_CancelledError, "%s", ""), site);
+		cl__raise_at(cl__future_cancelled_error(f), site);
 	case CL_FUTURE_DONE:
 		f->log_tb = 0;
 		if (f->exc != NULL)

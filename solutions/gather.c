@@ -46,7 +46,7 @@ static void cl__gather_child_done(struct cl_future *child, void *arg)
 		return; /* failed already: later outcomes are dropped */
 	if (cl_future_cancelled(child)) {
 		cl_future_set_exception(
-			&g->fut, cl_exc_new(&cl_CancelledError, "%s", ""));
+			&g->fut, cl__future_cancelled_error(child));
 		return;
 	}
 	if (child->exc != NULL) {

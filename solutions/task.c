@@ -21,11 +21,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cancel.h"
 #include "task.h"
 #include "trace.h"
 
 static void cl__task_dealloc(struct cl_future *f);
-static int cl__task_cancel(struct cl_future *f);
+static int cl__task_cancel(struct cl_future *f, const char *msg);
 
 static const struct cl_future_ops cl__task_ops = {
 	.dealloc = cl__task_dealloc,
@@ -161,30 +162,27 @@ static void cl__task_dealloc(struct cl_future *f)
 	cl__task_unlink(t);
 	cl_future_decref(t->fut_waiter);
 	cl_exc_decref(t->step_exc);
-	free(t->cancel_msg);
 	cl__future_fini(f);
 	cl_gen_free(t->coro);
 	free(t);
 }
 
-/* Task.cancel, the part chapter 03 needs: see task.h. */
-static int cl__task_cancel(struct cl_future *f)
+/*
+ * Task.cancel: see task.h. Waiting, cancelling what it waits on wakes it
+ * with CancelledError; the future may refuse (it is done, and the
+ * wake-up is queued already), and then the next step delivers it.
+ * cancel.c (chapter 05) does that part, with the message and the count.
+ */
+static int cl__task_cancel(struct cl_future *f, const char *msg)
 {
 	struct cl_task *t = (struct cl_task *)f;
 	char by[32];
 
 	if (cl_future_done(f))
 		return 0;
-	t->num_cancels++;
 	CL_TRACE("cancel", "task=%lu by=%s", t->id,
 		 cl__src_str(by, cl__loop_waker(f->loop)));
-	/* Waiting: cancelling what it waits on wakes it with
-	 * CancelledError. The future may refuse (it is done, and the
-	 * wake-up is queued already): then the next step delivers it. */
-	if (t->fut_waiter != NULL && cl_future_cancel(t->fut_waiter))
-		return 1;
-	t->must_cancel = 1;
-	return 1;
+	return cl__task_cancel_request(t, msg);
 }
 
 int cl_task_cancel(struct cl_task *t)
@@ -194,11 +192,7 @@ int cl_task_cancel(struct cl_task *t)
 
 int cl_task_cancel_msg(struct cl_task *t, const char *msg)
 {
-	if (cl_future_done(&t->fut))
-		return 0;
-	free(t->cancel_msg);
-	t->cancel_msg = msg != NULL ? strdup(msg) : NULL;
-	return cl_future_cancel(&t->fut);
+	return cl_future_cancel_msg(&t->fut, msg);
 }
 
 int cl_task_cancelling(const struct cl_task *t)
@@ -274,14 +268,16 @@ static void cl__task_wakeup(struct cl_future *fut, void *arg);
 // HINT1 ch03: __step in tasks.py side by side; cl__task_wait is the part after
 // HINT1 ch03: "result = coro.send(None)" yielded a future.
 // HINT2 ch03: (1) Before: a pending cancel (must_cancel) turns the exception to
-// HINT2 ch03: throw in (t->step_exc, maybe NULL) into a CancelledError; drop
+// HINT2 ch03: throw in (t->step_exc, maybe NULL) into a CancelledError:
+// HINT2 ch03: exc = cl__task_cancel_exc(t, exc) (cancel.c); drop
 // HINT2 ch03: fut_waiter; make t the loop's cur_task; count the step and trace
 // HINT2 ch03: step.begin (cause = cl__loop_cause(loop)).
 // HINT2 ch03: (2) Resume: cl_gen_throw with the exception, else
 // HINT2 ch03: cl_gen_send(NULL).
-// HINT2 ch03: (3) After: returned -> set_result (or cancel, if a cancel came
-// HINT2 ch03: meanwhile); raised CancelledError -> cl__future_cancel; raised ->
-// HINT2 ch03: set_exception; yielded -> cl__task_wait.
+// HINT2 ch03: (3) After: returned -> set_result (or, if a cancel came
+// HINT2 ch03: meanwhile, clear must_cancel and cl__future_cancel_msg with
+// HINT2 ch03: f->cancel_msg); raised CancelledError -> cl__task_cancelled
+// HINT2 ch03: (cancel.c); raised -> set_exception; yielded -> cl__task_wait.
 // HINT2 ch03: (4) Trace step.end (cl__task_result_str) and, if done, task.done
 // HINT2 ch03: and unlink; cur_task back to NULL.
 // HINT3 ch03: cl__task_wait: NULL is a bare yield (queue the next step with by
@@ -291,7 +287,9 @@ static void cl__task_wakeup(struct cl_future *fut, void *arg);
 // HINT3 ch03: (cl__future_add_waiter: the registration holds a reference to t,
 // HINT3 ch03: so cl_task_incref first and give it back if registering fails),
 // HINT3 ch03: keep a reference in fut_waiter, trace the await, and honour
-// HINT3 ch03: must_cancel (cancel what it now waits on).
+// HINT3 ch03: must_cancel (cancel what it now waits on, with
+// HINT3 ch03: cl_future_cancel_msg and t->fut.cancel_msg; if it did, clear
+// HINT3 ch03: must_cancel).
 /* The coroutine yielded fut (NULL: a bare yield). Arrange the next step. */
 static void cl__task_wait(struct cl_task *t, struct cl_future *fut)
 {
@@ -325,7 +323,7 @@ static void cl__task_wait(struct cl_task *t, struct cl_future *fut)
 	t->fut_waiter = cl_future_incref(fut);
 	cl__task_trace_await(t, fut);
 	/* Cancelled while running: cancel what it now waits on. */
-	if (t->must_cancel && cl_future_cancel(fut))
+	if (t->must_cancel && cl_future_cancel_msg(fut, t->fut.cancel_msg))
 		t->must_cancel = 0;
 }
 
@@ -347,13 +345,7 @@ static void cl__task_step(struct cl_future *f, void *unused)
 		cl_exc_decref(exc);
 		return;
 	}
-	if (t->must_cancel) {
-		if (exc == NULL || !cl_exc_matches(exc, &cl_CancelledError)) {
-			cl_exc_decref(exc);
-			exc = cl_exc_new(&cl_CancelledError, "%s", "");
-		}
-		t->must_cancel = 0;
-	}
+	exc = cl__task_cancel_exc(t, exc); /* a pending cancel */
 	cl_future_decref(t->fut_waiter);
 	t->fut_waiter = NULL;
 
@@ -372,15 +364,14 @@ static void cl__task_step(struct cl_future *f, void *unused)
 		if (t->must_cancel) {
 			/* Cancelled right before it returned. */
 			t->must_cancel = 0;
-			cl__future_cancel(f);
+			cl__future_cancel_msg(f, f->cancel_msg);
 		} else {
 			cl_future_set_result(f, out);
 		}
 		break;
 	case CL_GEN_RAISED:
 		if (cl_exc_matches(out, &cl_CancelledError)) {
-			cl_exc_decref(out);
-			cl__future_cancel(f);
+			cl__task_cancelled(t, out);
 		} else {
 			cl_future_set_exception(f, out);
 		}
@@ -423,12 +414,13 @@ static void cl__task_wakeup(struct cl_future *fut, void *arg)
 	// LAB ch03: was cancelled) raised at the coroutine's await. Mirrors
 	// LAB ch03: Lib/asyncio/tasks.py Task.__wakeup; read section 5.
 	// HINT1 ch03: Put what fut ended with in the task's step_exc (a new
-	// HINT1 ch03: reference: cl_exc_incref, or a new CancelledError), then
-	// HINT1 ch03: take the step. A result needs nothing: cl_await reads it.
+	// HINT1 ch03: reference: cl_exc_incref, or fut's CancelledError made by
+	// HINT1 ch03: cl__future_cancelled_error), then take the step. A result
+	// HINT1 ch03: needs nothing: cl_await reads it.
 	struct cl_task *t = arg;
 
 	if (fut->state == CL_FUTURE_CANCELLED)
-		t->step_exc = cl_exc_new(&cl_CancelledError, "%s", "");
+		t->step_exc = cl__future_cancelled_error(fut);
 	else if (fut->exc != NULL)
 		t->step_exc = cl_exc_incref(fut->exc);
 	cl__task_step(&t->fut, NULL);

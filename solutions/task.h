@@ -54,9 +54,9 @@ struct cl_task {
 					 reference (Task._fut_waiter) */
 	struct cl_exc *step_exc;      /* to throw in at the next step */
 	int must_cancel;	      /* cancel at the next step */
-	int num_cancels;	      /* cancel requests (cancelling()) */
-	char *cancel_msg;	      /* the next CancelledError's argument,
-					 owned; NULL for none */
+	int num_cancels;	      /* cancel requests (cancelling());
+					 the message waits in
+					 fut.cancel_msg */
 	unsigned long steps;	      /* steps begun, for the trace */
 
 	/* On the loop's list of tasks not done yet (loop.h), while
