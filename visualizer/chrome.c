@@ -195,6 +195,7 @@ static void instants(struct chrome *c)
 		case EV_EXC_RAISE:
 		case EV_CANCEL:
 		case EV_TASK_DONE:
+		case EV_TIMEOUT:
 			lane = e->task;
 			break;
 		case EV_FUT_DONE:
@@ -224,7 +225,9 @@ static void instants(struct chrome *c)
 		if (e->id != 0)
 			fprintf(c->out, ",\"id\":%ld", e->id);
 		if (e->type != NULL) {
-			fprintf(c->out, ",\"type\":");
+			/* task.done's exc= shares exc.raise's type field. */
+			fprintf(c->out, e->kind == EV_TASK_DONE ? ",\"exc\":"
+								: ",\"type\":");
 			json_str(c->out, e->type);
 		}
 		if (e->msg != NULL) {

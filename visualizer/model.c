@@ -423,17 +423,23 @@ static int on_task_event(struct model *m, const struct event *e)
 		if (waker_lane(m, e, &e->by, 0, &from) < 0)
 			return -1;
 		return add_mark(m, MK_CANCEL, e, tk->id, from) < 0 ? -1 : 0;
+	case EV_TIMEOUT:
+		/* Not refused on a finished task: it draws nothing wrong. */
+		return add_mark(m, MK_TIMEOUT, e, tk->id, tk->id) < 0 ? -1 : 0;
 	default: /* EV_TASK_DONE */
 		if (tk->done != NULL)
 			return fail(m, e, "task %ld is done twice (line %d)",
 				    e->task, tk->done->line);
 		tk->done = e;
-		/* Done outside a step: cancelled before it ever ran, say. */
+		/* Done outside a step: cancelled before it ever ran, say.
+		 * No step box says how it ended: an MK_END mark does. */
 		if (tk->state != TS_RUNNING && tk->state != TS_DONE) {
 			if (tk->open >= 0)
 				m->spans[tk->open].to = e;
 			tk->open = -1;
 			tk->state = TS_DONE;
+			return add_mark(m, MK_END, e, tk->id, tk->id) < 0 ? -1
+									   : 0;
 		}
 		return 0;
 	}
@@ -489,6 +495,7 @@ int model_build(struct model *m, const struct trace *t, size_t run, long upto)
 		case EV_POLL_END: rc = on_poll(m, e); break;
 		case EV_EXC_RAISE:
 		case EV_CANCEL:
+		case EV_TIMEOUT:
 		case EV_TASK_DONE: rc = on_task_event(m, e); break;
 		case EV_LOOP_END:
 		case EV_LOOP_ITER:
@@ -509,6 +516,20 @@ void model_free(struct model *m)
 	free(m->futs.v);
 	free(m->timers.v);
 	memset(m, 0, sizeof(*m));
+}
+
+const struct event *model_done_in(const struct model *m, const struct span *s)
+{
+	const struct task *tk = model_task(m, s->lane);
+
+	if (tk == NULL || tk->done == NULL || s->kind != SP_STEP ||
+	    tk->last_step < 0 || &m->spans[tk->last_step] != s)
+		return NULL;
+	/* Written inside the step, or after a step that ended it. */
+	if (s->to == NULL || tk->done->seq < s->to->seq ||
+	    s->result != RES_PENDING)
+		return tk->done;
+	return NULL;
 }
 
 const char *task_label(const struct task *tk, char *buf, size_t size)

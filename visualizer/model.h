@@ -62,6 +62,9 @@ enum mark_kind {
 	MK_FUT,	   /* fut.done, on the lane of whoever completed it */
 	MK_TIMER,  /* timer.fire, on the loop's lane */
 	MK_FD,	   /* fd.ready, on the loop's lane */
+	MK_TIMEOUT, /* timeout: a timeout fired for the task, on its lane */
+	MK_END,	   /* task.done outside any step (cancelled before it ran):
+		    * the end of its lane, with no step box to say how */
 };
 
 /* An instant on a lane, maybe with an arrow from another lane. */
@@ -133,6 +136,13 @@ void model_free(struct model *m);
 
 /* The task with this id, or NULL. */
 struct task *model_task(const struct model *m, long id);
+
+/*
+ * The task.done that ended the task in step span s (written inside the
+ * step or just after it), or NULL: s is not its task's last step, or that
+ * step ended pending, or there is no task.done.
+ */
+const struct event *model_done_in(const struct model *m, const struct span *s);
 
 /* "T3 worker" (or "T3"), into buf. */
 const char *task_label(const struct task *tk, char *buf, size_t size);

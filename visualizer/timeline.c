@@ -67,6 +67,7 @@
 #define C_WAKE	    "#e01b1b"
 #define C_SPAWN	    "#707070"
 #define C_CANCEL    "#b0177e"
+#define C_TIMEOUT   "#00838f"
 #define C_LANE	    "#d0d0d0"
 #define C_POLL	    "#eeeeee"
 #define C_FD	    "#1f5fbf"
@@ -152,13 +153,76 @@ static int choose_scale(struct timeline *tl)
 	return 0;
 }
 
-static const char *step_label(const struct span *s, char *buf, size_t size)
+/* Longest text from the trace put in a label (the tooltip has it all). */
+#define LABEL_TEXT 32
+
+/*
+ * How many bytes of s to show in a label: all of it, or at most max
+ * cut at a character boundary (s is valid UTF-8: the reader made it so).
+ * *more says whether some was left out.
+ */
+static int label_len(const char *s, size_t max, int *more)
+{
+	size_t n = strlen(s);
+
+	*more = n > max;
+	if (n > max)
+		for (n = max; n > 0 && (s[n] & 0xc0) == 0x80; n--)
+			;
+	return (int)n;
+}
+
+/* "#2 done", "#1 raised", "#1 raised ValueError" (task.done exc=). */
+static const char *step_label(const struct model *m, const struct span *s,
+			      char *buf, size_t size)
 {
 	static const char *words[] = {"", " done", " raised", " cancelled"};
+	const struct event *done = model_done_in(m, s);
+	int n, more;
 
-	snprintf(buf, size, "#%ld%s", s->step,
-		 s->to == NULL ? " ..." : words[s->result]);
+	n = snprintf(buf, size, "#%ld%s", s->step,
+		     s->to == NULL ? " ..." : words[s->result]);
+	if (s->to != NULL && s->result == RES_RAISED && done != NULL &&
+	    done->type != NULL && n > 0 && (size_t)n < size) {
+		int k = label_len(done->type, LABEL_TEXT, &more);
+		snprintf(buf + n, size - (size_t)n, " %.*s%s", k, done->type,
+			 more ? "..." : "");
+	}
 	return buf;
+}
+
+/* The box at the end of a lane whose task ended outside any step. */
+static const char *end_label(const struct event *done, char *buf, size_t size)
+{
+	int k, more;
+
+	switch (done->state) {
+	case ST_EXC:
+		if (done->type == NULL)
+			return "raised";
+		k = label_len(done->type, LABEL_TEXT, &more);
+		snprintf(buf, size, "raised %.*s%s", k, done->type,
+			 more ? "..." : "");
+		return buf;
+	case ST_CANCELLED:
+		return "cancelled";
+	default:
+		return "done";
+	}
+}
+
+static const char *end_fill(const struct event *done)
+{
+	return done->state == ST_EXC	     ? C_RAISED
+	       : done->state == ST_CANCELLED ? C_CANCELLED
+					     : C_DONE;
+}
+
+static double end_width(const struct event *done)
+{
+	char label[64];
+
+	return text_width(end_label(done, label, sizeof(label)), 9) + 12;
 }
 
 /* Does this event get an x of its own (something is drawn there)? */
@@ -175,7 +239,12 @@ static int takes_room(const struct model *m, const struct event *e)
 	case EV_EXC_RAISE:
 	case EV_FD_READY:
 	case EV_CB:
+	case EV_TIMEOUT:
 		return 1;
+	case EV_TASK_DONE:
+		/* Outside a step it ends the lane in a box of its own. */
+		k = model_mark_at(m, e->seq);
+		return k != NULL && k->kind == MK_END;
 	default:
 		return 0;
 	}
@@ -197,7 +266,7 @@ static int place_events(struct timeline *tl)
 	int in_step = 0;
 	double x, box_x0 = 0, w;
 	int64_t prev_ts = m->t0;
-	char label[48];
+	char label[96];
 
 	tl->x = calloc(m->nev + 1, sizeof(double));
 	tl->ticks = calloc(m->nev + 1, sizeof(struct tick));
@@ -229,9 +298,9 @@ static int place_events(struct timeline *tl)
 		case EV_POLL_END:
 			w = 34;
 			if (step != NULL && step->kind == SP_STEP)
-				w = text_width(
-					step_label(step, label, sizeof(label)),
-					9) +
+				w = text_width(step_label(m, step, label,
+							  sizeof(label)),
+					       9) +
 				    14;
 			w = w < 30 ? 30 : w;
 			x = x > box_x0 + w ? x : box_x0 + w;
@@ -239,6 +308,11 @@ static int place_events(struct timeline *tl)
 			x += STEP_SEP;
 			step = NULL;
 			in_step = 0;
+			break;
+		case EV_TASK_DONE:
+			/* Outside a step: room for the box that ends the lane. */
+			if (takes_room(m, e))
+				x += end_width(e) + OUTER_DX;
 			break;
 		default:
 			if (takes_room(m, e))
@@ -279,6 +353,7 @@ static void span_tooltip(const struct timeline *tl, const struct span *s,
 		? "event loop"
 		: task_label(model_task(m, s->lane), name, sizeof(name));
 	int64_t end = span_end_ts(m, s);
+	const struct event *done;
 	int n;
 
 	fmt_time(s->from->ts - m->t0, t0, sizeof(t0));
@@ -286,9 +361,13 @@ static void span_tooltip(const struct timeline *tl, const struct span *s,
 	fmt_time(end - s->from->ts, d, sizeof(d));
 	switch (s->kind) {
 	case SP_STEP:
-		n = snprintf(buf, size, "%s step #%ld: %s .. %s (%s), %s", who,
-			     s->step, t0, t1, d,
-			     s->to ? result_str(s->result) : "unfinished");
+		done = model_done_in(m, s);
+		n = snprintf(buf, size, "%s step #%ld: %s .. %s (%s), %s%s%s%s",
+			     who, s->step, t0, t1, d,
+			     s->to ? result_str(s->result) : "unfinished",
+			     done && done->type ? " (" : "",
+			     done && done->type ? done->type : "",
+			     done && done->type ? ")" : "");
 		if (s->cause != NULL && n > 0 && (size_t)n < size)
 			snprintf(buf + n, size - (size_t)n,
 				 "; caused by seq %ld (%s %s)", s->cause->seq,
@@ -371,7 +450,7 @@ static void draw_span(struct timeline *tl, const struct span *s)
 	double x0 = xof(tl, s->from);
 	double x1 = s->to ? xof(tl, s->to) : tl->x_end - 8;
 	double y = lane_y(tl, s->lane);
-	char label[64], tip[256];
+	char label[96], tip[256];
 	struct spot spots[8];
 	int n = 0;
 
@@ -379,7 +458,7 @@ static void draw_span(struct timeline *tl, const struct span *s)
 	switch (s->kind) {
 	case SP_STEP:
 		canvas_box(tl->c, x0, x1, y, BOX_H,
-			   step_label(s, label, sizeof(label)), "fillcolor",
+			   step_label(tl->m, s, label, sizeof(label)), "fillcolor",
 			   s->to ? fills[s->result] : C_STEP, "style",
 			   s->to ? "rounded,filled" : "rounded,filled,dashed",
 			   "tooltip", tip, NULL);
@@ -445,8 +524,10 @@ static void draw_arrow(struct timeline *tl, const struct mark *k)
 	const struct model *m = tl->m;
 	const struct event *e = k->ev;
 	const char *color = C_WAKE, *style = "solid", *text = ref_str(&e->by);
-	char name[64], t[32], tip[256];
+	const char *msg = k->kind == MK_CANCEL ? e->msg : NULL;
+	char name[64], t[32], tip[512], label[64];
 	double x, y0, y1, d;
+	int n, more;
 
 	if (!arrow_at(tl, k, &x, &y0, &y1))
 		return;
@@ -454,12 +535,22 @@ static void draw_arrow(struct timeline *tl, const struct mark *k)
 		color = C_CANCEL, style = "dashed", text = "cancel";
 	else if (e->by.kind == REF_SPAWN)
 		color = C_SPAWN, style = "dashed", text = "spawn";
-	snprintf(tip, sizeof(tip), "seq %ld: %s %s by %s%s%s at %s", e->seq,
-		 task_label(model_task(m, k->lane), name, sizeof(name)),
+	/* cancel msg=: "cancel: why" (cut; the tooltip has it all). */
+	if (msg != NULL) {
+		n = label_len(msg, LABEL_TEXT / 2, &more);
+		snprintf(label, sizeof(label), "cancel: %.*s%s", n, msg,
+			 more ? "..." : "");
+		text = label;
+	}
+	n = msg != NULL ? label_len(msg, 200, &more) : 0;
+	snprintf(tip, sizeof(tip), "seq %ld: %s %s by %s%s%s at %s%s%.*s%s",
+		 e->seq, task_label(model_task(m, k->lane), name, sizeof(name)),
 		 k->kind == MK_CANCEL ? "cancelled" : "woken",
 		 e->by.kind != REF_NONE ? ref_str(&e->by) : "?",
 		 e->via.kind != REF_NONE ? " via " : "", ref_str(&e->via),
-		 fmt_time(e->ts - m->t0, t, sizeof(t)));
+		 fmt_time(e->ts - m->t0, t, sizeof(t)),
+		 msg != NULL ? ", msg " : "", n, msg != NULL ? msg : "",
+		 msg != NULL && more ? "..." : "");
 	if (k->from == LOOP_LANE)
 		canvas_dot(tl->c, x, y0, 5, color, "tooltip", tip, NULL);
 	canvas_arrow(tl->c, x, y0, x, y1, "color", color, "style", style,
@@ -481,7 +572,7 @@ static void draw_mark(struct timeline *tl, const struct mark *k)
 	const struct event *e = k->ev;
 	double x = xof(tl, e), y = lane_y(tl, k->lane);
 	double top = y + BOX_H / 2;
-	char text[64], tip[512];
+	char text[64], buf[64], tip[512];
 
 	switch (k->kind) {
 	case MK_WAKE:
@@ -518,6 +609,36 @@ static void draw_mark(struct timeline *tl, const struct mark *k)
 		snprintf(text, sizeof(text), "timer:%ld fired", e->id);
 		canvas_dot(tl->c, x, y, 5, C_WAKE, "fillcolor", "white",
 			   "tooltip", text, NULL);
+		break;
+	case MK_TIMEOUT:
+		/* A diamond on the lane: the deadline passed here. */
+		snprintf(tip, sizeof(tip), "seq %ld: timeout of %s at %s",
+			 e->seq,
+			 task_label(model_task(tl->m, k->lane), text,
+				    sizeof(text)),
+			 fmt_time(e->ts - tl->m->t0, buf, sizeof(buf)));
+		canvas_dot(tl->c, x, y, 10, C_TIMEOUT, "shape", "diamond",
+			   "label", " ", "tooltip", tip, NULL);
+		struct spot to[] = {
+		    {x, top + 7, 'c'},	   {x, y - BOX_H / 2 - 7, 'c'},
+		    {x - 7, top + 7, 'r'}, {x + 7, top + 7, 'l'},
+		    {x, top + 17, 'c'},	   {x, y - BOX_H / 2 - 17, 'c'},
+		};
+		place_text(tl, to, 6, 1, 8, "timeout", C_TIMEOUT, tip);
+		break;
+	case MK_END:
+		/* Ended outside any step: a box of its own says how. */
+		snprintf(tip, sizeof(tip), "seq %ld: %s ended %s%s%s%s at %s",
+			 e->seq,
+			 task_label(model_task(tl->m, k->lane), text,
+				    sizeof(text)),
+			 e->state ? state_str(e->state) : "?",
+			 e->type ? " (" : "", e->type ? e->type : "",
+			 e->type ? ")" : "",
+			 fmt_time(e->ts - tl->m->t0, buf, sizeof(buf)));
+		canvas_box(tl->c, x, x + end_width(e), y, BOX_H,
+			   end_label(e, buf, sizeof(buf)), "fillcolor",
+			   end_fill(e), "tooltip", tip, NULL);
 		break;
 	case MK_FUT:
 		break; /* shown by the wakes it causes */
@@ -596,12 +717,22 @@ static int take_obstacles(struct timeline *tl)
 					   s->to ? xof(tl, s->to) : tl->x_end,
 					   y0 + BOX_H / 2, ROOM_BOX});
 	}
-	for (size_t i = 0; i < m->nmarks; i++)
-		if (arrow_at(tl, &m->marks[i], &x, &y0, &y1))
+	for (size_t i = 0; i < m->nmarks; i++) {
+		const struct mark *k = &m->marks[i];
+		if (k->kind == MK_END) {
+			x = xof(tl, k->ev);
+			y0 = lane_y(tl, k->lane);
+			rc |= placer_take(
+			    &tl->pl, (struct rect){x, y0 - BOX_H / 2,
+						   x + end_width(k->ev),
+						   y0 + BOX_H / 2, ROOM_BOX});
+		}
+		if (arrow_at(tl, k, &x, &y0, &y1))
 			rc |= placer_take(
 			    &tl->pl,
 			    (struct rect){x - 2, y0 < y1 ? y0 : y1, x + 2,
 					  y0 < y1 ? y1 : y0, ROOM_ARROW});
+	}
 	return rc;
 }
 

@@ -97,10 +97,14 @@ static const struct event_spec specs[] = {
 		{ "msg", V_STR, F(msg), 0 } } },
 	{ "cancel", EV_CANCEL, {
 		{ "task", V_ID, F(task), REQ },
-		{ "by", V_REF, F(by), 0 } } },
+		{ "by", V_REF, F(by), 0 },
+		{ "msg", V_STR, F(msg), 0 } } },
 	{ "task.done", EV_TASK_DONE, {
 		{ "task", V_ID, F(task), REQ },
-		{ "state", V_STATE, F(state), 0 } } },
+		{ "state", V_STATE, F(state), 0 },
+		{ "exc", V_WORD, F(type), 0 } } },
+	{ "timeout", EV_TIMEOUT, {
+		{ "task", V_ID, F(task), REQ } } },
 	{ "loop.end", EV_LOOP_END, { { NULL, 0, 0, 0 } } },
 	{ "loop.iter", EV_LOOP_ITER, { { NULL, 0, 0, 0 } } },
 	{ "cb", EV_CB, {

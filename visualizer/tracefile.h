@@ -42,6 +42,7 @@ enum ev_kind {
 	EV_LOOP_END,
 	EV_LOOP_ITER,
 	EV_CB,
+	EV_TIMEOUT,
 };
 
 /*
@@ -87,8 +88,8 @@ struct event {
 		const char *what;   /* await what=; cb kind= */
 		const char *events; /* fd.ready events= */
 	};
-	const char *type; /* exc.raise type= */
-	const char *msg;  /* exc.raise msg=, unescaped */
+	const char *type; /* exc.raise type=; task.done exc= */
+	const char *msg;  /* exc.raise, cancel msg=, unescaped */
 };
 
 /* A run: the events after one header line, up to the next header. */
