@@ -163,6 +163,13 @@ void cl__tb_decref(struct cl_tb *tb)
 
 void cl__exc_add_frame(struct cl_exc *e, const struct cl_site *site)
 {
+	// LAB ch05 tb_frame: site becomes the outermost entry of e's traceback:
+	// LAB ch05: a new struct cl_tb (one reference, held by e) whose next is
+	// LAB ch05: the traceback e had. Out of memory, or e the preallocated
+	// LAB ch05: MemoryError: e is left as it is. Mirrors Python/traceback.c
+	// LAB ch05: PyTraceBack_Here; read section 2.
+	// HINT1 ch05: A push on the front of a singly linked list; the old list
+	// HINT1 ch05: is not copied: e's reference to it moves into the new entry.
 	struct cl_tb *tb;
 
 	if (e == &cl__nomem || (tb = malloc(sizeof *tb)) == NULL)
@@ -171,6 +178,9 @@ void cl__exc_add_frame(struct cl_exc *e, const struct cl_site *site)
 	tb->next = e->tb;
 	tb->site = site;
 	e->tb = tb;
+	// STUB ch05:
+	// (void)e, (void)site;
+	// END ch05
 }
 
 void cl_exc_set_cause(struct cl_exc *e, struct cl_exc *cause)

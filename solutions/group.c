@@ -76,20 +76,20 @@ static struct cl_exc *cl__derive(struct cl_exc *g, size_t n,
 	return d;
 }
 
-// LAB ch05 group_split: *match gets the members of g that are instances of
-// LAB ch05: type, *rest the others (either NULL when empty): new groups like
-// LAB ch05: g (cl__derive), nested groups split the same way, empty ones
-// LAB ch05: dropped; g itself (a new reference) if it matches as a whole.
-// LAB ch05: Mirrors Objects/exceptions.c exceptiongroup_split_recursive;
-// LAB ch05: read section 4.
-// HINT1 ch05: Recursive: a member that is a group is split by a call to
-// HINT1 ch05: yourself; a leaf goes to one side or the other.
-// HINT2 ch05: Collect each side in an array of g->nmembers references
-// HINT2 ch05: (cl_exc_incref the leaves you keep), then derive a group from
-// HINT2 ch05: each array that is not empty, or free it.
 void cl_exc_split(struct cl_exc *g, const struct cl_exc_type *type,
 		  struct cl_exc **match, struct cl_exc **rest)
 {
+	// LAB ch05 group_split: *match gets the members of g that are instances of
+	// LAB ch05: type, *rest the others (either NULL when empty): new groups like
+	// LAB ch05: g (cl__derive), nested groups split the same way, empty ones
+	// LAB ch05: dropped; g itself (a new reference) if it matches as a whole.
+	// LAB ch05: Mirrors Objects/exceptions.c exceptiongroup_split_recursive;
+	// LAB ch05: read section 4.
+	// HINT1 ch05: Recursive: a member that is a group is split by a call to
+	// HINT1 ch05: yourself; a leaf goes to one side or the other.
+	// HINT2 ch05: Collect each side in an array of g->nmembers references
+	// HINT2 ch05: (cl_exc_incref the leaves you keep), then derive a group from
+	// HINT2 ch05: each array that is not empty, or free it.
 	struct cl_exc **m, **r;
 	size_t nm = 0, nr = 0;
 

@@ -75,6 +75,14 @@ void cl_loop_default_exception_handler(struct cl_loop *loop,
 void cl_loop_call_exception_handler(struct cl_loop *loop,
 				    const struct cl_exc_context *ctx)
 {
+	// LAB ch05 call_handler: Call the handler set on loop with ctx and its
+	// LAB ch05: arg, or the default handler when none is set. A handler that
+	// LAB ch05: raises is reported by the default handler ("Unhandled error in
+	// LAB ch05: exception handler", with that exception); the caller goes on.
+	// LAB ch05: Mirrors Lib/asyncio/base_events.py call_exception_handler;
+	// LAB ch05: read section 5.
+	// HINT1 ch05: CL_TRY around the call; the catch builds a context of its
+	// HINT1 ch05: own for the default handler, then drops the exception.
 	cl_exception_handler h = loop->exc_handler;
 
 	if (h == NULL) {
@@ -93,8 +101,18 @@ void cl_loop_call_exception_handler(struct cl_loop *loop,
 		cl_loop_default_exception_handler(loop, &c);
 		cl_exc_decref(e);
 	} CL_END_TRY;
+	// STUB ch05:
+	// cl_loop_default_exception_handler(loop, ctx);
+	// END ch05
 }
 
+// LAB ch05 never_retrieved: f is being freed holding an exception nobody
+// LAB ch05: retrieved: hand it to f's loop's exception handler, with the
+// LAB ch05: message "Task exception was never retrieved" (a task) or "Future
+// LAB ch05: ..." and the exception and f in the context; f is not reported
+// LAB ch05: twice. Mirrors Lib/asyncio/futures.py Future.__del__; section 5.
+// HINT1 ch05: f->what tells a task's future from a plain one. The handler
+// HINT1 ch05: may look at f: keep its count above zero during the call.
 void cl__future_never_retrieved(struct cl_future *f)
 {
 	struct cl_exc_context c = {
@@ -113,3 +131,9 @@ void cl__future_never_retrieved(struct cl_future *f)
 	cl_loop_call_exception_handler(f->loop, &c);
 	f->refcnt--;
 }
+// STUB ch05:
+// void cl__future_never_retrieved(struct cl_future *f)
+// {
+// 	f->log_tb = 0;
+// }
+// END ch05

@@ -22,21 +22,21 @@
 
 #include "exc.h"
 
-// LAB ch05 exc_chain: e.__context__ = handled (a new reference), unless that
-// LAB ch05: would close a cycle: then the link that points back at e is cut
-// LAB ch05: first, without hanging on a cycle that is there already. Mirrors
-// LAB ch05: Python/errors.c _PyErr_SetObject; read section 3.
-// HINT1 ch05: Walk the context chain from handled. If you meet e, cut there
-// HINT1 ch05: (that exception's context becomes NULL) and stop.
-// HINT2 ch05: An old cycle that does not go through e would make the walk
-// HINT2 ch05: endless: CPython moves a second pointer at half speed (Floyd)
-// HINT2 ch05: and stops when the two meet.
-// HINT3 ch05: o = handled, slow = handled, toggle = 0; while o->context: if
-// HINT3 ch05: it is e, set o's context to NULL and stop; o = o->context; stop
-// HINT3 ch05: if o == slow; every second round slow = slow->context. Then
-// HINT3 ch05: cl_exc_set_context(e, cl_exc_incref(handled)).
 void cl__exc_chain(struct cl_exc *e, struct cl_exc *handled)
 {
+	// LAB ch05 exc_chain: e.__context__ = handled (a new reference), unless that
+	// LAB ch05: would close a cycle: then the link that points back at e is cut
+	// LAB ch05: first, without hanging on a cycle that is there already. Mirrors
+	// LAB ch05: Python/errors.c _PyErr_SetObject; read section 3.
+	// HINT1 ch05: Walk the context chain from handled. If you meet e, cut there
+	// HINT1 ch05: (that exception's context becomes NULL) and stop.
+	// HINT2 ch05: An old cycle that does not go through e would make the walk
+	// HINT2 ch05: endless: CPython moves a second pointer at half speed (Floyd)
+	// HINT2 ch05: and stops when the two meet.
+	// HINT3 ch05: o = handled, slow = handled, toggle = 0; while o->context: if
+	// HINT3 ch05: it is e, set o's context to NULL and stop; o = o->context; stop
+	// HINT3 ch05: if o == slow; every second round slow = slow->context. Then
+	// HINT3 ch05: cl_exc_set_context(e, cl_exc_incref(handled)).
 	struct cl_exc *o = handled, *slow = handled;
 	int toggle = 0;
 
@@ -102,6 +102,13 @@ const char *cl_exc_str(const struct cl_exc *e, char *buf, size_t size)
 static size_t cl__repr(const struct cl_exc *e, char *buf, size_t size,
 		       size_t at)
 {
+	// LAB ch05 exc_repr: repr(e) appended to buf at offset at; returns the offset
+	// LAB ch05: after it, as snprintf counts (past size when it did not fit).
+	// LAB ch05: "ValueError()" without args, "ValueError('x')" with one (quoted
+	// LAB ch05: by cl__quote), a group "ExceptionGroup('eg', [m1, m2])". Mirrors
+	// LAB ch05: Objects/exceptions.c BaseException_repr; read section 4.
+	// HINT1 ch05: has_args tells ValueError() from ValueError(''): the message
+	// HINT1 ch05: is empty in both. A group's members are reprs too: recurse.
 	at += (size_t)snprintf(buf + at, at < size ? size - at : 0, "%s(",
 			       cl_exc_name(e));
 	if (e->has_args)
@@ -121,6 +128,11 @@ static size_t cl__repr(const struct cl_exc *e, char *buf, size_t size,
 	}
 	return at + (size_t)snprintf(buf + at, at < size ? size - at : 0,
 				     ")");
+	// STUB ch05:
+	// (void)e, (void)cl__quote;
+	// return at + (size_t)snprintf(buf + at, at < size ? size - at : 0,
+	//			     "repr: not implemented (TODO ch05)");
+	// END ch05
 }
 
 const char *cl_exc_repr(const struct cl_exc *e, char *buf, size_t size)

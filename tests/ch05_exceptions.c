@@ -1,0 +1,509 @@
+/*
+ * ch05_exceptions.c - chapter 05: exceptions as Python has them.
+ *
+ * Tracebacks through awaits, __context__ and __cause__, the types and
+ * their text, exception groups, and the errors that reach the loop's
+ * exception handler. Every expectation is what CPython 3.11 prints for
+ * the same scenario in tests/py/ch05_exceptions.py (the comment above
+ * each test names the block). Frames are compared by function name,
+ * outermost first, and only this file's: CPython's also show asyncio's
+ * own frames, which C has no equivalent of.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exc.h"
+#include "future.h"
+#include "gather.h"
+#include "grade.h"
+#include "handler.h"
+#include "run.h"
+#include "task.h"
+#include "trail.h"
+
+#define SEC_TB "2. Tracebacks: where an exception has been"
+#define SEC_CHAIN "3. Chaining: __context__ and __cause__"
+#define SEC_GROUP "4. Exception groups"
+#define SEC_HANDLER "5. Never retrieved, and the loop's exception handler"
+
+#define EXPECT_TRAIL(want) CL_EXPECT_STR(trail, want)
+
+/* The functions of e's traceback in this file, outermost first. */
+static const char *frames(const struct cl_exc *e, char *buf, size_t size)
+{
+	size_t at = 0;
+
+	buf[0] = '\0';
+	for (const struct cl_tb *tb = e->tb; tb != NULL; tb = tb->next) {
+		if (strcmp(tb->site->file, __FILE__) != 0)
+			continue;
+		at += (size_t)snprintf(buf + at, at < size ? size - at : 0,
+				       "%s%s", at > 0 ? ">" : "",
+				       tb->site->func);
+	}
+	return buf;
+}
+
+/* repr(e), or None. */
+static const char *r(const struct cl_exc *e, char *buf, size_t size)
+{
+	if (e == NULL) {
+		snprintf(buf, size, "None");
+		return buf;
+	}
+	return cl_exc_repr(e, buf, size);
+}
+
+/* ch05_exceptions.py, test_traceback_through_three_awaits */
+static void *c(void *arg)
+{
+	(void)arg;
+	cl_sleep(0);
+	cl_raise(cl_exc_new(&cl_ValueError, "deep"));
+}
+
+static void *b(void *arg)
+{
+	struct cl_task *t = cl_create_task(c, arg, NULL);
+	void *out = cl_await_task(t);
+
+	cl_task_decref(t);
+	return out;
+}
+
+static void *a(void *arg)
+{
+	struct cl_task *t = cl_create_task(b, arg, NULL);
+	void *out = cl_await_task(t);
+
+	cl_task_decref(t);
+	return out;
+}
+
+static void *tb_main(void *arg)
+{
+	struct cl_task *t = cl_create_task(a, arg, NULL);
+	char buf[256];
+
+	for (int i = 0; i < 2; i++) {
+		CL_TRY {
+			cl_await_task(t);
+		} CL_CATCH(e) {
+			note("%s:%s", frames(e, buf, sizeof buf),
+			     cl_exc_message(e));
+			cl_exc_decref(e);
+		} CL_END_TRY;
+	}
+	cl_task_decref(t);
+	return NULL;
+}
+
+START_TEST(test_traceback_through_three_awaits)
+{
+	run_on(CL_CLOCK_VIRTUAL, tb_main, NULL);
+	EXPECT_TRAIL("tb_main>a>b>c:deep tb_main>a>b>c:deep");
+}
+END_TEST
+
+/* ch05_exceptions.py, test_context_is_per_coroutine */
+static void *handler(void *arg)
+{
+	const char *name = arg;
+	char buf[128];
+
+	CL_TRY {
+		cl_raise(cl_exc_new(&cl_KeyError, "%s", name));
+	} CL_CATCH(k) {
+		cl_sleep(0); /* the other task runs, and raises, here */
+		CL_TRY {
+			cl_raise(cl_exc_new(&cl_ValueError, "%s2", name));
+		} CL_CATCH(e) {
+			note("%s<-%s", cl_exc_message(e),
+			     r(cl_exc_context(e), buf, sizeof buf));
+			cl_exc_decref(e);
+		} CL_END_TRY;
+		cl_exc_decref(k);
+	} CL_END_TRY;
+	return NULL;
+}
+
+static void *ctx_main(void *arg)
+{
+	struct cl_task *x = cl_create_task(handler, "x", NULL);
+	struct cl_task *y = cl_create_task(handler, "y", NULL);
+	struct cl_future *kids[] = { cl_task_future(x), cl_task_future(y) };
+	struct cl_future *g = cl_gather(2, kids);
+
+	(void)arg;
+	cl_await(g);
+	cl_future_decref(g);
+	cl_task_decref(x);
+	cl_task_decref(y);
+	return NULL;
+}
+
+START_TEST(test_context_is_per_coroutine)
+{
+	run_on(CL_CLOCK_VIRTUAL, ctx_main, NULL);
+	EXPECT_TRAIL("x2<-KeyError('x') y2<-KeyError('y')");
+}
+END_TEST
+
+/* ch05_exceptions.py, test_raise_from_and_from_none */
+static void chained(const char *how)
+{
+	char b1[64], b2[64];
+
+	CL_TRY {
+		CL_TRY {
+			cl_raise(cl_exc_new(&cl_KeyError, "k"));
+		} CL_CATCH(k) {
+			cl_exc_decref(k);
+			if (strcmp(how, "from") == 0)
+				cl_raise_from(cl_exc_new(&cl_ValueError, "v"),
+					      cl_exc_new(&cl_TypeError, "t"));
+			if (strcmp(how, "none") == 0)
+				cl_raise_from(cl_exc_new(&cl_ValueError, "v"),
+					      NULL);
+			cl_raise(cl_exc_new(&cl_ValueError, "v"));
+		} CL_END_TRY;
+	} CL_CATCH(e) {
+		note("%s:cause=%s,context=%s,suppress=%s", how,
+		     r(cl_exc_cause(e), b1, sizeof b1),
+		     r(cl_exc_context(e), b2, sizeof b2),
+		     tf(e->suppress_context));
+		cl_exc_decref(e);
+	} CL_END_TRY;
+}
+
+START_TEST(test_raise_from_and_from_none)
+{
+	trail[0] = '\0';
+	chained("plain");
+	chained("from");
+	chained("none");
+	EXPECT_TRAIL("plain:cause=None,context=KeyError('k'),suppress=False "
+		     "from:cause=TypeError('t'),context=KeyError('k'),"
+		     "suppress=True "
+		     "none:cause=None,context=KeyError('k'),suppress=True");
+}
+END_TEST
+
+/* ch05_exceptions.py, test_reraise_keeps_no_self_context. The catch
+ * block decrefs its exception before raising another: the chain holds
+ * its own reference, so the context is still there. */
+START_TEST(test_reraise_keeps_no_self_context)
+{
+	char buf[64];
+
+	trail[0] = '\0';
+	CL_TRY {
+		CL_TRY {
+			cl_raise(cl_exc_new(&cl_ValueError, "same"));
+		} CL_CATCH(e) {
+			CL_TRY {
+				cl_raise(cl_exc_new(&cl_KeyError, "in"));
+			} CL_CATCH(k) {
+				note("context=%s",
+				     r(cl_exc_context(k), buf, sizeof buf));
+				cl_exc_decref(k);
+			} CL_END_TRY;
+			cl_raise(e);
+		} CL_END_TRY;
+	} CL_CATCH(e) {
+		note("context=%s", r(cl_exc_context(e), buf, sizeof buf));
+		cl_exc_decref(e);
+	} CL_END_TRY;
+	CL_TRY {
+		cl_raise(cl_exc_new(&cl_TypeError, "after"));
+	} CL_CATCH(e) {
+		note("context=%s", r(cl_exc_context(e), buf, sizeof buf));
+		cl_exc_decref(e);
+	} CL_END_TRY;
+	EXPECT_TRAIL("context=ValueError('same') context=None context=None");
+}
+END_TEST
+
+/* ch05_exceptions.py, test_context_cycle_is_cut */
+START_TEST(test_context_cycle_is_cut)
+{
+	struct cl_exc *a = cl_exc_new(&cl_ValueError, "a");
+	char buf[64];
+
+	trail[0] = '\0';
+	CL_TRY {
+		CL_TRY {
+			cl_raise(cl_exc_incref(a));
+		} CL_CATCH(e) {
+			cl_exc_decref(e);
+			cl_raise(cl_exc_new(&cl_KeyError, "b"));
+		} CL_END_TRY;
+	} CL_CATCH(bexc) {
+		CL_TRY {
+			cl_raise(cl_exc_incref(a));
+		} CL_CATCH(e) {
+			note("a.context=%s",
+			     r(cl_exc_context(e), buf, sizeof buf));
+			note("b.context=%s",
+			     r(cl_exc_context(bexc), buf, sizeof buf));
+			cl_exc_decref(e);
+		} CL_END_TRY;
+		cl_exc_decref(bexc);
+	} CL_END_TRY;
+	/* a -> b is the only link left: freeing a frees b. */
+	cl_exc_decref(a);
+	EXPECT_TRAIL("a.context=KeyError('b') b.context=None");
+}
+END_TEST
+
+/* ch05_exceptions.py, test_printed_chain: the lines of the report with
+ * each "  File ..., in f" shortened to "  in f", joined by "|". */
+static void printed(void)
+{
+	char *text = NULL, *line, *save = NULL;
+	size_t len;
+	FILE *mem = open_memstream(&text, &len);
+	size_t end;
+
+	CL_EXPECT(mem != NULL, "open_memstream failed");
+	CL_TRY {
+		CL_TRY {
+			cl_raise(cl_exc_new(&cl_KeyError, "k"));
+		} CL_CATCH(k) {
+			cl_exc_decref(k);
+			cl_raise(cl_exc_new(&cl_ValueError, "v"));
+		} CL_END_TRY;
+	} CL_CATCH(e) {
+		cl_exc_print(e, mem);
+		cl_exc_decref(e);
+	} CL_END_TRY;
+	fclose(mem);
+	for (end = strlen(text); end > 0 && text[end - 1] == '\n'; end--)
+		text[end - 1] = '\0';
+	trail[0] = '\0';
+	/* strsep, not strtok: the empty lines count. */
+	save = text;
+	while ((line = strsep(&save, "\n")) != NULL) {
+		const char *in = strstr(line, ", in ");
+
+		if (strncmp(line, "  File ", 7) == 0 && in != NULL)
+			snprintf(trail + strlen(trail),
+				 sizeof trail - strlen(trail), "%s  in %s",
+				 trail[0] ? "|" : "", in + 5);
+		else
+			snprintf(trail + strlen(trail),
+				 sizeof trail - strlen(trail), "%s%s",
+				 line == text ? "" : "|", line);
+	}
+	free(text);
+}
+
+START_TEST(test_printed_chain)
+{
+	printed();
+	EXPECT_TRAIL("Traceback (most recent call last):|  in printed|"
+		     "KeyError: 'k'||During handling of the above exception, "
+		     "another exception occurred:||Traceback (most recent "
+		     "call last):|  in printed|ValueError: v");
+}
+END_TEST
+
+/* ch05_exceptions.py, test_types_and_repr */
+static int is_sub(const struct cl_exc_type *sub,
+		  const struct cl_exc_type *base)
+{
+	struct cl_exc *e = cl_exc_new(sub, NULL);
+	int yes = cl_exc_matches(e, base);
+
+	cl_exc_decref(e);
+	return yes;
+}
+
+START_TEST(test_types_and_repr)
+{
+	struct cl_exc *v0 = cl_exc_new(&cl_ValueError, NULL);
+	struct cl_exc *v1 = cl_exc_new(&cl_ValueError, "%s", "");
+	struct cl_exc *k = cl_exc_new(&cl_KeyError, "k");
+	struct cl_exc *m[] = { cl_exc_new(&cl_ValueError, "1") };
+	struct cl_exc *eg = cl_exc_group_new("eg", 1, m);
+	struct cl_exc *bm[] = { cl_exc_new(&cl_CancelledError, NULL) };
+	struct cl_exc *beg = cl_exc_group_new("b", 1, bm);
+	char b1[64], b2[64], b3[64], b4[64];
+
+	trail[0] = '\0';
+	note("%s", tf(is_sub(&cl_KeyError, &cl_LookupError)));
+	note("%s", tf(is_sub(&cl_TimeoutError, &cl_OSError)));
+	note("%s", tf(is_sub(&cl_ZeroDivisionError, &cl_ArithmeticError)));
+	note("%s", tf(is_sub(&cl_CancelledError, &cl_Exception)));
+	note("%s", tf(is_sub(&cl_CancelledError, &cl_BaseException)));
+	note("%s", tf(cl_exc_matches(eg, &cl_Exception)));
+	note("%s", tf(cl_exc_matches(beg, &cl_Exception)));
+	note("%s %s %s [%s]", cl_exc_repr(v0, b1, sizeof b1),
+	     cl_exc_repr(v1, b2, sizeof b2), cl_exc_str(k, b3, sizeof b3),
+	     cl_exc_str(v1, b4, sizeof b4));
+	EXPECT_TRAIL("True True True False True True False ValueError() "
+		     "ValueError('') 'k' []");
+	cl_exc_decref(v0);
+	cl_exc_decref(v1);
+	cl_exc_decref(k);
+	cl_exc_decref(eg);
+	cl_exc_decref(beg);
+}
+END_TEST
+
+/* ch05_exceptions.py, test_group_split_and_subgroup */
+START_TEST(test_group_split_and_subgroup)
+{
+	struct cl_exc *inner_m[] = { cl_exc_new(&cl_ValueError, "3"),
+				     cl_exc_new(&cl_KeyError, "4") };
+	struct cl_exc *m[] = { cl_exc_new(&cl_ValueError, "1"),
+			       cl_exc_new(&cl_TypeError, "2"),
+			       cl_exc_group_new("inner", 2, inner_m) };
+	struct cl_exc *eg = cl_exc_group_new("eg", 3, m);
+	struct cl_exc *bm[] = { cl_exc_new(&cl_CancelledError, NULL),
+				cl_exc_new(&cl_ValueError, "v") };
+	struct cl_exc *beg = cl_exc_group_new("b", 2, bm);
+	struct cl_exc *match, *rest, *sub;
+	char buf[512];
+
+	trail[0] = '\0';
+	note("%s", cl_exc_str(eg, buf, sizeof buf));
+	cl_exc_split(eg, &cl_ValueError, &match, &rest);
+	note("%s", r(match, buf, sizeof buf));
+	note("%s", r(rest, buf, sizeof buf));
+	cl_exc_decref(match);
+	cl_exc_decref(rest);
+	cl_exc_split(eg, &cl_Exception, &match, &rest);
+	note("%s,%s", tf(match == eg), r(rest, buf, sizeof buf));
+	cl_exc_decref(match);
+	cl_exc_decref(rest);
+	sub = cl_exc_subgroup(eg, &cl_LookupError);
+	note("%s", r(sub, buf, sizeof buf));
+	cl_exc_decref(sub);
+	sub = cl_exc_subgroup(eg, &cl_OSError);
+	note("%s", r(sub, buf, sizeof buf));
+	cl_exc_decref(sub);
+	cl_exc_split(beg, &cl_ValueError, &match, &rest);
+	note("%s,%s,%s", cl_exc_name(beg), match ? cl_exc_name(match) : "None",
+	     rest ? cl_exc_name(rest) : "None");
+	cl_exc_decref(match);
+	cl_exc_decref(rest);
+	EXPECT_TRAIL("eg (3 sub-exceptions) ExceptionGroup('eg', "
+		     "[ValueError('1'), ExceptionGroup('inner', "
+		     "[ValueError('3')])]) ExceptionGroup('eg', [TypeError('2'), "
+		     "ExceptionGroup('inner', [KeyError('4')])]) True,None "
+		     "ExceptionGroup('eg', [ExceptionGroup('inner', "
+		     "[KeyError('4')])]) None "
+		     "BaseExceptionGroup,ExceptionGroup,BaseExceptionGroup");
+	cl_exc_decref(eg);
+	cl_exc_decref(beg);
+}
+END_TEST
+
+/* ch05_exceptions.py, test_never_retrieved_is_reported */
+static void *fails(void *arg)
+{
+	cl_raise(cl_exc_new(&cl_ValueError, "%s", (const char *)arg));
+}
+
+static void on_error(struct cl_loop *loop, const struct cl_exc_context *ctx,
+		     void *arg)
+{
+	char buf[128];
+
+	(void)loop, (void)arg;
+	note("%s:%s", ctx->message, r(ctx->exception, buf, sizeof buf));
+}
+
+static void *unretrieved(void *arg)
+{
+	struct cl_task *t[4];
+	static const char *const names[] = { "lost", "awaited", "result",
+					     "exception" };
+
+	(void)arg;
+	cl_loop_set_exception_handler(cl_get_running_loop(), on_error, NULL);
+	for (int i = 0; i < 4; i++)
+		t[i] = cl_create_task(fails, (void *)names[i], NULL);
+	cl_sleep(0);
+	CL_TRY {
+		cl_await_task(t[1]);
+	} CL_CATCH(e) {
+		cl_exc_decref(e);
+	} CL_END_TRY;
+	CL_TRY {
+		cl_future_result(cl_task_future(t[2]));
+	} CL_CATCH(e) {
+		cl_exc_decref(e);
+	} CL_END_TRY;
+	cl_future_exception(cl_task_future(t[3]));
+	for (int i = 0; i < 4; i++)
+		cl_task_decref(t[i]);
+	note("freed");
+	return NULL;
+}
+
+START_TEST(test_never_retrieved_is_reported)
+{
+	run_on(CL_CLOCK_VIRTUAL, unretrieved, NULL);
+	EXPECT_TRAIL("Task exception was never retrieved:ValueError('lost') "
+		     "freed");
+}
+END_TEST
+
+/* ch05_exceptions.py, test_callback_exception_goes_to_handler */
+static void bad_cb(void *arg)
+{
+	note("%s", (const char *)arg);
+	cl_raise(cl_exc_new(&cl_ZeroDivisionError, "division by zero"));
+}
+
+static void handler2(struct cl_loop *loop, const struct cl_exc_context *ctx,
+		     void *arg)
+{
+	char buf[128];
+	size_t word = strcspn(ctx->message, " ");
+
+	(void)loop, (void)arg;
+	note("handler:%.*s:%s:%s", (int)word, ctx->message,
+	     r(ctx->exception, buf, sizeof buf), tf(ctx->handle != NULL));
+}
+
+static void *callbacks(void *arg)
+{
+	struct cl_loop *loop = cl_get_running_loop();
+
+	(void)arg;
+	cl_loop_set_exception_handler(loop, handler2, NULL);
+	cl_loop_call_soon(loop, bad_cb, "bad");
+	cl_loop_call_soon(loop, note_cb, "good");
+	cl_sleep(0);
+	cl_loop_set_exception_handler(loop, NULL, NULL);
+	note("done");
+	return NULL;
+}
+
+START_TEST(test_callback_exception_goes_to_handler)
+{
+	run_on(CL_CLOCK_VIRTUAL, callbacks, NULL);
+	EXPECT_TRAIL("bad handler:Exception:ZeroDivisionError('division by "
+		     "zero'):True good done");
+}
+END_TEST
+
+static void add_exception_tests(void)
+{
+	cl_test(test_traceback_through_three_awaits, 3, SEC_TB);
+	cl_test(test_printed_chain, 2, SEC_TB);
+	cl_test(test_context_is_per_coroutine, 3, SEC_CHAIN);
+	cl_test(test_raise_from_and_from_none, 2, SEC_CHAIN);
+	cl_test(test_reraise_keeps_no_self_context, 2, SEC_CHAIN);
+	cl_test(test_context_cycle_is_cut, 2, SEC_CHAIN);
+	cl_test(test_types_and_repr, 1, SEC_GROUP);
+	cl_test(test_group_split_and_subgroup, 3, SEC_GROUP);
+	cl_test(test_never_retrieved_is_reported, 2, SEC_HANDLER);
+	cl_test(test_callback_exception_goes_to_handler, 2, SEC_HANDLER);
+}
+CL_CHAPTER(5, "05-exceptions", "exceptions", add_exception_tests)

@@ -1,0 +1,284 @@
+# ch05_exceptions.py - exceptions across awaits (chapter 05, sections 2
+# to 5). Each block is one test of tests/ch05_exceptions.c, named in its
+# comment; the C test expects exactly the line it prints. Frames are
+# shown by function name only, outermost first, and only this file's:
+# C has no asyncio library frames to match CPython's.
+# Run: python3 ch05_exceptions.py
+import asyncio
+import traceback
+
+log = []
+
+
+def show(test):
+    print(f"{test}: {' '.join(log)}")
+    log.clear()
+
+
+def frames(e):
+    """The functions of e's traceback in this file, outermost first."""
+    return ">".join(f.name for f in traceback.extract_tb(e.__traceback__)
+                    if f.filename == __file__)
+
+
+# test_traceback_through_three_awaits: c raises two tasks below the one
+# main awaits; the traceback names every await, outermost first, and is
+# the same when the task is awaited a second time. This runs the tasks
+# of Lib/asyncio/tasks.py, which the kit follows: 3.11's C accelerator
+# (_asyncio.Task) loses the task's frames at the second await (main
+# alone), the Python Task keeps them, as Future.result's
+# with_traceback(self._exception_tb) says it should.
+async def c():
+    await asyncio.sleep(0)
+    raise ValueError("deep")
+
+
+async def b():
+    return await asyncio.create_task(c())
+
+
+async def a():
+    return await asyncio.create_task(b())
+
+
+async def tb_main():
+    asyncio.get_running_loop().set_task_factory(
+        lambda loop, coro: asyncio.tasks._PyTask(coro, loop=loop))
+    t = asyncio.create_task(a())
+    for _ in range(2):
+        try:
+            await t
+        except ValueError as e:
+            log.append(f"{frames(e)}:{e}")
+
+
+asyncio.run(tb_main())
+show("test_traceback_through_three_awaits")
+
+
+# test_context_is_per_coroutine: two tasks each handle their own
+# exception across a switch; a raise in each handler chains the
+# handler's own exception, not the other task's.
+async def handler(name):
+    try:
+        raise KeyError(name)
+    except KeyError:
+        await asyncio.sleep(0)
+        try:
+            raise ValueError(name + "2")
+        except ValueError as e:
+            log.append(f"{e}<-{e.__context__!r}")
+
+
+async def ctx_main():
+    await asyncio.gather(handler("x"), handler("y"))
+
+
+asyncio.run(ctx_main())
+show("test_context_is_per_coroutine")
+
+
+# test_raise_from_and_from_none: "from" sets __cause__ and suppresses the
+# context; "from None" suppresses with no cause; a plain raise in a
+# handler keeps the context.
+def chained(how):
+    try:
+        try:
+            raise KeyError("k")
+        except KeyError as k:
+            if how == "from":
+                raise ValueError("v") from TypeError("t")
+            if how == "none":
+                raise ValueError("v") from None
+            raise ValueError("v")
+    except ValueError as e:
+        log.append(f"{how}:cause={e.__cause__!r},"
+                   f"context={e.__context__!r},"
+                   f"suppress={e.__suppress_context__}")
+
+
+for how in ("plain", "from", "none"):
+    chained(how)
+show("test_raise_from_and_from_none")
+
+
+# test_reraise_keeps_no_self_context: re-raising the exception being
+# handled does not make it its own context, raising another one does;
+# leaving a handler ends the handling.
+def reraise():
+    try:
+        try:
+            raise ValueError("same")
+        except ValueError as e:
+            try:
+                raise KeyError("in")
+            except KeyError as k:
+                log.append(f"context={k.__context__!r}")
+            raise e
+    except ValueError as e:
+        log.append(f"context={e.__context__!r}")
+    try:
+        raise TypeError("after")
+    except TypeError as e:
+        log.append(f"context={e.__context__!r}")
+
+
+reraise()
+show("test_reraise_keeps_no_self_context")
+
+
+# test_context_cycle_is_cut: raising, while handling b, the a that is b's
+# context would make a cycle a -> b -> a; CPython cuts b's link first.
+def cycle():
+    a = ValueError("a")
+    try:
+        try:
+            raise a
+        except ValueError:
+            raise KeyError("b")
+    except KeyError as b:
+        try:
+            raise a
+        except ValueError as e:
+            log.append(f"a.context={e.__context__!r}")
+            log.append(f"b.context={b.__context__!r}")
+
+
+cycle()
+show("test_context_cycle_is_cut")
+
+
+# test_printed_chain: the report Python prints for a chained exception.
+def printed():
+    try:
+        try:
+            raise KeyError("k")
+        except KeyError:
+            raise ValueError("v")
+    except ValueError as e:
+        lines = traceback.format_exception(e)
+    out = []
+    for line in "".join(lines).rstrip("\n").split("\n"):
+        if line.startswith("  File "):
+            line = "  in " + line.rsplit(" in ", 1)[1]
+        elif line.startswith("    "):
+            continue    # the source line: C has none to show
+        out.append(line)
+    log.append("|".join(out))
+
+
+printed()
+show("test_printed_chain")
+
+
+# test_types_and_repr: the hierarchy asyncio code meets; an exception
+# without arguments and one with an empty message print the same but
+# are told apart by repr.
+def types():
+    log.append(f"{issubclass(KeyError, LookupError)}")
+    log.append(f"{issubclass(TimeoutError, OSError)}")
+    log.append(f"{issubclass(ZeroDivisionError, ArithmeticError)}")
+    log.append(f"{issubclass(asyncio.CancelledError, Exception)}")
+    log.append(f"{issubclass(asyncio.CancelledError, BaseException)}")
+    log.append(f"{issubclass(ExceptionGroup, Exception)}")
+    log.append(f"{issubclass(BaseExceptionGroup, Exception)}")
+    log.append(repr(ValueError()))
+    log.append(repr(ValueError("")))
+    log.append(str(KeyError("k")))
+    log.append(f"[{ValueError('')}]")
+
+
+types()
+show("test_types_and_repr")
+
+
+# test_group_split_and_subgroup: split keeps the nesting, drops empty
+# groups, and a group that matches as a whole is its own match.
+def groups():
+    eg = ExceptionGroup("eg", [ValueError("1"), TypeError("2"),
+                               ExceptionGroup("inner", [ValueError("3"),
+                                                        KeyError("4")])])
+    log.append(str(eg))
+    m, r = eg.split(ValueError)
+    log.append(repr(m))
+    log.append(repr(r))
+    m, r = eg.split(Exception)
+    log.append(f"{m is eg},{r}")
+    log.append(repr(eg.subgroup(LookupError)))
+    log.append(repr(eg.subgroup(OSError)))
+    beg = BaseExceptionGroup("b", [asyncio.CancelledError(),
+                                   ValueError("v")])
+    m, r = beg.split(ValueError)
+    log.append(f"{type(beg).__name__},{type(m).__name__},"
+               f"{type(r).__name__}")
+
+
+groups()
+show("test_group_split_and_subgroup")
+
+
+# test_never_retrieved_is_reported: a task whose exception nobody
+# retrieved is reported to the loop's handler when it is freed; one whose
+# exception was retrieved (by await, result() or exception()) is not.
+async def fails(name):
+    raise ValueError(name)
+
+
+def on_error(loop, context):
+    log.append(f"{context['message']}:{context['exception']!r}")
+
+
+async def unretrieved():
+    asyncio.get_running_loop().set_exception_handler(on_error)
+    t1 = asyncio.create_task(fails("lost"))
+    t2 = asyncio.create_task(fails("awaited"))
+    t3 = asyncio.create_task(fails("result"))
+    t4 = asyncio.create_task(fails("exception"))
+    await asyncio.sleep(0)
+    try:
+        await t2
+    except ValueError:
+        pass
+    try:
+        t3.result()
+    except ValueError:
+        pass
+    t4.exception()
+    del t1, t2, t3, t4
+    log.append("freed")
+
+
+asyncio.run(unretrieved())
+show("test_never_retrieved_is_reported")
+
+
+# test_callback_exception_goes_to_handler: an exception escaping a
+# callback goes to the handler with the handle; the later callbacks
+# still run; a handler that raises is itself reported and the loop goes
+# on.
+def bad_cb(name):
+    log.append(name)
+    raise ZeroDivisionError("division by zero")
+
+
+def good_cb(name):
+    log.append(name)
+
+
+def handler2(loop, context):
+    log.append(f"handler:{context['message'].split(' ')[0]}:"
+               f"{context['exception']!r}:{'handle' in context}")
+
+
+async def callbacks():
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(handler2)
+    loop.call_soon(bad_cb, "bad")
+    loop.call_soon(good_cb, "good")
+    await asyncio.sleep(0)
+    loop.set_exception_handler(None)
+    log.append("done")
+
+
+asyncio.run(callbacks())
+show("test_callback_exception_goes_to_handler")
