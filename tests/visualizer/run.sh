@@ -6,7 +6,7 @@
 # COTRACE is the cotrace binary to test (build/visualizer/cotrace). The
 # checks:
 #   1. golden: the views of the hand-written traces here (basic, io,
-#      deadlock, multi) are exactly the *.dot, *.json and *.txt files next
+#      deadlock, multi, taskgroup) are exactly the *.dot, *.json and *.txt files next
 #      to them (never SVG or PNG: those change with Graphviz and fonts),
 #      and the JSON is what Perfetto needs (check_chrome.py, python3);
 #   2. what a reader must skip (comments, blank lines, CRLF, unknown
@@ -121,11 +121,15 @@ golden crashed.tail.txt tail crashed.trace
 golden deadlock.tail-3.txt tail deadlock.trace -n 3
 golden multi.tail-4.txt tail multi.trace -n 4
 golden notutf8.stats.txt stats notutf8.trace
+# Chapter 05: timeouts, cancels with and without msg=, task.done exc=.
+golden taskgroup.timeline.dot timeline taskgroup.trace
+golden taskgroup.json chrome taskgroup.trace
+golden taskgroup.stats.txt stats taskgroup.trace
 
 # What Perfetto needs beyond the golden bytes: JSON, nested slices, and
 # every flow end inside a slice (checked on the goldens and on the
 # tracer's own output below).
-if ${PYTHON:-python3} check_chrome.py basic.json io.json multi-2.json \
+if ${PYTHON:-python3} check_chrome.py basic.json io.json multi-2.json taskgroup.json \
 	>"$tmp/chrome.log" 2>&1; then
 	ok "chrome JSON: valid, slices nest, every flow end is in a slice"
 else
@@ -277,6 +281,10 @@ poll-nested 3 inside a poll (poll.begin at line 2)
 poll-unopened 2 poll.end without poll.begin
 poll-in-step 5 polls while task 1 runs
 step-in-poll 4 a step begins inside a poll (line 3)
+cancel-no-id 5 cancel: empty value for task=
+timeout-no-task 4 timeout: missing task=
+timeout-unknown-task 5 timeout: unknown task 9
+done-quoted-exc 6 task.done: exc= takes no quoted text
 EOF
 # A bad trace is refused before anything is drawn, by every view.
 crashed=0
@@ -444,6 +452,32 @@ wrong=$(grep -c 'tooltip="iteration ' "$tmp/out")
 if [ "$right" -ge 3 ] && [ "$wrong" -le 1 ]; then
 	ok "run until the queue is empty shows: $wrong band(s), not $right"
 else bad "ping: $right bands right, $wrong with the drain bug"; fi
+
+# A task done outside any step (cancelled before it ever ran) has no
+# step box to say how it ended: its lane ends in a box of its own. A
+# cancelled one, and one done with state=exc, with and without exc=.
+printf '%s\n' '# corolab-trace 1 clock=virtual unit=us' \
+	'1 0 0 task.new task=1 name=main parent=0' '2 0 0 wake task=1 by=spawn' \
+	'3 0 1 step.begin task=1 step=1 cause=2' \
+	'4 0 1 task.new task=2 name=a parent=1' '5 0 1 wake task=2 by=spawn' \
+	'6 0 1 task.new task=3 name=b parent=1' '7 0 1 wake task=3 by=spawn' \
+	'8 0 1 task.new task=4 name=c parent=1' '9 0 1 wake task=4 by=spawn' \
+	'10 0 1 cancel task=2 by=task:1 msg=early' \
+	'11 0 1 task.done task=2 state=cancelled' \
+	'12 0 1 task.done task=3 state=exc exc=KeyError' \
+	'13 0 1 task.done task=4 state=exc' \
+	'14 0 1 step.end task=1 step=1 result=done' \
+	'15 0 1 task.done task=1 state=ok' '16 0 1 loop.end' >"$tmp/early.trace"
+run timeline "$tmp/early.trace"
+if [ "$st" = 0 ] && grep -q 'label=cancelled' "$tmp/out" &&
+	grep -q 'label="raised KeyError"' "$tmp/out" &&
+	grep -q 'label=raised' "$tmp/out" &&
+	grep -q 'label="cancel: early"' "$tmp/out" &&
+	! grep -q 'label=done' "$tmp/out"; then
+	ok "done outside a step: a cancelled or raised box ends the lane"
+else bad "early.trace: status $st, $first"; fi
+$py check_labels.py "$tmp/out" >"$tmp/labels.log" 2>&1 ||
+	bad "early.trace: labels overlap: $(head -n 1 "$tmp/labels.log")"
 
 echo "== rendering and usage"
 for out in timeline.svg timeline.png timeline.pdf awaits.svg awaits.png; do
