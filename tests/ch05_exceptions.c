@@ -64,11 +64,20 @@ static void *c(void *arg)
 	cl_raise(cl_exc_new(&cl_ValueError, "deep"));
 }
 
+/* "return await create_task(c())", and the finally that gives the
+ * reference back: the re-raise is in the function that awaited, so the
+ * traceback keeps the await's line. */
 static void *b(void *arg)
 {
 	struct cl_task *t = cl_create_task(c, arg, NULL);
-	void *out = cl_await_task(t);
+	void *out = NULL;
 
+	CL_TRY {
+		out = cl_await_task(t);
+	} CL_CATCH(e) {
+		cl_task_decref(t);
+		cl_raise(e);
+	} CL_END_TRY;
 	cl_task_decref(t);
 	return out;
 }
@@ -76,8 +85,14 @@ static void *b(void *arg)
 static void *a(void *arg)
 {
 	struct cl_task *t = cl_create_task(b, arg, NULL);
-	void *out = cl_await_task(t);
+	void *out = NULL;
 
+	CL_TRY {
+		out = cl_await_task(t);
+	} CL_CATCH(e) {
+		cl_task_decref(t);
+		cl_raise(e);
+	} CL_END_TRY;
 	cl_task_decref(t);
 	return out;
 }
