@@ -268,8 +268,8 @@ static void cl__task_wakeup(struct cl_future *fut, void *arg);
 // HINT1 ch03: __step in tasks.py side by side; cl__task_wait is the part after
 // HINT1 ch03: "result = coro.send(None)" yielded a future.
 // HINT2 ch03: (1) Before: a pending cancel (must_cancel) turns the exception to
-// HINT2 ch03: throw in (t->step_exc, maybe NULL) into a CancelledError:
-// HINT2 ch03: exc = cl__task_cancel_exc(t, exc) (cancel.c); drop
+// HINT2 ch03: throw in (t->step_exc, maybe NULL) into a CancelledError: if
+// HINT2 ch03: must_cancel, exc = cl__task_cancel_exc(t, exc) (cancel.c); drop
 // HINT2 ch03: fut_waiter; make t the loop's cur_task; count the step and trace
 // HINT2 ch03: step.begin (cause = cl__loop_cause(loop)).
 // HINT2 ch03: (2) Resume: cl_gen_throw with the exception, else
@@ -345,7 +345,9 @@ static void cl__task_step(struct cl_future *f, void *unused)
 		cl_exc_decref(exc);
 		return;
 	}
-	exc = cl__task_cancel_exc(t, exc); /* a pending cancel */
+	if (t->must_cancel) /* a pending cancel; the test keeps the call
+			       off the path of every other step */
+		exc = cl__task_cancel_exc(t, exc);
 	cl_future_decref(t->fut_waiter);
 	t->fut_waiter = NULL;
 
