@@ -26,6 +26,17 @@ const struct cl_exc_type cl_NotImplementedError = { "NotImplementedError",
 						    &cl_RuntimeError };
 const struct cl_exc_type cl_TypeError = { "TypeError", &cl_Exception };
 const struct cl_exc_type cl_ValueError = { "ValueError", &cl_Exception };
+const struct cl_exc_type cl_LookupError = { "LookupError", &cl_Exception };
+const struct cl_exc_type cl_KeyError = { "KeyError", &cl_LookupError };
+const struct cl_exc_type cl_ArithmeticError = { "ArithmeticError",
+						&cl_Exception };
+const struct cl_exc_type cl_ZeroDivisionError = { "ZeroDivisionError",
+						  &cl_ArithmeticError };
+const struct cl_exc_type cl_TimeoutError = { "TimeoutError", &cl_OSError };
+const struct cl_exc_type cl_BaseExceptionGroup = { "BaseExceptionGroup",
+						   &cl_BaseException };
+const struct cl_exc_type cl_ExceptionGroup = { "ExceptionGroup",
+					       &cl_BaseExceptionGroup };
 
 /*
  * The newest handler of the coroutine running on this thread. It is
@@ -74,9 +85,14 @@ struct cl_exc *cl_exc_new(const struct cl_exc_type *type, const char *fmt,
 	}
 	e->type = type;
 	e->refcnt = 1;
+	e->has_args = fmt != NULL;
+	e->suppress_context = 0;
 	e->value = NULL;
 	e->context = NULL;
 	e->cause = NULL;
+	e->tb = NULL;
+	e->members = NULL;
+	e->nmembers = 0;
 	return e;
 }
 
@@ -102,15 +118,58 @@ void cl_exc_decref(struct cl_exc *e)
 		return;
 	cl_exc_decref(e->context);
 	cl_exc_decref(e->cause);
+	cl__tb_decref(e->tb);
+	for (size_t i = 0; i < e->nmembers; i++)
+		cl_exc_decref(e->members[i]);
+	free(e->members);
 	free(e);
+}
+
+const char *cl_exc_name(const struct cl_exc *e)
+{
+	const char *dot = strrchr(e->type->name, '.');
+
+	return dot != NULL ? dot + 1 : e->type->name;
 }
 
 int cl_exc_matches(const struct cl_exc *e, const struct cl_exc_type *type)
 {
-	for (const struct cl_exc_type *t = e->type; t != NULL; t = t->base)
+	for (const struct cl_exc_type *t = e->type; t != NULL; t = t->base) {
 		if (t == type)
 			return 1;
+		/* class ExceptionGroup(BaseExceptionGroup, Exception) */
+		if (t == &cl_ExceptionGroup && type == &cl_Exception)
+			return 1;
+	}
 	return 0;
+}
+
+struct cl_tb *cl__tb_incref(struct cl_tb *tb)
+{
+	if (tb != NULL)
+		tb->refcnt++;
+	return tb;
+}
+
+void cl__tb_decref(struct cl_tb *tb)
+{
+	while (tb != NULL && --tb->refcnt == 0) {
+		struct cl_tb *next = tb->next;
+
+		free(tb);
+		tb = next;
+	}
+}
+
+void cl__exc_add_frame(struct cl_exc *e, const struct cl_site *site)
+{
+	/* TODO(ch05): site becomes the outermost entry of e's traceback:
+	 * a new struct cl_tb (one reference, held by e) whose next is
+	 * the traceback e had. Out of memory, or e the preallocated
+	 * MemoryError: e is left as it is. Mirrors Python/traceback.c
+	 * PyTraceBack_Here; read section 2.
+	 * Hints: make hint CH=5 TODO=tb_frame (1 level). */
+	(void)e, (void)site;
 }
 
 void cl_exc_set_cause(struct cl_exc *e, struct cl_exc *cause)
@@ -136,6 +195,7 @@ void cl_exc_set_context(struct cl_exc *e, struct cl_exc *ctx)
 void cl__try_push(struct cl_try *t)
 {
 	t->prev = cl__head;
+	t->handled = NULL;
 	t->exc = NULL;
 	cl__head = t;
 }
@@ -145,26 +205,73 @@ void cl__try_pop(struct cl_try *t)
 	cl__head = t->prev;
 }
 
-void cl_raise(struct cl_exc *e)
+/* A catch block starts: its handler, off the chain since the raise,
+ * goes back on as the marker of the exception being handled. */
+struct cl_try *cl__catch_begin(struct cl_try *t)
 {
+	t->handled = cl_exc_incref(t->exc);
+	t->prev = cl__head;
+	cl__head = t;
+	return t;
+}
+
+/* The catch block is left other than by a raise: its marker comes off.
+ * Everything pushed inside the block is off already (rule 1). */
+void cl__catch_end(struct cl_try **pt)
+{
+	struct cl_try *t = *pt;
+
+	if (cl__head == t)
+		cl__head = t->prev;
+	cl_exc_decref(t->handled);
+	t->handled = NULL;
+}
+
+struct cl_exc *cl_exc_handled(void)
+{
+	for (struct cl_try *t = cl__head; t != NULL; t = t->prev)
+		if (t->handled != NULL)
+			return t->handled;
+	return NULL;
+}
+
+void cl__raise_at(struct cl_exc *e, const struct cl_site *site)
+{
+	struct cl_exc *handled = cl_exc_handled();
 	struct cl_try *t = cl__head;
 
+	if (handled != NULL && handled != e)
+		cl__exc_chain(e, handled);
+	/* A re-raise in the function that raised keeps the first line,
+	 * as a bare "raise" does. */
+	if (e->tb == NULL || e->tb->site->func != site->func)
+		cl__exc_add_frame(e, site);
+	/* Leaving catch blocks: their markers come off on the way. */
+	while (t != NULL && t->handled != NULL) {
+		cl_exc_decref(t->handled);
+		t->handled = NULL;
+		t = t->prev;
+	}
 	if (t == NULL) {
-		/* Python prints a traceback and exits; we print the last
-		 * line of one and abort, leaving a core for the debugger. */
+		/* Python prints the traceback and exits; we print it and
+		 * abort, leaving a core for the debugger. */
 		fflush(stdout);
-		if (e->msg[0] != '\0')
-			fprintf(stderr, "corolab: uncaught %s: %s\n",
-				e->type->name, e->msg);
-		else
-			fprintf(stderr, "corolab: uncaught %s\n",
-				e->type->name);
+		cl_exc_print(e, stderr);
 		abort();
 	}
 	/* Pop first: a raise inside the catch block goes one handler out. */
 	cl__head = t->prev;
 	t->exc = e;
 	longjmp(t->jb, 1);
+}
+
+void cl__raise_from_at(struct cl_exc *e, struct cl_exc *cause,
+		       const struct cl_site *site)
+{
+	cl_exc_set_cause(e, cause);
+	if (e != &cl__nomem)
+		e->suppress_context = 1;
+	cl__raise_at(e, site);
 }
 
 struct cl_try *cl_exc_swap_chain(struct cl_try *head)

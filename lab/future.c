@@ -16,10 +16,12 @@
 #include "future.h"
 #include "gen.h"
 #include "lines.h"
+#include "cancel.h"
 #include "task.h"
 #include "trace.h"
 
-const struct cl_exc_type cl_CancelledError = { "CancelledError",
+const struct cl_exc_type cl_CancelledError = { "asyncio.exceptions."
+					       "CancelledError",
 					       &cl_BaseException };
 const struct cl_exc_type cl_InvalidStateError = { "InvalidStateError",
 						  &cl_Exception };
@@ -36,6 +38,10 @@ void cl__future_init(struct cl_future *f, struct cl_loop *loop,
 	f->state = CL_FUTURE_PENDING;
 	f->result = NULL;
 	f->exc = NULL;
+	f->exc_tb = NULL;
+	f->log_tb = 0;
+	f->cancel_msg = NULL;
+	f->cancelled_exc = NULL;
 	f->cbs = &f->cb0;
 	f->ncbs = 0;
 	f->cbs_cap = 1;
@@ -128,8 +134,16 @@ void cl__future_clear_callbacks(struct cl_future *f)
 void cl__future_fini(struct cl_future *f)
 {
 	cl__future_clear_callbacks(f);
+	if (f->log_tb)
+		cl__future_never_retrieved(f);
 	cl_exc_decref(f->exc);
 	f->exc = NULL;
+	cl__tb_decref(f->exc_tb);
+	f->exc_tb = NULL;
+	free(f->cancel_msg);
+	f->cancel_msg = NULL;
+	cl_exc_decref(f->cancelled_exc);
+	f->cancelled_exc = NULL;
 }
 
 struct cl_future *cl_future_incref(struct cl_future *f)
@@ -158,9 +172,18 @@ static const char *cl__future_state_str(const struct cl_future *f)
 	return f->exc != NULL ? "exc" : "ok";
 }
 
+/*
+ * f is done: trace it, and if it holds an exception, keep the traceback
+ * it has now, and remember to report it if nobody ever looks at it.
+ */
 static void cl__future_trace_done(struct cl_future *f)
 {
 	char by[32];
+
+	if (f->exc != NULL) {
+		f->exc_tb = cl__tb_incref(f->exc->tb);
+		f->log_tb = 1;
+	}
 
 	CL_TRACE("fut.done", "fut=%lu by=%s state=%s", f->id,
 		 cl__src_str(by, cl__loop_waker(f->loop)),
@@ -267,21 +290,35 @@ size_t cl_future_remove_done_callback(struct cl_future *f,
 	return removed;
 }
 
-int cl__future_cancel(struct cl_future *f)
+int cl__future_cancel_msg(struct cl_future *f, const char *msg)
 {
 	if (f->state != CL_FUTURE_PENDING)
 		return 0;
+	if (msg != f->cancel_msg) { /* a task passes its own */
+		free(f->cancel_msg);
+		f->cancel_msg = msg != NULL ? strdup(msg) : NULL;
+	}
 	f->state = CL_FUTURE_CANCELLED;
 	cl__future_trace_done(f);
 	cl__future_schedule_callbacks(f);
 	return 1;
 }
 
-int cl_future_cancel(struct cl_future *f)
+int cl__future_cancel(struct cl_future *f)
+{
+	return cl__future_cancel_msg(f, NULL);
+}
+
+int cl_future_cancel_msg(struct cl_future *f, const char *msg)
 {
 	if (f->ops != NULL && f->ops->cancel != NULL)
-		return f->ops->cancel(f);
-	return cl__future_cancel(f);
+		return f->ops->cancel(f, msg);
+	return cl__future_cancel_msg(f, msg);
+}
+
+int cl_future_cancel(struct cl_future *f)
+{
+	return cl_future_cancel_msg(f, NULL);
 }
 
 void *cl_future_result(struct cl_future *f)
@@ -291,13 +328,25 @@ void *cl_future_result(struct cl_future *f)
 		cl_raise(cl_exc_new(&cl_InvalidStateError,
 				    "Result is not set."));
 	case CL_FUTURE_CANCELLED:
-		cl_raise(cl_exc_new(&cl_CancelledError, "%s", ""));
+		cl_raise(cl__future_cancelled_error(f));
 	case CL_FUTURE_DONE:
 		break;
 	}
+	f->log_tb = 0;
 	if (f->exc != NULL)
 		cl_raise(cl_exc_incref(f->exc));
 	return f->result;
+}
+
+/* raise f's exception at site, with the traceback it had when set. */
+static void cl__future_raise_at(struct cl_future *f, struct cl_exc *e,
+				const struct cl_site *site)
+{
+	if (e == f->exc) {
+		cl__tb_decref(e->tb);
+		e->tb = cl__tb_incref(f->exc_tb);
+	}
+	cl__raise_at(e, site);
 }
 
 struct cl_exc *cl_future_exception(struct cl_future *f)
@@ -307,10 +356,11 @@ struct cl_exc *cl_future_exception(struct cl_future *f)
 		cl_raise(cl_exc_new(&cl_InvalidStateError,
 				    "Exception is not set."));
 	case CL_FUTURE_CANCELLED:
-		cl_raise(cl_exc_new(&cl_CancelledError, "%s", ""));
+		cl_raise(cl__future_cancelled_error(f));
 	case CL_FUTURE_DONE:
 		break;
 	}
+	f->log_tb = 0;
 	return f->exc;
 }
 
@@ -328,18 +378,38 @@ struct cl_exc *cl_future_exception(struct cl_future *f)
  * with an exception the task throws it in at the yield (Task.__wakeup
  * does), so it is raised here, at the await, in the awaiting coroutine.
  */
-void *cl_await(struct cl_future *f)
+void *cl__await_at(struct cl_future *f, const struct cl_site *site)
 {
 	struct cl_loop *loop = cl_get_running_loop();
+	struct cl_exc *e;
 
 	if (loop == NULL || loop->cur_task == NULL)
-		cl_raise(cl_exc_new(&cl_RuntimeError,
-				    "cl_await outside a task"));
+		cl__raise_at(cl_exc_new(&cl_RuntimeError,
+					"cl_await outside a task"), site);
 	if (f->state == CL_FUTURE_PENDING) {
-		cl_yield(f);
+		cl__yield_exc(f, &e);
+		if (e != NULL) {
+			/* The task's wake-up threw in what f ended with (or
+			 * a cancellation): that is a retrieval too. */
+			if (e == f->exc)
+				f->log_tb = 0;
+			cl__future_raise_at(f, e, site);
+		}
 		if (f->state == CL_FUTURE_PENDING)
-			cl_raise(cl_exc_new(&cl_RuntimeError,
-					    "await wasn't used with future"));
+			cl__raise_at(cl_exc_new(&cl_RuntimeError,
+						"await wasn't used with "
+						"future"), site);
 	}
-	return cl_future_result(f);
+	switch (f->state) {
+	case CL_FUTURE_PENDING:
+		break;
+	case CL_FUTURE_CANCELLED:
+		cl__raise_at(cl__future_cancelled_error(f), site);
+	case CL_FUTURE_DONE:
+		f->log_tb = 0;
+		if (f->exc != NULL)
+			cl__future_raise_at(f, cl_exc_incref(f->exc), site);
+		break;
+	}
+	return f->result;
 }

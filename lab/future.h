@@ -74,7 +74,8 @@ struct cl__done_cb {
  */
 struct cl_future_ops {
 	void (*dealloc)(struct cl_future *f); /* free f and what it owns */
-	int (*cancel)(struct cl_future *f);   /* cl_future_cancel */
+	int (*cancel)(struct cl_future *f, const char *msg);
+					      /* cl_future_cancel_msg */
 };
 
 /*
@@ -93,6 +94,14 @@ struct cl_future {
 	enum cl_future_state state;
 	void *result;	    /* CL_FUTURE_DONE without exc */
 	struct cl_exc *exc; /* CL_FUTURE_DONE with an exception: owned */
+	struct cl_tb *exc_tb; /* exc's traceback when it was set: owned */
+	int log_tb;	      /* exc not retrieved yet (futures.py
+				 __log_traceback): reported when freed */
+	char *cancel_msg;     /* cancel(msg)'s msg, owned; NULL for none
+				 (_cancel_message) */
+	struct cl_exc *cancelled_exc; /* the CancelledError a task's coroutine
+					 let out, owned, raised once more by
+					 the next result() (_cancelled_exc) */
 
 	struct cl__done_cb *cbs; /* in registration order: &cb0, or an
 				    array once a second one comes */
@@ -139,6 +148,15 @@ int cl_future_set_exception(struct cl_future *f, struct cl_exc *e);
 int cl_future_cancel(struct cl_future *f);
 
 /*
+ * Chapter 05: fut.cancel(msg). The same, and msg (copied; NULL for none)
+ * becomes the argument of the CancelledError that result(), exception()
+ * and await raise: CancelledError('msg'), or CancelledError() with no
+ * argument at all when msg is NULL. cl_future_cancel(f) is
+ * cl_future_cancel_msg(f, NULL).
+ */
+int cl_future_cancel_msg(struct cl_future *f, const char *msg);
+
+/*
  * fut.result(): the result of a future done with one. Raises the
  * future's exception (a new reference to it), CancelledError if it was
  * cancelled, InvalidStateError "Result is not set." if it is pending.
@@ -170,8 +188,14 @@ size_t cl_future_remove_done_callback(struct cl_future *f,
  * done, then return its result or raise its exception here (as
  * cl_future_result does). A future already done returns at once,
  * without suspending. Outside a task it raises RuntimeError.
+ *
+ * A macro, so that the await is a frame of the exception's traceback
+ * (exc.h): the raise happens at the line of the cl_await. The traceback
+ * starts from the one the exception had when f got it, however many
+ * times f is awaited (Future.result's with_traceback).
  */
-void *cl_await(struct cl_future *f);
+#define cl_await(f) cl__await_at((f), CL_HERE)
+void *cl__await_at(struct cl_future *f, const struct cl_site *site);
 
 /*
  * For task.c, gather.c and run.c.
@@ -195,12 +219,25 @@ void cl__future_fini(struct cl_future *f);
 int cl__future_add_waiter(struct cl_future *f, cl_done_callback fn,
 			  struct cl_future *waiter, unsigned long wakes);
 
-/* Future.cancel without a task's override (a task's super().cancel()). */
+/* Future.cancel without a task's override (a task's super().cancel()),
+ * without and with a message. */
 int cl__future_cancel(struct cl_future *f);
+int cl__future_cancel_msg(struct cl_future *f, const char *msg);
+
+/*
+ * Future._make_cancelled_error (cancel.c, chapter 05): a new reference
+ * to the CancelledError a cancelled f raises: the one its task's
+ * coroutine let out, the first time, else a new one carrying f's
+ * message.
+ */
+struct cl_exc *cl__future_cancelled_error(struct cl_future *f);
 
 /* Drop the registered callbacks without queuing them (run.c, at the end
  * of a run that deadlocked). */
 void cl__future_clear_callbacks(struct cl_future *f);
+
+/* Future.__del__ (handler.c): f held an exception never retrieved. */
+void cl__future_never_retrieved(struct cl_future *f);
 
 /* Free the thread's spare futures (loop.c, when a loop is freed). */
 void cl__future_free_spares(void);

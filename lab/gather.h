@@ -14,8 +14,9 @@
  * failure wins); the other children are not cancelled and run on. A
  * cancelled child fails the gather with CancelledError.
  *
- * This is gather(*children) with return_exceptions=False; chapter 05
- * adds return_exceptions and cancelling a gather.
+ * This is gather(*children) with return_exceptions=False. Chapter 05
+ * adds return_exceptions (cl_gather_ex) and cancelling a gather, which
+ * cancels its children (with the message) rather than itself.
  *
  * Python: Lib/asyncio/tasks.py (gather, _GatheringFuture).
  */
@@ -35,5 +36,21 @@
  * different loops), ESRCH (n == 0 and no running loop).
  */
 struct cl_future *cl_gather(size_t n, struct cl_future *const children[]);
+
+/*
+ * asyncio.gather(*children, return_exceptions=...). With
+ * return_exceptions a failed child does not fail the gather: its slot
+ * of the result holds its exception (a struct cl_exc *, owned by the
+ * gather), a cancelled child's a CancelledError; cl_gather_exception
+ * tells the slots apart. Cancelling a gather (cl_future_cancel_msg)
+ * cancels its children; it then fails with CancelledError once they are
+ * done, return_exceptions or not.
+ */
+struct cl_future *cl_gather_ex(size_t n, struct cl_future *const children[],
+			       int return_exceptions);
+
+/* The exception in slot i of a done gather's result (borrowed), NULL
+ * when the slot holds a result. */
+struct cl_exc *cl_gather_exception(struct cl_future *gather, size_t i);
 
 #endif

@@ -166,10 +166,9 @@ static void cl__gen_main(void *arg)
 	cl_ctx_swap_final(&g->ctx, &g->caller);
 }
 
-void *cl_yield(void *value)
+void *cl__yield_exc(void *value, struct cl_exc **exc)
 {
 	struct cl_gen *g = cl__current;
-	struct cl_exc *e;
 
 	if (g == NULL)
 		cl_raise(cl_exc_new(&cl_RuntimeError,
@@ -179,12 +178,19 @@ void *cl_yield(void *value)
 	cl_ctx_swap(&g->ctx, &g->caller);
 
 	/* Resumed: by a throw or close if the mailbox holds an exception. */
-	e = g->exc;
-	if (e != NULL) {
-		g->exc = NULL;
-		cl_raise(e);
-	}
+	*exc = g->exc;
+	g->exc = NULL;
 	return g->value;
+}
+
+void *cl_yield(void *value)
+{
+	struct cl_exc *e;
+
+	value = cl__yield_exc(value, &e);
+	if (e != NULL)
+		cl_raise(e);
+	return value;
 }
 
 /*

@@ -113,6 +113,11 @@ int cl_gen_close(struct cl_gen *g, struct cl_exc **err);
  */
 void *cl_yield(void *value);
 
+/* cl_yield that hands back the exception thrown in (NULL if none,
+ * else a reference) instead of raising it: for cl_await, which raises
+ * it at its own caller's line. */
+void *cl__yield_exc(void *value, struct cl_exc **exc);
+
 /*
  * yield from sub: run sub to the end as if its body were ours. Its yields
  * go to our caller, our caller's sends and throws go to sub, closing us

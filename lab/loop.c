@@ -15,6 +15,7 @@
 
 #include "future.h"
 #include "lines.h"
+#include "handler.h"
 #include "loop.h"
 #include "task.h"
 #include "trace.h"
@@ -448,11 +449,13 @@ static void cl__loop_run_ready(struct cl_loop *loop, size_t n)
 			if (hook != NULL) {
 				hook(h->arg, e);
 			} else {
-				fprintf(loop->err,
-					"corolab: exception in callback: "
-					"%s%s%s\n", cl_exc_name(e),
-					cl_exc_message(e)[0] ? ": " : "",
-					cl_exc_message(e));
+				struct cl_exc_context c = {
+					.message = "Exception in callback",
+					.exception = e,
+					.handle = h,
+				};
+
+				cl_loop_call_exception_handler(loop, &c);
 				cl_exc_decref(e);
 			}
 			cl_handle_decref(h);

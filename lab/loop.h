@@ -140,6 +140,8 @@ struct cl_poller {
  * The loop. One per cl_run; only the thread that runs it touches it.
  * Every field says which file writes it.
  */
+struct cl_exc_context;
+
 struct cl_loop {
 	/* The ready queue, FIFO, linked through handle->next. loop.c. */
 	struct cl_handle *ready_head, *ready_tail;
@@ -177,6 +179,10 @@ struct cl_loop {
 	unsigned long last_task_id, last_fut_id, last_timer_id;
 
 	FILE *err; /* where the loop reports problems; stderr by default */
+	/* set_exception_handler (handler.c); NULL: the default. */
+	void (*exc_handler)(struct cl_loop *loop,
+			    const struct cl_exc_context *ctx, void *arg);
+	void *exc_handler_arg;
 	struct cl_poller *poller; /* chapter 04; NULL: nothing but timers */
 };
 

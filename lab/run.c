@@ -178,7 +178,7 @@ int cl_run_with(void *(*main_fn)(void *arg), void *arg,
 	f = cl_task_future(main_task);
 	if (status == 0) {
 		if (cl_future_cancelled(f)) {
-			*out = cl_exc_new(&cl_CancelledError, "%s", "");
+			*out = cl__future_cancelled_error(f);
 			status = CL_RUN_RAISED;
 		} else if (f->exc != NULL) {
 			*out = cl_exc_incref(f->exc);

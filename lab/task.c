@@ -21,11 +21,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cancel.h"
 #include "task.h"
 #include "trace.h"
 
 static void cl__task_dealloc(struct cl_future *f);
-static int cl__task_cancel(struct cl_future *f);
+static int cl__task_cancel(struct cl_future *f, const char *msg);
 
 static const struct cl_future_ops cl__task_ops = {
 	.dealloc = cl__task_dealloc,
@@ -166,8 +167,13 @@ static void cl__task_dealloc(struct cl_future *f)
 	free(t);
 }
 
-/* Task.cancel, the part chapter 03 needs: see task.h. */
-static int cl__task_cancel(struct cl_future *f)
+/*
+ * Task.cancel: see task.h. Waiting, cancelling what it waits on wakes it
+ * with CancelledError; the future may refuse (it is done, and the
+ * wake-up is queued already), and then the next step delivers it.
+ * cancel.c (chapter 05) does that part, with the message and the count.
+ */
+static int cl__task_cancel(struct cl_future *f, const char *msg)
 {
 	struct cl_task *t = (struct cl_task *)f;
 	char by[32];
@@ -176,18 +182,29 @@ static int cl__task_cancel(struct cl_future *f)
 		return 0;
 	CL_TRACE("cancel", "task=%lu by=%s", t->id,
 		 cl__src_str(by, cl__loop_waker(f->loop)));
-	/* Waiting: cancelling what it waits on wakes it with
-	 * CancelledError. The future may refuse (it is done, and the
-	 * wake-up is queued already): then the next step delivers it. */
-	if (t->fut_waiter != NULL && cl_future_cancel(t->fut_waiter))
-		return 1;
-	t->must_cancel = 1;
-	return 1;
+	return cl__task_cancel_request(t, msg);
 }
 
 int cl_task_cancel(struct cl_task *t)
 {
 	return cl_future_cancel(&t->fut);
+}
+
+int cl_task_cancel_msg(struct cl_task *t, const char *msg)
+{
+	return cl_future_cancel_msg(&t->fut, msg);
+}
+
+int cl_task_cancelling(const struct cl_task *t)
+{
+	return t->num_cancels;
+}
+
+int cl_task_uncancel(struct cl_task *t)
+{
+	if (t->num_cancels > 0)
+		t->num_cancels--;
+	return t->num_cancels;
 }
 
 /* Queue the next step with exc to throw in, from inside a step. */

@@ -54,6 +54,9 @@ struct cl_task {
 					 reference (Task._fut_waiter) */
 	struct cl_exc *step_exc;      /* to throw in at the next step */
 	int must_cancel;	      /* cancel at the next step */
+	int num_cancels;	      /* cancel requests (cancelling());
+					 the message waits in
+					 fut.cancel_msg */
 	unsigned long steps;	      /* steps begun, for the trace */
 
 	/* On the loop's list of tasks not done yet (loop.h), while
@@ -107,10 +110,7 @@ static inline int cl_task_done(const struct cl_task *t)
 }
 
 /* await task: its return value, or its exception raised here. */
-static inline void *cl_await_task(struct cl_task *t)
-{
-	return cl_await(&t->fut);
-}
+#define cl_await_task(t) cl__await_at(&(t)->fut, CL_HERE)
 
 /*
  * task.cancel(): ask the task to stop. A task waiting on a future has
@@ -120,6 +120,17 @@ static inline void *cl_await_task(struct cl_task *t)
  * 0 if the task is done already.
  */
 int cl_task_cancel(struct cl_task *t);
+
+/*
+ * Chapter 05, asyncio 3.11's Task.cancel(msg), cancelling(), uncancel():
+ * msg (copied; NULL for none) is the CancelledError's argument; each
+ * request counts, cancelling() is the count, uncancel() takes one back
+ * and returns what is left. TaskGroup and timeout use the counts to
+ * tell their own cancellation from one that came from outside.
+ */
+int cl_task_cancel_msg(struct cl_task *t, const char *msg);
+int cl_task_cancelling(const struct cl_task *t);
+int cl_task_uncancel(struct cl_task *t);
 
 /* asyncio.current_task(): the task whose step is running, NULL outside
  * any task (or outside a loop). Borrowed. */
