@@ -22,7 +22,7 @@ NOTRACE_OBJS := \
 	$(patsubst solutions/%.S,$(NOTRACE)/obj/%.o,$(wildcard solutions/*.S))
 
 all: $(OUT)/switch $(OUT)/switch_boost $(OUT)/gen_send $(OUT)/sched \
-	$(OUT)/sched_notrace
+	$(OUT)/sched_notrace $(OUT)/exc
 
 $(OUT)/switch: tests/bench/switch.c tests/bench/bench.h $(LIB)/libcorolab.a
 	@mkdir -p $(@D)
@@ -37,6 +37,10 @@ $(OUT)/switch_boost: tests/bench/switch_boost.cpp
 	$(CXX) -O2 -g -Wall -Wextra -Werror $< -lboost_context -o $@
 
 $(OUT)/sched: tests/bench/sched.c tests/bench/bench.h $(LIB)/libcorolab.a
+	@mkdir -p $(@D)
+	$(CC) $(BFLAGS) $< $(LIB)/libcorolab.a -pthread -o $@
+
+$(OUT)/exc: tests/bench/exc.c tests/bench/bench.h $(LIB)/libcorolab.a
 	@mkdir -p $(@D)
 	$(CC) $(BFLAGS) $< $(LIB)/libcorolab.a -pthread -o $@
 

@@ -4,9 +4,9 @@
 #	tests/bench/run.sh [PROGRAM...]
 #
 # PROGRAM is the path of a built benchmark (switch, switch_boost, gen_send,
-# sched, sched_notrace) or of gen_send.py or sched.py. Without arguments it
-# runs, from build/bench/ (or $BENCH_DIR), whichever of those programs are
-# there, plus tests/bench/gen_send.py and tests/bench/sched.py with $PYTHON
+# sched, sched_notrace, exc) or of gen_send.py, sched.py or exc.py. Without
+# arguments it runs, from build/bench/ (or $BENCH_DIR), whichever of those
+# programs are there, plus tests/bench/gen_send.py, sched.py and exc.py with $PYTHON
 # (default python3). It builds nothing: `make bench` builds, then calls
 # this.
 #
@@ -39,6 +39,9 @@
 #	spawn <method> <ns per task>		also spawn_gather
 #	syscall mmap_stack <ns per stack>	what a stack not pooled costs
 #	parked <method> <bytes of VmRSS per parked task>
+#	raise_catch <method> <ns per raise caught one call up>
+#	cancel_reap <method> <ns per sleeping task cancelled and awaited>
+#	taskgroup <method> <ns per child of a TaskGroup of 1,000>
 #	ratio <method>/corolab <n>		for every switch and gensend
 #						method: n times corolab's time
 #	ratio <kind> <method>/corolab <n>	the same for the other kinds,
@@ -85,7 +88,7 @@ fi
 
 if [ $# -eq 0 ]; then
 	for p in switch switch_boost gen_send gen_send.py sched sched_notrace \
-	    sched.py; do
+	    sched.py exc exc.py; do
 		case $p in
 		*.py) set -- "$@" "$here/$p" ;;
 		*)
@@ -106,6 +109,7 @@ run_one() {
 	case $1 in
 	*/gen_send.py) "$python" "$1" -r "$reps" -n "$sends" ;;
 	*/sched.py) "$python" "$1" -r "$reps" -t "$target" -m "$parked" ;;
+	*/exc.py) "$python" "$1" -r "$reps" -t "$target" ;;
 	*/sched) "$1" -r "$reps" -t "$target" -m "$parked" ;;
 	*) "$1" -r "$reps" -t "$target" ;;
 	esac
