@@ -373,7 +373,7 @@ else bad "a truncated trace crashed cotrace"; fi
 # story. And every prefix through every view, so that the views see
 # tasks left in every state (running, queued, waiting) at the end.
 crashed=0
-for t in basic io; do
+for t in basic io taskgroup; do
 	n=$(wc -l <$t.trace)
 	i=2
 	while [ $i -le "$n" ]; do
