@@ -14,8 +14,8 @@
 #include <time.h>
 
 #include "future.h"
-#include "lines.h"
 #include "handler.h"
+#include "lines.h"
 #include "loop.h"
 #include "task.h"
 #include "trace.h"

@@ -386,10 +386,13 @@ static void cl__task_step(struct cl_future *f, void *unused)
 	CL_TRACE("step.end", "task=%lu step=%lu result=%s", t->id, t->steps,
 		 cl__task_result_str(t));
 	if (cl_future_done(f)) {
-		CL_TRACE("task.done", "task=%lu state=%s", t->id,
-			 f->state == CL_FUTURE_CANCELLED ? "cancelled"
-			 : f->exc != NULL		  ? "exc"
-							  : "ok");
+		if (f->exc != NULL) /* the lane ends in "raised E" */
+			CL_TRACE("task.done", "task=%lu state=exc exc=%s",
+				 t->id, cl_exc_name(f->exc));
+		else
+			CL_TRACE("task.done", "task=%lu state=%s", t->id,
+				 f->state == CL_FUTURE_CANCELLED ? "cancelled"
+								 : "ok");
 		cl__task_unlink(t);
 	}
 	loop->cur_task = NULL; /* _leave_task */

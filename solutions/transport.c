@@ -39,6 +39,7 @@
 
 #include "fdwatch.h"
 #include "future.h"
+#include "handler.h"
 #include "io.h"
 #include "lines.h"
 #include "server.h"
@@ -176,10 +177,16 @@ static void cl__transport_unwatch_writer(struct cl_transport *t)
 /* Print "corolab: what: Type: message" on the loop's error stream, as
  * the loop's default exception handler logs an error's context. */
 static void cl__transport_report(struct cl_transport *t, const char *what,
-				 const struct cl_exc *e)
+				 struct cl_exc *e)
 {
-	fprintf(t->loop->err, "corolab: %s: %s%s%s\n", what, cl_exc_name(e),
-		cl_exc_message(e)[0] ? ": " : "", cl_exc_message(e));
+	struct cl_exc_context c = {
+		.message = what,
+		.exception = e,
+		.protocol = t->protocol,
+		.transport = t,
+	};
+
+	cl_loop_call_exception_handler(t->loop, &c);
 }
 
 /* Closing. */

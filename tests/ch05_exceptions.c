@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "exc.h"
 #include "future.h"
@@ -22,6 +24,7 @@
 #include "run.h"
 #include "task.h"
 #include "trail.h"
+#include "transport.h"
 
 #define SEC_TB "2. Tracebacks: where an exception has been"
 #define SEC_CHAIN "3. Chaining: __context__ and __cause__"
@@ -508,6 +511,77 @@ START_TEST(test_callback_exception_goes_to_handler)
 }
 END_TEST
 
+/* ch05_exceptions.py, test_protocol_error_goes_to_handler */
+struct raiser {
+	struct cl_protocol base;
+	struct cl_future *lost;
+};
+
+static void raiser_data(struct cl_protocol *p, const char *data, size_t n)
+{
+	(void)p, (void)data, (void)n;
+	cl_raise(cl_exc_new(&cl_ValueError, "boom"));
+}
+
+static void raiser_lost(struct cl_protocol *p, struct cl_exc *exc)
+{
+	struct raiser *rp = (struct raiser *)p;
+	char buf[64];
+
+	note("lost:%s", r(exc, buf, sizeof buf));
+	cl_future_set_result(rp->lost, NULL);
+}
+
+static const struct cl_protocol_ops raiser_ops = {
+	.data_received = raiser_data,
+	.connection_lost = raiser_lost,
+};
+
+static struct cl_protocol *raiser_new(void *arg)
+{
+	return arg;
+}
+
+static void handler3(struct cl_loop *loop, const struct cl_exc_context *ctx,
+		     void *arg)
+{
+	char buf[64];
+
+	(void)loop, (void)arg;
+	note("%s:%s:%s:%s", ctx->message, r(ctx->exception, buf, sizeof buf),
+	     tf(ctx->protocol != NULL), tf(ctx->transport != NULL));
+}
+
+static void *proto_main(void *arg)
+{
+	struct cl_loop *loop = cl_get_running_loop();
+	struct raiser p = { { &raiser_ops }, cl_future_new(loop) };
+	struct cl_transport *t;
+	struct cl_protocol *proto;
+	int sv[2];
+
+	(void)arg;
+	cl_loop_set_exception_handler(loop, handler3, NULL);
+	CL_EXPECT(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0,
+		  "socketpair failed");
+	cl_loop_connect_accepted_socket(loop, raiser_new, &p, sv[0], &t,
+					&proto);
+	CL_EXPECT(send(sv[1], "x", 1, MSG_NOSIGNAL) == 1, "send failed");
+	cl_await(p.lost);
+	close(sv[1]);
+	cl_transport_decref(t);
+	cl_future_decref(p.lost);
+	return NULL;
+}
+
+START_TEST(test_protocol_error_goes_to_handler)
+{
+	run_on(CL_CLOCK_VIRTUAL, proto_main, NULL);
+	EXPECT_TRAIL("Fatal error: protocol.data_received() call failed.:"
+		     "ValueError('boom'):True:True lost:ValueError('boom')");
+}
+END_TEST
+
 static void add_exception_tests(void)
 {
 	cl_test(test_traceback_through_three_awaits, 3, SEC_TB);
@@ -520,5 +594,6 @@ static void add_exception_tests(void)
 	cl_test(test_group_split_and_subgroup, 3, SEC_GROUP);
 	cl_test(test_never_retrieved_is_reported, 2, SEC_HANDLER);
 	cl_test(test_callback_exception_goes_to_handler, 2, SEC_HANDLER);
+	cl_test(test_protocol_error_goes_to_handler, 2, SEC_HANDLER);
 }
 CL_CHAPTER(5, "05-exceptions", "exceptions", add_exception_tests)

@@ -16,9 +16,12 @@
  * iteration).
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "future.h"
 #include "grade.h"
@@ -27,6 +30,7 @@
 #include "task.h"
 #include "taskgroup.h"
 #include "timeouts.h"
+#include "trace.h"
 #include "trail.h"
 
 #define SEC_TG "8. TaskGroup"
@@ -851,6 +855,106 @@ START_TEST(test_wait_for_result_at_the_deadline_wins)
 }
 END_TEST
 
+/* ---- The trace ------------------------------------------------------- */
+
+/* slow: a timeout of 0.5 s around a sleep of 1 s, then a long sleep. */
+static void *slow_child(void *arg)
+{
+	struct cl_timeout t;
+
+	(void)arg;
+	cl_timeout_enter(&t, 0.5);
+	CL_TRY {
+		cl_sleep(1);
+	} CL_CATCH(e) {
+		cl_timeout_exit(&t, e); /* raises TimeoutError */
+	} CL_END_TRY;
+	cl_sleep(10);
+	return NULL;
+}
+
+static void *slow(void *arg)
+{
+	CL_TRY {
+		slow_child(arg);
+	} CL_CATCH(e) {
+		if (!cl_exc_matches(e, &cl_TimeoutError))
+			cl_raise(e);
+		cl_exc_decref(e);
+	} CL_END_TRY;
+	cl_sleep(10);
+	return NULL;
+}
+
+static const struct job job_bad = { "bad", 1, &cl_ValueError, "bad" };
+static const struct job job_idle = { "idle", 10, NULL, NULL };
+
+static void traced_body(struct cl_taskgroup *tg, void *arg)
+{
+	(void)arg;
+	cl_taskgroup_create_task(tg, slow, NULL, "slow");
+	cl_taskgroup_create_task(tg, fail_after, (void *)&job_bad, "bad");
+	cl_taskgroup_create_task(tg, sleeper, (void *)&job_idle, "idle");
+}
+
+static void *traced_main(void *arg)
+{
+	(void)arg;
+	CL_TRY {
+		cl_taskgroup_run(traced_body, NULL);
+	} CL_CATCH(e) {
+		cl_exc_decref(e);
+	} CL_END_TRY;
+	return NULL;
+}
+
+/*
+ * The tracer records what chapter 05 adds: the timeout that fired and in
+ * which task, the task that raised and what, and who cancelled whom. Here
+ * main is task 1, slow 2, bad 3, idle 4: slow's timeout fires at 0.5 s
+ * and its timer cancels slow; bad raises ValueError at 1 s, and the group, in bad's done callback,
+ * cancels slow, idle and its parent, main. The events are noted in the
+ * trace's order, each with its time in seconds.
+ */
+START_TEST(test_trace_records_raise_cancel_timeout)
+{
+	char path[] = "/tmp/corolab-ch05-XXXXXX", line[512];
+	int fd = mkstemp(path);
+	FILE *f;
+
+	CL_EXPECT(fd >= 0, "mkstemp: %s", strerror(errno));
+	close(fd);
+	CL_EXPECT_INT(cl_trace_open(path), 0);
+	run_ok(traced_main, NULL);
+	cl_trace_close();
+	f = fopen(path, "r");
+	CL_EXPECT(f != NULL, "cannot read the trace back");
+	trail[0] = '\0';
+	while (fgets(line, sizeof line, f) != NULL) {
+		long us;
+		char name[16], rest[256];
+
+		if (line[0] == '#' ||
+		    sscanf(line, "%*d %ld %*d %15s %255[^\n]", &us, name,
+			   rest) != 3)
+			continue;
+		if (strcmp(name, "timeout") == 0 ||
+		    strcmp(name, "cancel") == 0 ||
+		    (strcmp(name, "task.done") == 0 &&
+		     strstr(rest, "state=ok") == NULL))
+			note("%g:%s:%s", us / 1e6, name, rest);
+	}
+	fclose(f);
+	unlink(path);
+	EXPECT_TRAIL("0.5:timeout:task=2 0.5:cancel:task=2 by=timer:1 "
+		     "1:task.done:task=3 state=exc exc=ValueError "
+		     "1:cancel:task=2 by=task:3 1:cancel:task=4 by=task:3 "
+		     "1:cancel:task=1 by=task:3 "
+		     "1:task.done:task=2 state=cancelled "
+		     "1:task.done:task=4 state=cancelled");
+}
+END_TEST
+
 static void add_taskgroup_tests(void)
 {
 	cl_test(test_taskgroup_waits_for_all_children, 2, SEC_TG);
@@ -870,6 +974,7 @@ static void add_taskgroup_tests(void)
 	cl_test(test_wait_for_waits_for_the_cancel, 2, SEC_TIMEOUT);
 	cl_test(test_wait_for_zero_timeout, 2, SEC_TIMEOUT);
 	cl_test(test_wait_for_result_at_the_deadline_wins, 2, SEC_TIMEOUT);
+	cl_test(test_trace_records_raise_cancel_timeout, 2, SEC_TG);
 }
 
 CL_CHAPTER(5, "05-exceptions", "exceptions", add_taskgroup_tests)

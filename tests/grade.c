@@ -427,7 +427,9 @@ static void explain(const struct test *t, int chapter)
 	const char *msg = t->msg, *test = t->t->name;
 	const char *printed = t->printed ? t->printed : "";
 
-	if (strstr(msg, "timeout") != NULL)
+	/* Check's own words, not any "timeout": a test of timeouts says
+	 * the word in its trail. */
+	if (strstr(msg, "Test timeout expired") != NULL)
 		printf("     It did not finish in %d seconds: something loops "
 		       "or waits forever. The end of its trace\n"
 		       "     below says what each task was waiting for.\n",

@@ -282,3 +282,41 @@ async def callbacks():
 
 asyncio.run(callbacks())
 show("test_callback_exception_goes_to_handler")
+
+
+# test_protocol_error_goes_to_handler: an exception escaping a protocol
+# callback is the transport's fatal error: the handler gets it with the
+# protocol and the transport, and connection_lost gets the exception.
+import socket
+
+
+class Raiser(asyncio.Protocol):
+    def __init__(self, lost):
+        self.lost = lost
+
+    def data_received(self, data):
+        raise ValueError("boom")
+
+    def connection_lost(self, exc):
+        self.lost.set_result(exc)
+
+
+def handler3(loop, context):
+    log.append(f"{context['message']}:{context['exception']!r}:"
+               f"{'protocol' in context}:{'transport' in context}")
+
+
+async def proto_main():
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(handler3)
+    lost = loop.create_future()
+    a, b = socket.socketpair()
+    t, _ = await loop.connect_accepted_socket(lambda: Raiser(lost), a)
+    b.send(b"x")
+    exc = await lost
+    log.append(f"lost:{exc!r}")
+    b.close()
+
+
+asyncio.run(proto_main())
+show("test_protocol_error_goes_to_handler")
