@@ -439,7 +439,7 @@ static int on_task_event(struct model *m, const struct event *e)
 			tk->open = -1;
 			tk->state = TS_DONE;
 			return add_mark(m, MK_END, e, tk->id, tk->id) < 0 ? -1
-									   : 0;
+									  : 0;
 		}
 		return 0;
 	}

@@ -56,15 +56,15 @@ struct span {
 };
 
 enum mark_kind {
-	MK_WAKE,   /* wake: an arrow from the waker's lane */
-	MK_CANCEL, /* cancel: an arrow from the canceller's lane */
-	MK_EXC,	   /* exc.raise, on the raising task's lane */
-	MK_FUT,	   /* fut.done, on the lane of whoever completed it */
-	MK_TIMER,  /* timer.fire, on the loop's lane */
-	MK_FD,	   /* fd.ready, on the loop's lane */
+	MK_WAKE,    /* wake: an arrow from the waker's lane */
+	MK_CANCEL,  /* cancel: an arrow from the canceller's lane */
+	MK_EXC,	    /* exc.raise, on the raising task's lane */
+	MK_FUT,	    /* fut.done, on the lane of whoever completed it */
+	MK_TIMER,   /* timer.fire, on the loop's lane */
+	MK_FD,	    /* fd.ready, on the loop's lane */
 	MK_TIMEOUT, /* timeout: a timeout fired for the task, on its lane */
-	MK_END,	   /* task.done outside any step (cancelled before it ran):
-		    * the end of its lane, with no step box to say how */
+	MK_END,	    /* task.done outside any step (cancelled before it ran):
+		     * the end of its lane, with no step box to say how */
 };
 
 /* An instant on a lane, maybe with an arrow from another lane. */

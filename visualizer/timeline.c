@@ -310,7 +310,8 @@ static int place_events(struct timeline *tl)
 			in_step = 0;
 			break;
 		case EV_TASK_DONE:
-			/* Outside a step: room for the box that ends the lane. */
+			/* Outside a step: room for the box that ends the lane.
+			 */
 			if (takes_room(m, e))
 				x += end_width(e) + OUTER_DX;
 			break;
@@ -458,8 +459,9 @@ static void draw_span(struct timeline *tl, const struct span *s)
 	switch (s->kind) {
 	case SP_STEP:
 		canvas_box(tl->c, x0, x1, y, BOX_H,
-			   step_label(tl->m, s, label, sizeof(label)), "fillcolor",
-			   s->to ? fills[s->result] : C_STEP, "style",
+			   step_label(tl->m, s, label, sizeof(label)),
+			   "fillcolor", s->to ? fills[s->result] : C_STEP,
+			   "style",
 			   s->to ? "rounded,filled" : "rounded,filled,dashed",
 			   "tooltip", tip, NULL);
 		break;
@@ -612,11 +614,10 @@ static void draw_mark(struct timeline *tl, const struct mark *k)
 		break;
 	case MK_TIMEOUT:
 		/* A diamond on the lane: the deadline passed here. */
-		snprintf(tip, sizeof(tip), "seq %ld: timeout of %s at %s",
-			 e->seq,
-			 task_label(model_task(tl->m, k->lane), text,
-				    sizeof(text)),
-			 fmt_time(e->ts - tl->m->t0, buf, sizeof(buf)));
+		snprintf(
+		    tip, sizeof(tip), "seq %ld: timeout of %s at %s", e->seq,
+		    task_label(model_task(tl->m, k->lane), text, sizeof(text)),
+		    fmt_time(e->ts - tl->m->t0, buf, sizeof(buf)));
 		canvas_dot(tl->c, x, y, 10, C_TIMEOUT, "shape", "diamond",
 			   "label", " ", "tooltip", tip, NULL);
 		struct spot to[] = {
@@ -628,14 +629,13 @@ static void draw_mark(struct timeline *tl, const struct mark *k)
 		break;
 	case MK_END:
 		/* Ended outside any step: a box of its own says how. */
-		snprintf(tip, sizeof(tip), "seq %ld: %s ended %s%s%s%s at %s",
-			 e->seq,
-			 task_label(model_task(tl->m, k->lane), text,
-				    sizeof(text)),
-			 e->state ? state_str(e->state) : "?",
-			 e->type ? " (" : "", e->type ? e->type : "",
-			 e->type ? ")" : "",
-			 fmt_time(e->ts - tl->m->t0, buf, sizeof(buf)));
+		snprintf(
+		    tip, sizeof(tip), "seq %ld: %s ended %s%s%s%s at %s",
+		    e->seq,
+		    task_label(model_task(tl->m, k->lane), text, sizeof(text)),
+		    e->state ? state_str(e->state) : "?", e->type ? " (" : "",
+		    e->type ? e->type : "", e->type ? ")" : "",
+		    fmt_time(e->ts - tl->m->t0, buf, sizeof(buf)));
 		canvas_box(tl->c, x, x + end_width(e), y, BOX_H,
 			   end_label(e, buf, sizeof(buf)), "fillcolor",
 			   end_fill(e), "tooltip", tip, NULL);
@@ -660,7 +660,8 @@ static void draw_bands(struct timeline *tl)
 	char tip[64];
 
 	for (i = 0; i < m->nev; i = j) {
-		for (j = i + 1; j < m->nev && m->ev[j].kind != EV_LOOP_ITER; j++)
+		for (j = i + 1; j < m->nev && m->ev[j].kind != EV_LOOP_ITER;
+		     j++)
 			;
 		if (m->ev[i].kind != EV_LOOP_ITER || k++ % 2 == 1)
 			continue;
@@ -668,9 +669,9 @@ static void draw_bands(struct timeline *tl)
 			 (long long)m->ev[i].it, m->ev[i].seq);
 		canvas_box(tl->c, tl->x[i] - STEP_SEP / 2,
 			   j < m->nev ? tl->x[j] - STEP_SEP / 2 : tl->x_end,
-			   (top + bottom) / 2, top - bottom + LANE_H, "", "style",
-			   "filled", "fillcolor", C_BAND, "color", "transparent",
-			   "tooltip", tip, NULL);
+			   (top + bottom) / 2, top - bottom + LANE_H, "",
+			   "style", "filled", "fillcolor", C_BAND, "color",
+			   "transparent", "tooltip", tip, NULL);
 	}
 }
 
