@@ -183,14 +183,25 @@ void *cl__yield_exc(void *value, struct cl_exc **exc)
 	return g->value;
 }
 
-void *cl_yield(void *value)
+void *cl__yield_at(void *value, const struct cl_site *site)
 {
+	struct cl_gen *g = cl__current;
 	struct cl_exc *e;
 
-	value = cl__yield_exc(value, &e);
-	if (e != NULL)
-		cl_raise(e);
-	return value;
+	if (g == NULL)
+		cl__raise_at(cl_exc_new(&cl_RuntimeError,
+					"cl_yield outside a generator"), site);
+	g->value = value;
+	g->why = CL_GEN_YIELDED;
+	cl_ctx_swap(&g->ctx, &g->caller);
+
+	/* Resumed: by a throw or close if the mailbox holds an exception. */
+	e = g->exc;
+	if (e != NULL) {
+		g->exc = NULL;
+		cl__raise_at(e, site);
+	}
+	return g->value;
 }
 
 /*

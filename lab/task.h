@@ -148,9 +148,11 @@ size_t cl_all_tasks(struct cl_loop *loop, struct cl_task **out, size_t max);
  * yields for exactly one iteration of the loop: the task goes to the back
  * of the ready queue, as a bare yield does in CPython. A longer sleep
  * waits on a future that a timer completes. Raises RuntimeError outside
- * a task.
+ * a task. A macro, as cl_await is: what it raises (a cancellation,
+ * mostly) has the line of the cl_sleep in its traceback.
  */
-void cl_sleep(double seconds);
+#define cl_sleep(seconds) cl__sleep_at((seconds), CL_HERE)
+void cl__sleep_at(double seconds, const struct cl_site *site);
 
 /*
  * For run.c, at the end of a run that deadlocked: close the coroutine of

@@ -111,11 +111,12 @@ int cl_gen_close(struct cl_gen *g, struct cl_exc **err);
  * the next cl_gen_send; raises here the exception of a cl_gen_throw or
  * cl_gen_close. Outside any generator it raises RuntimeError.
  */
-void *cl_yield(void *value);
+#define cl_yield(value) cl__yield_at((value), CL_HERE)
+void *cl__yield_at(void *value, const struct cl_site *site);
 
 /* cl_yield that hands back the exception thrown in (NULL if none,
- * else a reference) instead of raising it: for cl_await, which raises
- * it at its own caller's line. */
+ * else a reference) instead of raising it: for cl_await, which looks
+ * at it before raising it. */
 void *cl__yield_exc(void *value, struct cl_exc **exc);
 
 /*

@@ -481,45 +481,56 @@ static void cl__sleep_wake(void *arg)
  * The finally matters when the sleep is cancelled: the timer would
  * otherwise stay in the heap until its deadline.
  */
-void cl_sleep(double seconds)
+/* The sleep on a timer; a function of its own, so that its CL_TRY (a
+ * setjmp, which makes the compiler save every register) stays off the
+ * path of sleep(0). */
+static __attribute__((noinline)) void cl__sleep_timer(
+	struct cl_loop *loop, double seconds, const struct cl_site *site)
 {
-	struct cl_loop *loop = cl_get_running_loop();
 	struct cl_future *f;
 	struct cl_handle *h;
 
-	if (loop == NULL || loop->cur_task == NULL)
-		cl_raise(cl_exc_new(&cl_RuntimeError,
-				    "cl_sleep outside a task"));
-	if (seconds <= 0) {
-		cl_yield(NULL);
-		return;
-	}
 	f = cl_future_new(loop);
 	if (f == NULL)
-		cl_raise(cl_exc_new(&cl_MemoryError, "%s", ""));
+		cl__raise_at(cl_exc_new(&cl_MemoryError, NULL), site);
 	h = cl_loop_call_later(loop, seconds, cl__sleep_wake, f);
 	if (h == NULL) {
 		int err = errno;
 
 		cl_future_decref(f);
-		cl_raise(cl_exc_new(&cl_RuntimeError,
-				    "cl_sleep: cannot set a timer: %s",
-				    strerror(err)));
+		cl__raise_at(cl_exc_new(&cl_RuntimeError,
+					"cl_sleep: cannot set a timer: %s",
+					strerror(err)), site);
 	}
 	cl_handle_incref(h);
 	f->what = CL_WHAT_SLEEP;
 	f->what_id = h->timer;
 	CL_TRY {
-		cl_await(f);
+		cl__await_at(f, site);
 	} CL_CATCH(e) {
 		cl_handle_cancel(h);
 		cl_handle_decref(h);
 		cl_future_decref(f);
-		cl_raise(e);
+		cl__raise_at(e, site);
 	} CL_END_TRY;
 	cl_handle_cancel(h);
 	cl_handle_decref(h);
 	cl_future_decref(f);
+}
+
+void cl__sleep_at(double seconds, const struct cl_site *site)
+{
+	struct cl_loop *loop = cl_get_running_loop();
+
+	if (loop == NULL || loop->cur_task == NULL)
+		cl__raise_at(cl_exc_new(&cl_RuntimeError,
+					"cl_sleep outside a task"), site);
+	if (seconds > 0) {
+		cl__sleep_timer(loop, seconds, site);
+		return;
+	}
+	/* sleep(0): a bare yield, one iteration. */
+	cl__yield_at(NULL, site);
 }
 
 void cl__task_abandon_all(struct cl_loop *loop)
