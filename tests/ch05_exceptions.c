@@ -276,16 +276,44 @@ START_TEST(test_context_cycle_is_cut)
 }
 END_TEST
 
-/* ch05_exceptions.py, test_printed_chain: the lines of the report with
- * each "  File ..., in f" shortened to "  in f", joined by "|". */
-static void printed(void)
+/*
+ * ch05_exceptions.py, test_printed_chain, test_printed_cause,
+ * test_printed_group: the report cl_exc_print writes for e, with each
+ * "File ..., line N, in f" shortened to "in f" and the lines joined by
+ * "|", into trail.
+ */
+static void printed_as_trail(const struct cl_exc *e)
 {
-	char *text = NULL, *line, *save = NULL;
-	size_t len;
+	char *text = NULL, *line, *save;
+	size_t len, end;
 	FILE *mem = open_memstream(&text, &len);
-	size_t end;
 
 	CL_EXPECT(mem != NULL, "open_memstream failed");
+	cl_exc_print(e, mem);
+	fclose(mem);
+	for (end = strlen(text); end > 0 && text[end - 1] == '\n'; end--)
+		text[end - 1] = '\0';
+	trail[0] = '\0';
+	/* strsep, not strtok: the empty lines count. */
+	save = text;
+	while ((line = strsep(&save, "\n")) != NULL) {
+		const char *file = strstr(line, "File \"");
+		const char *in = file ? strstr(file, ", in ") : NULL;
+		size_t at = strlen(trail);
+		const char *sep = line == text ? "" : "|";
+
+		if (in != NULL)
+			snprintf(trail + at, sizeof trail - at, "%s%.*sin %s",
+				 sep, (int)(file - line), line, in + 5);
+		else
+			snprintf(trail + at, sizeof trail - at, "%s%s", sep,
+				 line);
+	}
+	free(text);
+}
+
+static void printed(void)
+{
 	CL_TRY {
 		CL_TRY {
 			cl_raise(cl_exc_new(&cl_KeyError, "k"));
@@ -294,28 +322,9 @@ static void printed(void)
 			cl_raise(cl_exc_new(&cl_ValueError, "v"));
 		} CL_END_TRY;
 	} CL_CATCH(e) {
-		cl_exc_print(e, mem);
+		printed_as_trail(e);
 		cl_exc_decref(e);
 	} CL_END_TRY;
-	fclose(mem);
-	for (end = strlen(text); end > 0 && text[end - 1] == '\n'; end--)
-		text[end - 1] = '\0';
-	trail[0] = '\0';
-	/* strsep, not strtok: the empty lines count. */
-	save = text;
-	while ((line = strsep(&save, "\n")) != NULL) {
-		const char *in = strstr(line, ", in ");
-
-		if (strncmp(line, "  File ", 7) == 0 && in != NULL)
-			snprintf(trail + strlen(trail),
-				 sizeof trail - strlen(trail), "%s  in %s",
-				 trail[0] ? "|" : "", in + 5);
-		else
-			snprintf(trail + strlen(trail),
-				 sizeof trail - strlen(trail), "%s%s",
-				 line == text ? "" : "|", line);
-	}
-	free(text);
 }
 
 START_TEST(test_printed_chain)
@@ -325,6 +334,60 @@ START_TEST(test_printed_chain)
 		     "KeyError: 'k'||During handling of the above exception, "
 		     "another exception occurred:||Traceback (most recent "
 		     "call last):|  in printed|ValueError: v");
+}
+END_TEST
+
+static void printed_cause(void)
+{
+	CL_TRY {
+		CL_TRY {
+			cl_raise(cl_exc_new(&cl_KeyError, "k"));
+		} CL_CATCH(k) {
+			cl_raise_from(cl_exc_new(&cl_ValueError, "v"), k);
+		} CL_END_TRY;
+	} CL_CATCH(e) {
+		printed_as_trail(e);
+		cl_exc_decref(e);
+	} CL_END_TRY;
+}
+
+START_TEST(test_printed_cause)
+{
+	printed_cause();
+	EXPECT_TRAIL("Traceback (most recent call last):|  in printed_cause|"
+		     "KeyError: 'k'||The above exception was the direct cause "
+		     "of the following exception:||Traceback (most recent "
+		     "call last):|  in printed_cause|ValueError: v");
+}
+END_TEST
+
+static void printed_group(void)
+{
+	struct cl_exc *inner[] = { cl_exc_new(&cl_KeyError, "4") };
+	struct cl_exc *m[] = { cl_exc_new(&cl_ValueError, "1"),
+			       cl_exc_group_new("inner", 1, inner) };
+
+	CL_TRY {
+		cl_raise(cl_exc_group_new("eg", 2, m));
+	} CL_CATCH(e) {
+		printed_as_trail(e);
+		cl_exc_decref(e);
+	} CL_END_TRY;
+}
+
+START_TEST(test_printed_group)
+{
+	printed_group();
+	EXPECT_TRAIL("  + Exception Group Traceback (most recent call last):|"
+		     "  |   in printed_group|"
+		     "  | ExceptionGroup: eg (2 sub-exceptions)|"
+		     "  +-+---------------- 1 ----------------|"
+		     "    | ValueError: 1|"
+		     "    +---------------- 2 ----------------|"
+		     "    | ExceptionGroup: inner (1 sub-exception)|"
+		     "    +-+---------------- 1 ----------------|"
+		     "      | KeyError: '4'|"
+		     "      +------------------------------------");
 }
 END_TEST
 
@@ -582,10 +645,71 @@ START_TEST(test_protocol_error_goes_to_handler)
 }
 END_TEST
 
+/* ch05_exceptions.py, test_handler_that_raises. The default handler
+ * writes on the loop's error stream, whose first line of the report is
+ * noted where Python's logging handler notes the record. */
+static char *bad_report;
+static size_t bad_len;
+static FILE *bad_err;
+
+static void broken_handler(struct cl_loop *loop,
+			   const struct cl_exc_context *ctx, void *arg)
+{
+	(void)loop, (void)ctx, (void)arg;
+	cl_raise(cl_exc_new(&cl_RuntimeError, "handler broke"));
+}
+
+static void good_after_report(void *arg)
+{
+	const char *last;
+	size_t n;
+
+	fflush(bad_err);
+	/* The report's last line is the exception, "RuntimeError: ...". */
+	for (n = strlen(bad_report); n > 0 && bad_report[n - 1] == '\n'; n--)
+		;
+	for (last = bad_report + n; last > bad_report && last[-1] != '\n';
+	     last--)
+		;
+	note("logged:%.*s:%.*s", (int)strcspn(bad_report, "\n"), bad_report,
+	     (int)(bad_report + n - last), last);
+	note("%s", (const char *)arg);
+}
+
+static void *bad_handler_main(void *arg)
+{
+	struct cl_loop *loop = cl_get_running_loop();
+	FILE *saved = loop->err;
+
+	(void)arg;
+	bad_err = open_memstream(&bad_report, &bad_len);
+	CL_EXPECT(bad_err != NULL, "open_memstream failed");
+	loop->err = bad_err;
+	cl_loop_set_exception_handler(loop, broken_handler, NULL);
+	cl_loop_call_soon(loop, bad_cb, "bad");
+	cl_loop_call_soon(loop, good_after_report, "good");
+	cl_sleep(0);
+	loop->err = saved;
+	fclose(bad_err);
+	free(bad_report);
+	return NULL;
+}
+
+/* Both sides note the report's first line and its traceback's last. */
+START_TEST(test_handler_that_raises)
+{
+	run_on(CL_CLOCK_VIRTUAL, bad_handler_main, NULL);
+	EXPECT_TRAIL("bad logged:Unhandled error in exception handler:"
+		     "RuntimeError: handler broke good");
+}
+END_TEST
+
 static void add_exception_tests(void)
 {
 	cl_test(test_traceback_through_three_awaits, 3, SEC_TB);
 	cl_test(test_printed_chain, 2, SEC_TB);
+	cl_test(test_printed_cause, 1, SEC_CHAIN);
+	cl_test(test_printed_group, 2, SEC_GROUP);
 	cl_test(test_context_is_per_coroutine, 3, SEC_CHAIN);
 	cl_test(test_raise_from_and_from_none, 2, SEC_CHAIN);
 	cl_test(test_reraise_keeps_no_self_context, 2, SEC_CHAIN);
@@ -595,5 +719,6 @@ static void add_exception_tests(void)
 	cl_test(test_never_retrieved_is_reported, 2, SEC_HANDLER);
 	cl_test(test_callback_exception_goes_to_handler, 2, SEC_HANDLER);
 	cl_test(test_protocol_error_goes_to_handler, 2, SEC_HANDLER);
+	cl_test(test_handler_that_raises, 1, SEC_HANDLER);
 }
 CL_CHAPTER(5, "05-exceptions", "exceptions", add_exception_tests)

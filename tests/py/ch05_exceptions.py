@@ -148,7 +148,27 @@ cycle()
 show("test_context_cycle_is_cut")
 
 
-# test_printed_chain: the report Python prints for a chained exception.
+# test_printed_chain, test_printed_cause, test_printed_group: the report
+# Python prints for a chained exception, for one raised "from" another,
+# and for a group. Each "File ..., line N, in f" is shortened to "in f",
+# and the lines are joined by "|". C has no source lines to print under
+# each frame: linecache is told there are none, so Python prints none.
+import linecache
+
+linecache.getline = lambda *args, **kwargs: ""
+
+
+def norm(e):
+    out = []
+    text = "".join(traceback.format_exception(e))
+    for line in text.rstrip("\n").split("\n"):
+        i = line.find('File "')
+        if i >= 0:
+            line = line[:i] + "in " + line.rsplit(", in ", 1)[1]
+        out.append(line)
+    return "|".join(out)
+
+
 def printed():
     try:
         try:
@@ -156,19 +176,37 @@ def printed():
         except KeyError:
             raise ValueError("v")
     except ValueError as e:
-        lines = traceback.format_exception(e)
-    out = []
-    for line in "".join(lines).rstrip("\n").split("\n"):
-        if line.startswith("  File "):
-            line = "  in " + line.rsplit(" in ", 1)[1]
-        elif line.startswith("    "):
-            continue    # the source line: C has none to show
-        out.append(line)
-    log.append("|".join(out))
+        log.append(norm(e))
 
 
 printed()
 show("test_printed_chain")
+
+
+def printed_cause():
+    try:
+        try:
+            raise KeyError("k")
+        except KeyError as k:
+            raise ValueError("v") from k
+    except ValueError as e:
+        log.append(norm(e))
+
+
+printed_cause()
+show("test_printed_cause")
+
+
+def printed_group():
+    try:
+        raise ExceptionGroup("eg", [ValueError("1"),
+                                    ExceptionGroup("inner", [KeyError("4")])])
+    except ExceptionGroup as e:
+        log.append(norm(e))
+
+
+printed_group()
+show("test_printed_group")
 
 
 # test_types_and_repr: the hierarchy asyncio code meets; an exception
@@ -320,3 +358,36 @@ async def proto_main():
 
 asyncio.run(proto_main())
 show("test_protocol_error_goes_to_handler")
+
+
+# test_handler_that_raises: a handler that raises is reported by the
+# default handler, "Unhandled error in exception handler" with the
+# handler's exception, and the loop goes on.
+import logging
+
+
+class Catch(logging.Handler):
+    """The first line of the record, and the last of its traceback."""
+    def emit(self, record):
+        last = traceback.format_exception_only(record.exc_info[1])[-1]
+        log.append(f"logged:{record.getMessage().splitlines()[0]}:"
+                   f"{last.strip()}")
+
+
+def broken_handler(loop, context):
+    raise RuntimeError("handler broke")
+
+
+async def bad_handler_main():
+    logger = logging.getLogger("asyncio")
+    logger.addHandler(Catch())
+    logger.propagate = False
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(broken_handler)
+    loop.call_soon(bad_cb, "bad")
+    loop.call_soon(good_cb, "good")
+    await asyncio.sleep(0)
+
+
+asyncio.run(bad_handler_main())
+show("test_handler_that_raises")
