@@ -202,6 +202,10 @@ static int cl__future_queue(struct cl_future *f, const struct cl__done_cb *cb)
 	char by[32];
 	long seq = 0;
 
+	/* A task waits on f: its wake-up will throw f's exception in,
+	 * which retrieves it (Task.__wakeup calls future.result()). */
+	if (cb->wakes)
+		f->log_tb = 0;
 	if (cb->wakes)
 		seq = CL_TRACE("wake", "task=%lu by=%s via=fut:%lu", cb->wakes,
 			       cl__src_str(by, cl__loop_waker(f->loop)),

@@ -181,6 +181,8 @@ int cl_run_with(void *(*main_fn)(void *arg), void *arg,
 			*out = cl__future_cancelled_error(f);
 			status = CL_RUN_RAISED;
 		} else if (f->exc != NULL) {
+			/* run_until_complete's future.result(): retrieved */
+			f->log_tb = 0;
 			*out = cl_exc_incref(f->exc);
 			status = CL_RUN_RAISED;
 		} else {

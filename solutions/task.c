@@ -86,14 +86,17 @@ static int cl__task_schedule_step(struct cl_task *t, struct cl_src by)
 	return 0;
 }
 
-/* name as one value of the trace: no spaces or control characters,
- * cut to fit buf. */
+/* name as one value of the trace: no spaces, control characters or
+ * quotes (a quote would open a quoted value), cut to fit buf. */
 static const char *cl__trace_word(char *buf, size_t size, const char *name)
 {
 	size_t i;
 
 	for (i = 0; name[i] != '\0' && i + 1 < size; i++)
-		buf[i] = (unsigned char)name[i] <= ' ' ? '_' : name[i];
+		buf[i] = (unsigned char)name[i] <= ' ' || name[i] == '"' ||
+				 name[i] == '\\'
+			       ? '_'
+			       : name[i];
 	buf[i] = '\0';
 	return buf;
 }
@@ -180,8 +183,16 @@ static int cl__task_cancel(struct cl_future *f, const char *msg)
 
 	if (cl_future_done(f))
 		return 0;
-	CL_TRACE("cancel", "task=%lu by=%s", t->id,
-		 cl__src_str(by, cl__loop_waker(f->loop)));
+	if (msg != NULL) {
+		char word[48];
+
+		CL_TRACE("cancel", "task=%lu by=%s msg=%s", t->id,
+			 cl__src_str(by, cl__loop_waker(f->loop)),
+			 cl__trace_word(word, sizeof word, msg));
+	} else {
+		CL_TRACE("cancel", "task=%lu by=%s", t->id,
+			 cl__src_str(by, cl__loop_waker(f->loop)));
+	}
 	return cl__task_cancel_request(t, msg);
 }
 
