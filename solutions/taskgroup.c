@@ -145,13 +145,15 @@ static void cl__taskgroup_child_ended(struct cl_taskgroup *tg,
 		 * the parent left without the exit, which would have
 		 * waited for this child. Nobody is left to tell but the
 		 * loop. */
-		char msg[256];
+		char msg[800], child[384], parent[384];
 		struct cl_exc_context ctx = { .message = msg, .exception = e,
 					      .future = &t->fut };
 
-		snprintf(msg, sizeof msg, "Task '%s' has errored out but its "
-			 "parent task '%s' is already completed",
-			 cl_task_name(t), cl_task_name(tg->parent));
+		snprintf(msg, sizeof msg, "Task %s has errored out but its "
+			 "parent task %s is already completed",
+			 cl_future_repr(&t->fut, child, sizeof child),
+			 cl_future_repr(&tg->parent->fut, parent,
+					sizeof parent));
 		cl_loop_call_exception_handler(tg->loop, &ctx);
 		return;
 	}

@@ -25,6 +25,7 @@
 
 #include "future.h"
 #include "grade.h"
+#include "handler.h"
 #include "loop.h"
 #include "run.h"
 #include "task.h"
@@ -438,6 +439,77 @@ START_TEST(test_taskgroup_create_task_when_finished_or_aborting)
 }
 END_TEST
 
+/* The loop's exception handler of the next test: the report, as the
+ * twin's on_orphan notes it. */
+static void on_orphan(struct cl_loop *loop, const struct cl_exc_context *ctx,
+		      void *arg)
+{
+	char buf[128];
+
+	(void)loop, (void)arg;
+	note("report:%s:%s@%s", ctx->message,
+	     cl_exc_repr(ctx->exception, buf, sizeof buf), now());
+}
+
+static struct cl_task *orphans[3];
+static const struct job job_b2 = { "b", 2, NULL, NULL };
+
+/* The parent: a group entered and never exited, then KeyError. */
+static void *orphan_parent(void *arg)
+{
+	struct cl_taskgroup *tg = cl_taskgroup_new();
+
+	(void)arg;
+	orphans[0] = cl_task_incref(cl_taskgroup_create_task(
+		tg, fail_after, (void *)&job_fail_a1, "a"));
+	orphans[1] = cl_task_incref(cl_taskgroup_create_task(
+		tg, sleeper, (void *)&job_b2, "b"));
+	orphans[2] = cl_task_incref(cl_taskgroup_create_task(
+		tg, cancellable, (void *)&job_c5, "c"));
+	cl_taskgroup_decref(tg); /* the children's callbacks keep it */
+	cl_raise(cl_exc_new(&cl_KeyError, "parent"));
+}
+
+/* ch05_taskgroup.py, test_taskgroup_child_fails_after_parent_completed */
+static void *orphaned_main(void *arg)
+{
+	struct cl_task *p;
+	char buf[64];
+
+	(void)arg;
+	cl_loop_set_exception_handler(cl_get_running_loop(), on_orphan, NULL);
+	p = cl_create_task(orphan_parent, NULL, "parent");
+	CL_TRY {
+		cl_await_task(p);
+	} CL_CATCH(e) {
+		expect_type(e, &cl_KeyError);
+		note("parent:%s@%s", cl_exc_repr(e, buf, sizeof buf), now());
+		cl_exc_decref(e);
+	} CL_END_TRY;
+	cl_task_cancel(orphans[2]);
+	cl_sleep(3);
+	note("b.cancelled=%s c.cancelled=%s",
+	     tf(cl_future_cancelled(&orphans[1]->fut)),
+	     tf(cl_future_cancelled(&orphans[2]->fut)));
+	for (int i = 0; i < 3; i++)
+		cl_task_decref(orphans[i]);
+	cl_task_decref(p);
+	return NULL;
+}
+
+START_TEST(test_taskgroup_child_fails_after_parent_completed)
+{
+	run_ok(orphaned_main, NULL);
+	EXPECT_TRAIL("parent:KeyError('parent')@0 c:cancelled@0 a:raise@1 "
+		     "report:Task <Task finished name='a' "
+		     "exception=ValueError('a')> has errored out but its "
+		     "parent task <Task finished name='parent' "
+		     "exception=KeyError('parent')> is already completed:"
+		     "ValueError('a')@1 b@2 b.cancelled=False "
+		     "c.cancelled=True");
+}
+END_TEST
+
 /* ---- 9. Timeouts ----------------------------------------------------- */
 
 /*
@@ -756,6 +828,60 @@ START_TEST(test_wait_for_waits_for_the_cancel)
 }
 END_TEST
 
+/* w: wait_for(t, 1), noting a CancelledError on its way out. */
+static void *w_main(void *arg)
+{
+	struct cl_task *t = arg;
+
+	CL_TRY {
+		cl_wait_for(&t->fut, 1);
+		note("no cancel");
+	} CL_CATCH(e) {
+		if (cl_exc_matches(e, &cl_CancelledError))
+			note("w:CancelledError@%s t.done=%s", now(),
+			     tf(cl_task_done(t)));
+		cl_raise(e);
+	} CL_END_TRY;
+	return NULL;
+}
+
+/* ch05_taskgroup.py, test_wait_for_cancelled_while_waiting_for_the_cancel */
+static void *waiting_cancel_main(void *arg)
+{
+	struct cl_task *t = cl_create_task(slow_cleanup, (void *)"raise", NULL);
+	struct cl_task *w = cl_create_task(w_main, t, NULL);
+
+	(void)arg;
+	cl_loop_call_later(cl_get_running_loop(), 2, cancel_cb, w);
+	CL_TRY {
+		cl_await_task(w);
+	} CL_CATCH(e) {
+		expect_type(e, &cl_CancelledError);
+		note("w.cancelled=%s@%s", tf(cl_future_cancelled(&w->fut)),
+		     now());
+		cl_exc_decref(e);
+	} CL_END_TRY;
+	CL_TRY {
+		cl_await_task(t);
+	} CL_CATCH(e) {
+		expect_type(e, &cl_CancelledError);
+		note("t.cancelled=%s@%s", tf(cl_future_cancelled(&t->fut)),
+		     now());
+		cl_exc_decref(e);
+	} CL_END_TRY;
+	cl_task_decref(w);
+	cl_task_decref(t);
+	return NULL;
+}
+
+START_TEST(test_wait_for_cancelled_while_waiting_for_the_cancel)
+{
+	run_ok(waiting_cancel_main, NULL);
+	EXPECT_TRAIL("w:CancelledError@2 t.done=False w.cancelled=True@2 "
+		     "raise:cleaned@3 t.cancelled=True@3");
+}
+END_TEST
+
 static const struct job job_t5 = { "t", 5, NULL, NULL };
 
 /* ch05_taskgroup.py, test_wait_for_zero_timeout */
@@ -964,6 +1090,7 @@ static void add_taskgroup_tests(void)
 	cl_test(test_taskgroup_outside_cancel_propagates, 3, SEC_TG);
 	cl_test(test_taskgroup_create_task_when_finished_or_aborting, 2,
 		SEC_TG);
+	cl_test(test_taskgroup_child_fails_after_parent_completed, 2, SEC_TG);
 	cl_test(test_timeout_converts_its_cancel, 3, SEC_TIMEOUT);
 	cl_test(test_timeout_reschedule, 2, SEC_TIMEOUT);
 	cl_test(test_timeout_at_past_deadline, 1, SEC_TIMEOUT);
@@ -972,6 +1099,8 @@ static void add_taskgroup_tests(void)
 	cl_test(test_timeout_does_not_swallow_outside_cancel, 2, SEC_TIMEOUT);
 	cl_test(test_wait_for_result_or_timeout, 3, SEC_TIMEOUT);
 	cl_test(test_wait_for_waits_for_the_cancel, 2, SEC_TIMEOUT);
+	cl_test(test_wait_for_cancelled_while_waiting_for_the_cancel, 2,
+		SEC_TIMEOUT);
 	cl_test(test_wait_for_zero_timeout, 2, SEC_TIMEOUT);
 	cl_test(test_wait_for_result_at_the_deadline_wins, 2, SEC_TIMEOUT);
 	cl_test(test_trace_records_raise_cancel_timeout, 2, SEC_TG);

@@ -10,6 +10,7 @@
 # whole file runs in milliseconds.
 # Run: python3 ch05_taskgroup.py
 import asyncio
+import re
 import selectors
 import warnings
 
@@ -237,6 +238,49 @@ run(refused())
 show("test_taskgroup_create_task_when_finished_or_aborting")
 
 
+# test_taskgroup_child_fails_after_parent_completed: the parent left
+# without the exit (an __aenter__ and no __aexit__), ending in KeyError.
+# A child that fails then has nobody to cancel: the group reports it to
+# the loop's exception handler and cancels nothing else (b goes on to
+# finish); a child cancelled from outside is no failure and no report.
+# The handler notes the message without "coro=<...>": CPython's task repr
+# names the coroutine, which C cannot.
+def on_orphan(loop, context):
+    msg = re.sub(r" coro=<[^>]*>", "", context["message"])
+    log.append(f"report:{msg}:{context['exception']!r}@{now()}")
+
+
+orphans = []
+
+
+async def orphan_parent():
+    tg = asyncio.TaskGroup()
+    await tg.__aenter__()
+    orphans.append(tg.create_task(fail_after("a", 1, ValueError("a")),
+                                  name="a"))
+    orphans.append(tg.create_task(sleeper("b", 2), name="b"))
+    orphans.append(tg.create_task(cancellable("c", 5), name="c"))
+    raise KeyError("parent")
+
+
+async def orphaned():
+    asyncio.get_running_loop().set_exception_handler(on_orphan)
+    p = asyncio.create_task(orphan_parent(), name="parent")
+    try:
+        await p
+    except KeyError as e:
+        log.append(f"parent:{e!r}@{now()}")
+    orphans[2].cancel()
+    await asyncio.sleep(3)
+    log.append(f"b.cancelled={orphans[1].cancelled()} "
+               f"c.cancelled={orphans[2].cancelled()}")
+    orphans.clear()
+
+
+run(orphaned())
+show("test_taskgroup_child_fails_after_parent_completed")
+
+
 # --- 9. Timeouts ----------------------------------------------------------
 
 # test_timeout_converts_its_cancel: the deadline cancels the task; the
@@ -415,6 +459,37 @@ async def waits_for_cancel():
 
 run(waits_for_cancel())
 show("test_wait_for_waits_for_the_cancel")
+
+
+# test_wait_for_cancelled_while_waiting_for_the_cancel: the deadline
+# passed and wait_for waits for the inner task's 2 s of cleanup; the task
+# in wait_for is cancelled meanwhile, at 2: the CancelledError comes out
+# at once, without waiting for the inner task, which finishes at 3.
+async def waiting_cancel():
+    loop = asyncio.get_running_loop()
+    t = asyncio.create_task(slow_cleanup("raise", "raise"))
+
+    async def w_main():
+        try:
+            await asyncio.wait_for(t, 1)
+        except asyncio.CancelledError:
+            log.append(f"w:CancelledError@{now()} t.done={t.done()}")
+            raise
+
+    w = asyncio.create_task(w_main())
+    loop.call_later(2, w.cancel)
+    try:
+        await w
+    except asyncio.CancelledError:
+        log.append(f"w.cancelled={w.cancelled()}@{now()}")
+    try:
+        await t
+    except asyncio.CancelledError:
+        log.append(f"t.cancelled={t.cancelled()}@{now()}")
+
+
+run(waiting_cancel())
+show("test_wait_for_cancelled_while_waiting_for_the_cancel")
 
 
 # test_wait_for_zero_timeout: timeout <= 0: a future already done gives
