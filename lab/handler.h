@@ -24,12 +24,15 @@
 #include "loop.h"
 
 struct cl_future;
+struct cl_task;
 
 /* asyncio's context dictionary; a key that is absent is NULL. */
 struct cl_exc_context {
 	const char *message;	  /* 'message' */
 	struct cl_exc *exception; /* 'exception' */
 	struct cl_future *future; /* 'future' (a task is one too) */
+	struct cl_task *task;	  /* 'task': where asyncio names a task as
+				     such (TaskGroup's orphaned failure) */
 	struct cl_handle *handle; /* 'handle' */
 	void *protocol;		  /* 'protocol' (chapter 04) */
 	void *transport;	  /* 'transport' */
@@ -55,7 +58,8 @@ void cl_loop_call_exception_handler(struct cl_loop *loop,
 /*
  * The default: on loop->err, the message (or "Unhandled exception in
  * event loop"), one line "key: repr" for each other key present, in
- * sorted order, then the exception's traceback.
+ * sorted order (future, handle, protocol, task, transport), then the
+ * exception's traceback.
  */
 void cl_loop_default_exception_handler(struct cl_loop *loop,
 				       const struct cl_exc_context *ctx);

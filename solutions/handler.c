@@ -56,7 +56,8 @@ void cl_loop_default_exception_handler(struct cl_loop *loop,
 	fprintf(err, "%s\n",
 		ctx->message ? ctx->message
 			     : "Unhandled exception in event loop");
-	/* The other keys, sorted: future, handle, protocol, transport. */
+	/* The other keys, sorted: future, handle, protocol, task,
+	 * transport. */
 	if (ctx->future != NULL)
 		fprintf(err, "future: %s\n",
 			cl_future_repr(ctx->future, buf, sizeof buf));
@@ -65,6 +66,10 @@ void cl_loop_default_exception_handler(struct cl_loop *loop,
 			cl__handle_repr(ctx->handle, buf, sizeof buf));
 	if (ctx->protocol != NULL)
 		fprintf(err, "protocol: <protocol %p>\n", ctx->protocol);
+	if (ctx->task != NULL)
+		fprintf(err, "task: %s\n",
+			cl_future_repr(cl_task_future(ctx->task), buf,
+				       sizeof buf));
 	if (ctx->transport != NULL)
 		fprintf(err, "transport: <transport %p>\n", ctx->transport);
 	if (ctx->exception != NULL)

@@ -147,7 +147,7 @@ static void cl__taskgroup_child_ended(struct cl_taskgroup *tg,
 		 * loop. */
 		char msg[800], child[384], parent[384];
 		struct cl_exc_context ctx = { .message = msg, .exception = e,
-					      .future = &t->fut };
+					      .task = t };
 
 		snprintf(msg, sizeof msg, "Task %s has errored out but its "
 			 "parent task %s is already completed",

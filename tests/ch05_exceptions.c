@@ -276,6 +276,81 @@ START_TEST(test_context_cycle_is_cut)
 }
 END_TEST
 
+/* ch05_exceptions.py, test_context_cycle_cut_deeper */
+START_TEST(test_context_cycle_cut_deeper)
+{
+	struct cl_exc *a = cl_exc_new(&cl_ValueError, "a");
+	char buf[64];
+
+	trail[0] = '\0';
+	CL_TRY {
+		CL_TRY {
+			CL_TRY {
+				cl_raise(cl_exc_incref(a));
+			} CL_CATCH(e) {
+				cl_exc_decref(e);
+				cl_raise(cl_exc_new(&cl_KeyError, "b"));
+			} CL_END_TRY;
+		} CL_CATCH(e) {
+			cl_exc_decref(e);
+			cl_raise(cl_exc_new(&cl_TypeError, "c"));
+		} CL_END_TRY;
+	} CL_CATCH(c) {
+		CL_TRY {
+			cl_raise(cl_exc_incref(a));
+		} CL_CATCH(e) {
+			struct cl_exc *b = cl_exc_context(c);
+
+			note("a.context=%s", r(cl_exc_context(e), buf, sizeof buf));
+			note("c.context=%s", r(b, buf, sizeof buf));
+			note("b.context=%s",
+			     r(b ? cl_exc_context(b) : NULL, buf, sizeof buf));
+			cl_exc_decref(e);
+		} CL_END_TRY;
+		cl_exc_decref(c);
+	} CL_END_TRY;
+	cl_exc_decref(a); /* a -> c -> b: the whole chain goes */
+	EXPECT_TRAIL("a.context=TypeError('c') c.context=KeyError('b') "
+		     "b.context=None");
+}
+END_TEST
+
+/* ch05_exceptions.py, test_context_old_cycle_does_not_hang: the walk
+ * that looks for the exception being raised must end on a cycle that
+ * does not go through it (Floyd's two pointers). */
+START_TEST(test_context_old_cycle_does_not_hang)
+{
+	struct cl_exc *h = cl_exc_new(&cl_ValueError, "h");
+	struct cl_exc *x = cl_exc_new(&cl_KeyError, "x");
+	struct cl_exc *y = cl_exc_new(&cl_TypeError, "y");
+	char buf[64];
+
+	trail[0] = '\0';
+	cl_exc_set_context(h, cl_exc_incref(x));
+	cl_exc_set_context(x, cl_exc_incref(y));
+	cl_exc_set_context(y, cl_exc_incref(x));
+	CL_TRY {
+		CL_TRY {
+			cl_raise(cl_exc_incref(h));
+		} CL_CATCH(e) {
+			cl_exc_decref(e);
+			cl_raise(cl_exc_new(&cl_OSError, "e"));
+		} CL_END_TRY;
+	} CL_CATCH(e) {
+		note("e.context=%s", r(cl_exc_context(e), buf, sizeof buf));
+		note("x.context=%s", r(cl_exc_context(x), buf, sizeof buf));
+		note("y.context=%s", r(cl_exc_context(y), buf, sizeof buf));
+		cl_exc_decref(e);
+	} CL_END_TRY;
+	cl_exc_set_context(y, NULL); /* break the cycle, as the .py does */
+	cl_exc_decref(h);
+	cl_exc_decref(x);
+	cl_exc_decref(y);
+	EXPECT_TRAIL("e.context=ValueError('h') x.context=TypeError('y') "
+		     "y.context=KeyError('x')");
+}
+END_TEST
+
 /*
  * ch05_exceptions.py, test_printed_chain, test_printed_cause,
  * test_printed_group: the report cl_exc_print writes for e, with each
@@ -495,6 +570,9 @@ static void on_error(struct cl_loop *loop, const struct cl_exc_context *ctx,
 	char buf[128];
 
 	(void)loop, (void)arg;
+	/* A handler may take and drop a reference to the future being
+	 * freed: that must not free it a second time. */
+	cl_future_decref(cl_future_incref(ctx->future));
 	note("%s:%s", ctx->message, r(ctx->exception, buf, sizeof buf));
 }
 
@@ -531,6 +609,50 @@ START_TEST(test_never_retrieved_is_reported)
 	run_on(CL_CLOCK_VIRTUAL, unretrieved, NULL);
 	EXPECT_TRAIL("Task exception was never retrieved:ValueError('lost') "
 		     "freed");
+}
+END_TEST
+
+/* ch05_exceptions.py, test_default_handler_report: the first line of the
+ * report, the key of its second, and its last (the exception). */
+static char *def_report;
+static size_t def_len;
+
+static void *default_report(void *arg)
+{
+	struct cl_loop *loop = cl_get_running_loop();
+	FILE *saved = loop->err, *mem = open_memstream(&def_report, &def_len);
+	struct cl_task *t;
+	const char *second, *last;
+	size_t n;
+
+	(void)arg;
+	CL_EXPECT(mem != NULL, "open_memstream failed");
+	loop->err = mem;
+	t = cl_create_task(fails, "lost", NULL);
+	cl_sleep(0);
+	cl_task_decref(t);
+	loop->err = saved;
+	fclose(mem);
+	second = strchr(def_report, '\n');
+	second = second ? second + 1 : "";
+	for (n = strlen(def_report); n > 0 && def_report[n - 1] == '\n'; n--)
+		;
+	for (last = def_report + n; last > def_report && last[-1] != '\n';
+	     last--)
+		;
+	note("logged:%.*s:%.*s:%.*s", (int)strcspn(def_report, "\n"),
+	     def_report, (int)strcspn(second, ":\n"), second,
+	     (int)(def_report + n - last), last);
+	free(def_report);
+	note("freed");
+	return NULL;
+}
+
+START_TEST(test_default_handler_report)
+{
+	run_on(CL_CLOCK_VIRTUAL, default_report, NULL);
+	EXPECT_TRAIL("logged:Task exception was never retrieved:future:"
+		     "ValueError: lost freed");
 }
 END_TEST
 
@@ -714,9 +836,12 @@ static void add_exception_tests(void)
 	cl_test(test_raise_from_and_from_none, 2, SEC_CHAIN);
 	cl_test(test_reraise_keeps_no_self_context, 2, SEC_CHAIN);
 	cl_test(test_context_cycle_is_cut, 2, SEC_CHAIN);
+	cl_test(test_context_cycle_cut_deeper, 1, SEC_CHAIN);
+	cl_test(test_context_old_cycle_does_not_hang, 1, SEC_CHAIN);
 	cl_test(test_types_and_repr, 1, SEC_GROUP);
 	cl_test(test_group_split_and_subgroup, 3, SEC_GROUP);
 	cl_test(test_never_retrieved_is_reported, 2, SEC_HANDLER);
+	cl_test(test_default_handler_report, 1, SEC_HANDLER);
 	cl_test(test_callback_exception_goes_to_handler, 2, SEC_HANDLER);
 	cl_test(test_protocol_error_goes_to_handler, 2, SEC_HANDLER);
 	cl_test(test_handler_that_raises, 1, SEC_HANDLER);

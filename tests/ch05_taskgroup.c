@@ -447,8 +447,9 @@ static void on_orphan(struct cl_loop *loop, const struct cl_exc_context *ctx,
 	char buf[128];
 
 	(void)loop, (void)arg;
-	note("report:%s:%s@%s", ctx->message,
-	     cl_exc_repr(ctx->exception, buf, sizeof buf), now());
+	note("report:%s:%s@%s:task=%s", ctx->message,
+	     cl_exc_repr(ctx->exception, buf, sizeof buf), now(),
+	     ctx->task ? cl_task_name(ctx->task) : "None");
 }
 
 static struct cl_task *orphans[3];
@@ -505,7 +506,7 @@ START_TEST(test_taskgroup_child_fails_after_parent_completed)
 		     "exception=ValueError('a')> has errored out but its "
 		     "parent task <Task finished name='parent' "
 		     "exception=KeyError('parent')> is already completed:"
-		     "ValueError('a')@1 b@2 b.cancelled=False "
+		     "ValueError('a')@1:task=a b@2 b.cancelled=False "
 		     "c.cancelled=True");
 }
 END_TEST

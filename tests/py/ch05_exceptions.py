@@ -5,6 +5,7 @@
 # C has no asyncio library frames to match CPython's.
 # Run: python3 ch05_exceptions.py
 import asyncio
+import logging
 import traceback
 
 log = []
@@ -146,6 +147,56 @@ def cycle():
 
 cycle()
 show("test_context_cycle_is_cut")
+
+
+# test_context_cycle_cut_deeper: the exception raised again is two links
+# down the chain of the one being handled (c -> b -> a): the link that
+# points back at it, b's, is cut.
+def deeper():
+    a = ValueError("a")
+    try:
+        try:
+            try:
+                raise a
+            except ValueError:
+                raise KeyError("b")
+        except KeyError:
+            raise TypeError("c")
+    except TypeError as c:
+        try:
+            raise a
+        except ValueError as e:
+            b = c.__context__
+            log.append(f"a.context={e.__context__!r}")
+            log.append(f"c.context={b!r}")
+            log.append(f"b.context={b.__context__!r}")
+
+
+deeper()
+show("test_context_cycle_cut_deeper")
+
+
+# test_context_old_cycle_does_not_hang: a cycle already in the chain,
+# x -> y -> x below h, is left alone, and raising while handling h ends.
+def old_cycle():
+    h, x, y = ValueError("h"), KeyError("x"), TypeError("y")
+    h.__context__ = x
+    x.__context__ = y
+    y.__context__ = x
+    try:
+        try:
+            raise h
+        except ValueError:
+            raise OSError("e")
+    except OSError as e:
+        log.append(f"e.context={e.__context__!r}")
+        log.append(f"x.context={x.__context__!r}")
+        log.append(f"y.context={y.__context__!r}")
+    y.__context__ = None
+
+
+old_cycle()
+show("test_context_old_cycle_does_not_hang")
 
 
 # test_printed_chain, test_printed_cause, test_printed_group: the report
@@ -290,6 +341,34 @@ asyncio.run(unretrieved())
 show("test_never_retrieved_is_reported")
 
 
+# test_default_handler_report: with no handler set, the default handler
+# logs the message, a line per other key ("future: <Task ...>"), and the
+# traceback. Noted: the first line, the key of the second, the
+# traceback's last line. (CPython's task repr also names the coroutine,
+# which C cannot.)
+class First(logging.Handler):
+    def emit(self, record):
+        lines = record.getMessage().splitlines()
+        last = traceback.format_exception_only(record.exc_info[1])[-1]
+        log.append(f"logged:{lines[0]}:{lines[1].split(':')[0]}:"
+                   f"{last.strip()}")
+
+
+async def default_report():
+    logger = logging.getLogger("asyncio")
+    logger.addHandler(First())
+    logger.propagate = False
+    t = asyncio.create_task(fails("lost"))
+    await asyncio.sleep(0)
+    del t
+    log.append("freed")
+
+
+asyncio.run(default_report())
+logging.getLogger("asyncio").handlers.clear()
+show("test_default_handler_report")
+
+
 # test_callback_exception_goes_to_handler: an exception escaping a
 # callback goes to the handler with the handle; the later callbacks
 # still run; a handler that raises is itself reported and the loop goes
@@ -363,8 +442,6 @@ show("test_protocol_error_goes_to_handler")
 # test_handler_that_raises: a handler that raises is reported by the
 # default handler, "Unhandled error in exception handler" with the
 # handler's exception, and the loop goes on.
-import logging
-
 
 class Catch(logging.Handler):
     """The first line of the record, and the last of its traceback."""

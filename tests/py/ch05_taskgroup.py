@@ -247,7 +247,8 @@ show("test_taskgroup_create_task_when_finished_or_aborting")
 # names the coroutine, which C cannot.
 def on_orphan(loop, context):
     msg = re.sub(r" coro=<[^>]*>", "", context["message"])
-    log.append(f"report:{msg}:{context['exception']!r}@{now()}")
+    log.append(f"report:{msg}:{context['exception']!r}@{now()}:"
+               f"task={context['task'].get_name()}")
 
 
 orphans = []
