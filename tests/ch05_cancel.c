@@ -18,13 +18,16 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "future.h"
 #include "gather.h"
 #include "grade.h"
+#include "handler.h"
 #include "loop.h"
 #include "run.h"
 #include "task.h"
+#include "trace.h"
 #include "trail.h"
 #include "value.h"
 #include "wait.h"
@@ -442,6 +445,110 @@ START_TEST(test_task_keeps_the_cancelled_error_it_let_out)
 }
 END_TEST
 
+/* ch05_cancel.py, test_cancel_taken_by_the_awaited_task */
+static void *stubborn_inner(void *arg)
+{
+	(void)arg;
+	CL_TRY {
+		cl_sleep(10);
+	} CL_CATCH(e) {
+		note("inner:%s", R(e));
+		cl_exc_decref(e);
+	} CL_END_TRY;
+	return CL_INT(5);
+}
+
+static void *awaits_inner(void *arg)
+{
+	long r = (long)CL_TOINT(cl_await_task((struct cl_task *)arg));
+
+	note("outer-got=%ld", r);
+	return CL_INT(r + 1);
+}
+
+static void *taken_main(void *arg)
+{
+	struct cl_task *i = spawn(stubborn_inner, NULL);
+	struct cl_task *o = spawn(awaits_inner, i);
+	void *r;
+
+	(void)arg;
+	cl_sleep(0);
+	note("cancel=%s", tf(cl_task_cancel_msg(o, "down")));
+	r = cl_await_task(o);
+	note("result=%ld cancelled=%s cancelling=%d", (long)CL_TOINT(r),
+	     tf(cl_future_cancelled(cl_task_future(o))), cl_task_cancelling(o));
+	cl_task_decref(i);
+	cl_task_decref(o);
+	return NULL;
+}
+
+START_TEST(test_cancel_taken_by_the_awaited_task)
+{
+	run_on(CL_CLOCK_VIRTUAL, taken_main, NULL);
+	EXPECT_TRAIL("cancel=True inner:CancelledError('down') outer-got=5 "
+		     "result=6 cancelled=False cancelling=1");
+}
+END_TEST
+
+/* ch05_cancel.py, test_last_cancel_message_wins (the first message is
+ * freed: the sanitizers see a leak otherwise) */
+static void *twice_main(void *arg)
+{
+	struct cl_task *t = spawn(never, NULL);
+
+	(void)arg;
+	cl_task_cancel_msg(t, "first");
+	cl_task_cancel_msg(t, "second");
+	await_noting(t, "await", 0);
+	note("cancelling=%d", cl_task_cancelling(t));
+	cl_task_decref(t);
+	return NULL;
+}
+
+START_TEST(test_last_cancel_message_wins)
+{
+	run_on(CL_CLOCK_VIRTUAL, twice_main, NULL);
+	EXPECT_TRAIL("await:CancelledError('second') cancelling=2");
+}
+END_TEST
+
+/* ch05_cancel.py, test_cancel_replaces_the_exception_on_its_way (the
+ * ValueError replaced is dropped: the sanitizers see a leak otherwise) */
+static void *waits_on(void *arg)
+{
+	CL_TRY {
+		cl_await((struct cl_future *)arg);
+	} CL_CATCH(e) {
+		note("got:%s", R(e));
+		cl_raise(e);
+	} CL_END_TRY;
+	return NULL;
+}
+
+static void *replaced_main(void *arg)
+{
+	struct cl_future *f = new_future();
+	struct cl_task *t = spawn(waits_on, f);
+
+	(void)arg;
+	cl_sleep(0);
+	cl_future_set_exception(f, cl_exc_new(&cl_ValueError, "x"));
+	note("cancel=%s", tf(cl_task_cancel(t)));
+	await_noting(t, "await", 1);
+	cl_task_decref(t);
+	cl_future_decref(f);
+	return NULL;
+}
+
+START_TEST(test_cancel_replaces_the_exception_on_its_way)
+{
+	run_on(CL_CLOCK_VIRTUAL, replaced_main, NULL);
+	EXPECT_TRAIL("cancel=True got:CancelledError() "
+		     "await:CancelledError() cancelled=True");
+}
+END_TEST
+
 /* ---- 7. Shield, gather, wait, as_completed ---------------------------- */
 
 /* A coroutine that sleeps d seconds, then returns v (an int) or name, or
@@ -799,6 +906,240 @@ START_TEST(test_as_completed_order_and_timeout)
 }
 END_TEST
 
+/* ch05_cancel.py, test_failed_gather_cannot_be_cancelled */
+static void *failed_gather_main(void *arg)
+{
+	static const struct job ja = { NULL, 0, 1, 1 };
+	struct cl_task *a = spawn(job, (void *)&ja), *b = spawn(sleeper, "b");
+	struct cl_future *g;
+
+	(void)arg;
+	g = must(cl_gather(2, (struct cl_future *[]){ cl_task_future(a),
+		cl_task_future(b) }), "cl_gather");
+	CL_TRY {
+		cl_await(g);
+	} CL_CATCH(e) {
+		note("gather:%s", R(e));
+		cl_exc_decref(e);
+	} CL_END_TRY;
+	note("cancel=%s", tf(cl_future_cancel_msg(g, "stop")));
+	cl_sleep(0);
+	note("b.done=%s", tf(cl_task_done(b)));
+	cl_task_cancel(b);
+	await_noting(b, "await", 0);
+	cl_future_decref(g);
+	cl_task_decref(a);
+	cl_task_decref(b);
+	return NULL;
+}
+
+START_TEST(test_failed_gather_cannot_be_cancelled)
+{
+	run_on(CL_CLOCK_VIRTUAL, failed_gather_main, NULL);
+	EXPECT_TRAIL("gather:ValueError('bad') cancel=False b.done=False "
+		     "b:CancelledError() await:CancelledError()");
+}
+END_TEST
+
+/*
+ * ch05_cancel.py, test_combinators_retrieve_what_they_handle. The loop's
+ * exception handler notes each report: only the task nobody looked at.
+ * A shield's inner future is freed with the exception the shield
+ * retrieved; a gather's child with the one gather put in its results; a
+ * shield whose inner is cancelled makes no error of it in its callback.
+ */
+static void on_error(struct cl_loop *loop, const struct cl_exc_context *ctx,
+		     void *arg)
+{
+	(void)loop, (void)arg;
+	note("handler:%s:%s", ctx->message,
+	     ctx->exception != NULL ? R(ctx->exception) : "None");
+}
+
+static void *handled_main(void *arg)
+{
+	static const struct job jbad = { NULL, 0, 0, 1 };
+	struct cl_task *lost, *child, *c;
+	struct cl_future *f, *s, *g, *s2;
+	void **r;
+
+	(void)arg;
+	cl_loop_set_exception_handler(cl_get_running_loop(), on_error, NULL);
+	lost = spawn(job, (void *)&jbad);
+	f = new_future();
+	s = must(cl_shield(f), "cl_shield");
+	cl_future_cancel(s);
+	cl_future_set_exception(f, cl_exc_new(&cl_ValueError, "shielded"));
+	cl_sleep(0);
+	note("s.cancelled=%s", tf(cl_future_cancelled(s)));
+	child = spawn(job, (void *)&jbad);
+	g = must(cl_gather_ex(1, (struct cl_future *[]){ cl_task_future(child) },
+			      1), "cl_gather_ex");
+	r = cl_await(g);
+	note("gather=%s", R(r[0]));
+	c = spawn(sleeper, "c");
+	s2 = must(cl_shield(cl_task_future(c)), "cl_shield");
+	cl_sleep(0);
+	cl_task_cancel(c);
+	CL_TRY {
+		cl_await(s2);
+	} CL_CATCH(e) {
+		note("shield:%s", R(e));
+		cl_exc_decref(e);
+	} CL_END_TRY;
+	cl_task_decref(lost);
+	cl_future_decref(f);
+	cl_future_decref(s);
+	cl_future_decref(g);
+	cl_task_decref(child);
+	cl_task_decref(c);
+	cl_future_decref(s2);
+	note("freed");
+	return NULL;
+}
+
+START_TEST(test_combinators_retrieve_what_they_handle)
+{
+	run_on(CL_CLOCK_VIRTUAL, handled_main, NULL);
+	EXPECT_TRAIL("s.cancelled=True gather=ValueError('bad') "
+		     "c:CancelledError() shield:CancelledError() "
+		     "handler:Task exception was never retrieved:"
+		     "ValueError('bad') freed");
+}
+END_TEST
+
+/*
+ * ch05_cancel.py, test_as_completed_next_cancelled. Times in tenths of
+ * a second. The futures that complete while nobody is in next() are
+ * queued with no getter to wake: a getter left behind, freed, would be
+ * woken instead (the sanitizers see the use after free).
+ */
+static double ac_t0;
+
+static long tenths(void)
+{
+	return (long)((now() - ac_t0) * 10 + 0.5);
+}
+
+static void *ac_consumer(void *arg)
+{
+	struct cl_future **fs = arg, *f;
+	struct cl_as_completed *ac;
+
+	ac_t0 = now();
+	ac = cl_as_completed_new(5, fs, -1);
+	if (ac == NULL)
+		cl_raise(cl_exc_new(&cl_RuntimeError, "cl_as_completed_new"));
+	CL_TRY {
+		cl_as_completed_next(ac);
+	} CL_CATCH(e) {
+		note("next:%s@%ld", R(e), tenths());
+		cl_exc_decref(e);
+	} CL_END_TRY;
+	cl_sleep(0.3);
+	note("slept@%ld", tenths());
+	for (int i = 0; i < 3; i++) {
+		f = cl_as_completed_next(ac);
+		note("%s@%ld", (const char *)cl_future_result(f), tenths());
+	}
+	cl_sleep(0.3);
+	note("slept@%ld", tenths());
+	while ((f = cl_as_completed_next(ac)) != NULL)
+		note("%s@%ld", (const char *)cl_future_result(f), tenths());
+	note("end");
+	cl_as_completed_free(ac);
+	return NULL;
+}
+
+static void *ac_cancel_main(void *arg)
+{
+	static const struct job js[5] = { { "a", 0, 0.1, 0 },
+					  { "b", 0, 0.2, 0 },
+					  { "c", 0, 0.4, 0 },
+					  { "d", 0, 0.6, 0 },
+					  { "e", 0, 0.8, 0 } };
+	struct cl_task *t[5], *c;
+	struct cl_future *fs[5];
+
+	(void)arg;
+	for (int i = 0; i < 5; i++) {
+		t[i] = spawn(job, (void *)&js[i]);
+		fs[i] = cl_task_future(t[i]);
+	}
+	c = spawn(ac_consumer, fs);
+	cl_sleep(0);
+	cl_task_cancel(c);
+	cl_await_task(c);
+	cl_await_task(t[4]);
+	cl_task_decref(c);
+	for (int i = 0; i < 5; i++)
+		cl_task_decref(t[i]);
+	return NULL;
+}
+
+START_TEST(test_as_completed_next_cancelled)
+{
+	run_on(CL_CLOCK_VIRTUAL, ac_cancel_main, NULL);
+	EXPECT_TRAIL("next:CancelledError()@0 slept@3 a@3 b@3 c@4 slept@7 d@7 "
+		     "end");
+}
+END_TEST
+
+/*
+ * The timer of a wait is cancelled by the done callback that ends the
+ * wait, before the waiting task is woken (tasks.py _on_completion:
+ * timeout_handle.cancel(), then waiter.set_result). CPython has no
+ * trace to show it: the tracer's order of "timer.cancel" and main's
+ * "wake" does, each event noted with its time in seconds. Task 1 is
+ * main, task 2 the child, done at 1 s; the timeout is 5 s.
+ */
+static void *traced_wait_main(void *arg)
+{
+	static const struct job jc = { "c", 0, 1, 0 };
+	struct cl_task *c = spawn(job, (void *)&jc);
+	struct cl_future *fs[1] = { cl_task_future(c) };
+
+	(void)arg;
+	note("done=%zu", cl_wait(1, fs, CL_ALL_COMPLETED, 5));
+	cl_task_decref(c);
+	return NULL;
+}
+
+START_TEST(test_wait_cancels_its_timer_before_the_wake)
+{
+	char path[] = "/tmp/corolab-ch05w-XXXXXX", line[512];
+	int fd = mkstemp(path);
+	FILE *f;
+
+	CL_EXPECT(fd >= 0, "mkstemp: %s", strerror(errno));
+	close(fd);
+	CL_EXPECT_INT(cl_trace_open(path), 0);
+	run_on(CL_CLOCK_VIRTUAL, traced_wait_main, NULL);
+	cl_trace_close();
+	f = fopen(path, "r");
+	CL_EXPECT(f != NULL, "cannot read the trace back");
+	while (fgets(line, sizeof line, f) != NULL) {
+		long us;
+		char name[16], rest[256];
+
+		if (line[0] == '#' ||
+		    sscanf(line, "%*d %ld %*d %15s %255[^\n]", &us, name,
+			   rest) != 3)
+			continue;
+		if (strcmp(name, "timer.cancel") == 0 ||
+		    ((strcmp(name, "wake") == 0 ||
+		      strcmp(name, "step.begin") == 0) &&
+		     strncmp(rest, "task=1 ", 7) == 0))
+			note("%g:%s:%.*s", us / 1e6, name,
+			     (int)strcspn(rest, " "), rest);
+	}
+	fclose(f);
+	unlink(path);
+	EXPECT_TRAIL("done=1 0:wake:task=1 0:step.begin:task=1 "
+		     "1:timer.cancel:timer=1 1:wake:task=1 1:step.begin:task=1");
+}
+END_TEST
+
 static void add_cancel_tests(void)
 {
 	cl_test(test_cancel_msg_reaches_the_await, 2, SEC_CANCEL);
@@ -810,12 +1151,19 @@ static void add_cancel_tests(void)
 		SEC_CANCEL);
 	cl_test(test_future_cancel_msg, 2, SEC_CANCEL);
 	cl_test(test_task_keeps_the_cancelled_error_it_let_out, 2, SEC_CANCEL);
+	cl_test(test_cancel_taken_by_the_awaited_task, 2, SEC_CANCEL);
+	cl_test(test_last_cancel_message_wins, 1, SEC_CANCEL);
+	cl_test(test_cancel_replaces_the_exception_on_its_way, 2, SEC_CANCEL);
 	cl_test(test_shield_protects_the_inner_task, 3, SEC_COMBINE);
 	cl_test(test_shield_follows_the_inner_outcome, 2, SEC_COMBINE);
 	cl_test(test_gather_return_exceptions, 3, SEC_COMBINE);
 	cl_test(test_cancel_gather_cancels_children, 2, SEC_COMBINE);
 	cl_test(test_wait_return_when, 3, SEC_COMBINE);
 	cl_test(test_as_completed_order_and_timeout, 3, SEC_COMBINE);
+	cl_test(test_failed_gather_cannot_be_cancelled, 2, SEC_COMBINE);
+	cl_test(test_combinators_retrieve_what_they_handle, 2, SEC_COMBINE);
+	cl_test(test_as_completed_next_cancelled, 2, SEC_COMBINE);
+	cl_test(test_wait_cancels_its_timer_before_the_wake, 1, SEC_COMBINE);
 }
 
 CL_CHAPTER(5, "05-exceptions", "exceptions", add_cancel_tests)

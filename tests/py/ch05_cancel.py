@@ -259,6 +259,82 @@ asyncio.run(own_main())
 show("test_task_keeps_the_cancelled_error_it_let_out")
 
 
+# test_cancel_taken_by_the_awaited_task: the task awaited accepts the
+# cancel, so the one awaiting it has no cancel pending: when the inner one
+# catches it and returns, the outer one gets that result.
+async def stubborn_inner():
+    try:
+        await asyncio.sleep(10)
+    except asyncio.CancelledError as e:
+        log.append(f"inner:{e!r}")
+    return 5
+
+
+async def awaits_inner(t):
+    r = await t
+    log.append(f"outer-got={r}")
+    return r + 1
+
+
+async def taken_main():
+    i = asyncio.create_task(stubborn_inner())
+    o = asyncio.create_task(awaits_inner(i))
+    await asyncio.sleep(0)
+    log.append(f"cancel={o.cancel('down')}")
+    r = await o
+    log.append(f"result={r} cancelled={o.cancelled()} "
+               f"cancelling={o.cancelling()}")
+
+
+asyncio.run(taken_main())
+show("test_cancel_taken_by_the_awaited_task")
+
+
+# test_last_cancel_message_wins: two cancels before the first step: both
+# count, and the CancelledError carries the last message.
+async def twice_main():
+    t = asyncio.create_task(never())
+    t.cancel("first")
+    t.cancel("second")
+    try:
+        await t
+    except asyncio.CancelledError as e:
+        log.append(f"await:{e!r}")
+    log.append(f"cancelling={t.cancelling()}")
+
+
+asyncio.run(twice_main())
+show("test_last_cancel_message_wins")
+
+
+# test_cancel_replaces_the_exception_on_its_way: the future the task
+# waits on failed, and its wake-up is queued, when the cancel comes: the
+# future refuses it, and the task gets a CancelledError() instead of the
+# ValueError.
+async def waits_on(f):
+    try:
+        await f
+    except BaseException as e:
+        log.append(f"got:{e!r}")
+        raise
+
+
+async def replaced_main():
+    f = asyncio.get_running_loop().create_future()
+    t = asyncio.create_task(waits_on(f))
+    await asyncio.sleep(0)
+    f.set_exception(ValueError("x"))
+    log.append(f"cancel={t.cancel()}")
+    try:
+        await t
+    except asyncio.CancelledError as e:
+        log.append(f"await:{e!r} cancelled={t.cancelled()}")
+
+
+asyncio.run(replaced_main())
+show("test_cancel_replaces_the_exception_on_its_way")
+
+
 # ---- 7. Shield, gather, wait, as_completed ----
 
 # test_shield_protects_the_inner_task: cancelling the task that awaits a
@@ -425,3 +501,109 @@ async def as_completed_main():
 
 asyncio.run(as_completed_main())
 show("test_as_completed_order_and_timeout")
+
+
+# test_failed_gather_cannot_be_cancelled: without return_exceptions the
+# gather fails at the first exception and is done: cancelling it returns
+# False and leaves the children still running alone.
+async def failed_gather_main():
+    a = asyncio.create_task(bad(1))
+    b = asyncio.create_task(sleeper("b"))
+    g = asyncio.gather(a, b)
+    try:
+        await g
+    except ValueError as e:
+        log.append(f"gather:{e!r}")
+    log.append(f"cancel={g.cancel('stop')}")
+    await asyncio.sleep(0)
+    log.append(f"b.done={b.done()}")
+    b.cancel()
+    try:
+        await b
+    except asyncio.CancelledError as e:
+        log.append(f"await:{e!r}")
+
+
+asyncio.run(failed_gather_main())
+show("test_failed_gather_cannot_be_cancelled")
+
+
+# test_combinators_retrieve_what_they_handle: an exception a shield or a
+# gather took care of is retrieved, so freeing its future reports
+# nothing: the inner future of a shield cancelled in the same iteration
+# (both done callbacks queued), a child of a gather with
+# return_exceptions. A cancelled inner cancels the shield quietly. Only
+# the task nobody looked at is reported to the handler.
+def on_error(loop, context):
+    log.append(f"handler:{context['message']}:{context.get('exception')!r}")
+
+
+async def handled_main():
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(on_error)
+    lost = asyncio.create_task(bad(0))
+    f = loop.create_future()
+    s = asyncio.shield(f)
+    s.cancel()
+    f.set_exception(ValueError("shielded"))
+    await asyncio.sleep(0)
+    log.append(f"s.cancelled={s.cancelled()}")
+    g = asyncio.gather(asyncio.create_task(bad(0)), return_exceptions=True)
+    log.append(f"gather={(await g)[0]!r}")
+    c = asyncio.create_task(sleeper("c"))
+    s2 = asyncio.shield(c)
+    await asyncio.sleep(0)
+    c.cancel()
+    try:
+        await s2
+    except asyncio.CancelledError as e:
+        log.append(f"shield:{e!r}")
+    del lost, f, s, g, c, s2
+    log.append("freed")
+
+
+asyncio.run(handled_main())
+show("test_combinators_retrieve_what_they_handle")
+
+
+# test_as_completed_next_cancelled: a next() cancelled while it waits
+# raises CancelledError and uses up its turn; the futures that complete
+# meanwhile, or while nobody is in next(), wait in the queue for the
+# next ones; n futures give n turns, the cancelled one among them (e is
+# never taken). Times in tenths of a second.
+async def ac_consumer(fs):
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+
+    def at():
+        return round((loop.time() - t0) * 10)
+
+    it = asyncio.as_completed(fs)
+    try:
+        await next(it)
+    except asyncio.CancelledError as e:
+        log.append(f"next:{e!r}@{at()}")
+    await asyncio.sleep(0.3)
+    log.append(f"slept@{at()}")
+    for _ in range(3):
+        log.append(f"{await next(it)}@{at()}")
+    await asyncio.sleep(0.3)
+    log.append(f"slept@{at()}")
+    for c in it:
+        log.append(f"{await c}@{at()}")
+    log.append("end")
+
+
+async def ac_cancel_main():
+    fs = [asyncio.create_task(ok(n, d))
+          for n, d in (("a", 0.1), ("b", 0.2), ("c", 0.4), ("d", 0.6),
+                       ("e", 0.8))]
+    c = asyncio.create_task(ac_consumer(fs))
+    await asyncio.sleep(0)
+    c.cancel()
+    await c
+    await fs[4]
+
+
+asyncio.run(ac_cancel_main())
+show("test_as_completed_next_cancelled")
