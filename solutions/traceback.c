@@ -107,8 +107,6 @@ static size_t cl__repr(const struct cl_exc *e, char *buf, size_t size,
 	// LAB ch05: "ValueError()" without args, "ValueError('x')" with one (quoted
 	// LAB ch05: by cl__quote), a group "ExceptionGroup('eg', [m1, m2])". Mirrors
 	// LAB ch05: Objects/exceptions.c BaseException_repr; read section 4.
-	// HINT1 ch05: has_args tells ValueError() from ValueError(''): the message
-	// HINT1 ch05: is empty in both. A group's members are reprs too: recurse.
 	at += (size_t)snprintf(buf + at, at < size ? size - at : 0, "%s(",
 			       cl_exc_name(e));
 	if (e->has_args)

@@ -403,6 +403,17 @@ static void transform(struct file *f, const char *src, const char *path)
 			continue;
 		}
 		if (state == CONTRACT || state == HINTS) {
+			if (level == 0) {
+				/* Listed all the same, with no levels: a TODO
+				 * written from its contract alone. */
+				char key[NAME_LEN + 96];
+				snprintf(key, sizeof key, "ch%02d %s %.63s 0\n",
+					 region_ch, todo_name, f->name);
+				puts_(&f->hints, key);
+				puts_(&out, "\n");
+				puts_(&out, indent);
+				puts_(&out, " * No hints: the contract is all.");
+			}
 			if (level > 0) {
 				char more[NAME_LEN + 80];
 				snprintf(more, sizeof more,
@@ -825,15 +836,27 @@ static int cmd_hint(const char *lab, const char *chs, const char *want)
 		printf("chapter %02d's TODOs (make hint CH=%d TODO=name):\n",
 		       ch, ch);
 		for (int i = 0; i < n; i++)
-			printf("  %-24s %-16s %d of %d hint%s taken\n",
-			       names[i], where[i], taken(log, ch, names[i]),
-			       levels[i], levels[i] == 1 ? "" : "s");
+			if (levels[i] == 0)
+				printf("  %-24s %-16s no hints: the contract "
+				       "is all\n", names[i], where[i]);
+			else
+				printf("  %-24s %-16s %d of %d hint%s taken\n",
+				       names[i], where[i],
+				       taken(log, ch, names[i]), levels[i],
+				       levels[i] == 1 ? "" : "s");
 		rc = want != NULL;
 		goto out;
 	}
 
 	/* Levels 1 to next: the ones seen again, then the new one. */
 	int most = levels[found], seen = taken(log, ch, want);
+	if (most == 0) {
+		printf("ch%02d %s (%s) has no hints: its TODO comment states "
+		       "the whole contract,\nand the chapter's section "
+		       "explains the rest. This one is yours alone.\n", ch,
+		       want, where[found]);
+		goto out;
+	}
 	int next = seen < most ? seen + 1 : most;
 	for (p = hints; *p; p = next_line(p)) {
 		at = 0;
