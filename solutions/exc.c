@@ -232,8 +232,17 @@ void cl__catch_end(struct cl_try **pt)
 {
 	struct cl_try *t = *pt;
 
-	if (cl__head == t)
-		cl__head = t->prev;
+	if (cl__head != t) {
+		/* A CL_TRY inside the block was left by return, goto or
+		 * break: its handler points into a dead frame, and the next
+		 * raise would jump there. Stop now, saying why. */
+		fflush(stdout);
+		fprintf(stderr, "corolab: a CL_CATCH block ended with a CL_TRY "
+				"inside it still open: a CL_TRY block was left "
+				"by return, goto or break (exc.h, rule 1)\n");
+		abort();
+	}
+	cl__head = t->prev;
 	cl_exc_decref(t->handled);
 	t->handled = NULL;
 }
