@@ -13,10 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cancel.h"
 #include "future.h"
 #include "gen.h"
 #include "lines.h"
-#include "cancel.h"
 #include "task.h"
 #include "trace.h"
 
@@ -204,12 +204,12 @@ static int cl__future_queue(struct cl_future *f, const struct cl__done_cb *cb)
 
 	/* A task waits on f: its wake-up will throw f's exception in,
 	 * which retrieves it (Task.__wakeup calls future.result()). */
-	if (cb->wakes)
+	if (cb->wakes) {
 		f->log_tb = 0;
-	if (cb->wakes)
 		seq = CL_TRACE("wake", "task=%lu by=%s via=fut:%lu", cb->wakes,
 			       cl__src_str(by, cl__loop_waker(f->loop)),
 			       f->id);
+	}
 	if (cl__loop_call_soon_done(f->loop, cb->fn, f, cb->arg, cb->arg_ref,
 				    seq) == NULL)
 		return -errno;
@@ -325,6 +325,17 @@ int cl_future_cancel(struct cl_future *f)
 	return cl_future_cancel_msg(f, NULL);
 }
 
+/* raise f's exception at site, with the traceback it had when set. */
+static void cl__future_raise_at(struct cl_future *f, struct cl_exc *e,
+				const struct cl_site *site)
+{
+	if (e == f->exc) {
+		cl__tb_decref(e->tb);
+		e->tb = cl__tb_incref(f->exc_tb);
+	}
+	cl__raise_at(e, site);
+}
+
 void *cl_future_result(struct cl_future *f)
 {
 	switch (f->state) {
@@ -338,19 +349,8 @@ void *cl_future_result(struct cl_future *f)
 	}
 	f->log_tb = 0;
 	if (f->exc != NULL)
-		cl_raise(cl_exc_incref(f->exc));
+		cl__future_raise_at(f, cl_exc_incref(f->exc), CL_HERE);
 	return f->result;
-}
-
-/* raise f's exception at site, with the traceback it had when set. */
-static void cl__future_raise_at(struct cl_future *f, struct cl_exc *e,
-				const struct cl_site *site)
-{
-	if (e == f->exc) {
-		cl__tb_decref(e->tb);
-		e->tb = cl__tb_incref(f->exc_tb);
-	}
-	cl__raise_at(e, site);
 }
 
 struct cl_exc *cl_future_exception(struct cl_future *f)

@@ -124,13 +124,17 @@ static void cl__emit(struct cl__pctx *c, char margin, const char *text)
 	}
 }
 
+/* Seen already, or one too many to follow: a chain longer than seen[]
+ * is printed up to there (Python's has no bound, but cuts cycles the
+ * same way). */
 static int cl__seen(struct cl__pctx *c, const struct cl_exc *e)
 {
 	for (size_t i = 0; i < c->nseen; i++)
 		if (c->seen[i] == e)
 			return 1;
-	if (c->nseen < sizeof c->seen / sizeof c->seen[0])
-		c->seen[c->nseen++] = e;
+	if (c->nseen == sizeof c->seen / sizeof c->seen[0])
+		return 1;
+	c->seen[c->nseen++] = e;
 	return 0;
 }
 

@@ -234,12 +234,15 @@ void cl__catch_end(struct cl_try **pt)
 
 	if (cl__head != t) {
 		/* A CL_TRY inside the block was left by return, goto or
-		 * break: its handler points into a dead frame, and the next
-		 * raise would jump there. Stop now, saying why. */
+		 * break, or the chain is another coroutine's: either way a
+		 * handler points into a dead frame, and the next raise would
+		 * jump there. Stop now, saying why. */
 		fflush(stdout);
-		fprintf(stderr, "corolab: a CL_CATCH block ended with a CL_TRY "
-				"inside it still open: a CL_TRY block was left "
-				"by return, goto or break (exc.h, rule 1)\n");
+		fprintf(stderr, "corolab: a CL_CATCH block ended with another "
+				"handler on top of its own: a CL_TRY block was "
+				"left by return, goto or break (exc.h, rule 1), "
+				"or the chain was not switched with the stack "
+				"(rule 4)\n");
 		abort();
 	}
 	cl__head = t->prev;
