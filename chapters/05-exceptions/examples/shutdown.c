@@ -45,6 +45,24 @@ static void cleanup(const struct worker *w)
 	printf("  %.1f s: %s clean\n", now(), w->name);
 }
 
+/*
+ * The cleanup, then e raised again: "finally: cleanup()". e is this
+ * function's reference (exc.h, rule 3), so an exception that escapes
+ * the cleanup must drop it on its way: Python's reference counting does
+ * that by itself, C's catch block has to say it. The new exception
+ * keeps e anyway, as its __context__.
+ */
+static void cleanup_then_raise(const struct worker *w, struct cl_exc *e)
+{
+	CL_TRY {
+		cleanup(w);
+	} CL_CATCH(failed) {
+		cl_exc_decref(e);
+		cl_raise(failed);
+	} CL_END_TRY;
+	cl_raise(e);
+}
+
 static void *worker(void *arg)
 {
 	const struct worker *w = arg;
@@ -59,8 +77,7 @@ static void *worker(void *arg)
 	} CL_CATCH(e) {
 		printf("  %.1f s: %s cancelled (%s) after %d requests\n",
 		       now(), w->name, cl_exc_message(e), served);
-		cleanup(w); /* a raise here chains e as its __context__ */
-		cl_raise(e);
+		cleanup_then_raise(w, e);
 	} CL_END_TRY;
 	return NULL;
 }
