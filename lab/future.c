@@ -392,13 +392,9 @@ void *cl__await_at(struct cl_future *f, const struct cl_site *site)
 					"cl_await outside a task"), site);
 	if (f->state == CL_FUTURE_PENDING) {
 		cl__yield_exc(f, &e);
-		if (e != NULL) {
-			/* The task's wake-up threw in what f ended with (or
-			 * a cancellation): that is a retrieval too. */
-			if (e == f->exc)
-				f->log_tb = 0;
+		if (e != NULL) /* what f ended with, or a cancellation; its
+				  queued wake-up retrieved it already */
 			cl__future_raise_at(f, e, site);
-		}
 		if (f->state == CL_FUTURE_PENDING)
 			cl__raise_at(cl_exc_new(&cl_RuntimeError,
 						"await wasn't used with "
