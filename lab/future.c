@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cancel.h"
+#include "ctxvar.h"
 #include "future.h"
 #include "gen.h"
 #include "lines.h"
@@ -45,6 +46,7 @@ void cl__future_init(struct cl_future *f, struct cl_loop *loop,
 	f->cbs = &f->cb0;
 	f->ncbs = 0;
 	f->cbs_cap = 1;
+	f->ctx = NULL;
 }
 
 /* Dropped plain futures, for the next cl_future_new (loop.h). */
@@ -75,6 +77,7 @@ struct cl_future *cl_future_new(struct cl_loop *loop)
 /* Drop one registration without queuing it. */
 static void cl__done_cb_drop(const struct cl__done_cb *cb)
 {
+	cl_context_decref(cb->ctx);
 	if (cb->arg_ref)
 		cl_future_decref(cb->arg);
 }
@@ -144,6 +147,8 @@ void cl__future_fini(struct cl_future *f)
 	f->cancel_msg = NULL;
 	cl_exc_decref(f->cancelled_exc);
 	f->cancelled_exc = NULL;
+	cl_context_decref(f->ctx);
+	f->ctx = NULL;
 }
 
 struct cl_future *cl_future_incref(struct cl_future *f)
@@ -199,6 +204,7 @@ static void cl__future_trace_done(struct cl_future *f)
  */
 static int cl__future_queue(struct cl_future *f, const struct cl__done_cb *cb)
 {
+	struct cl_handle *h;
 	char by[32];
 	long seq = 0;
 
@@ -210,9 +216,11 @@ static int cl__future_queue(struct cl_future *f, const struct cl__done_cb *cb)
 			       cl__src_str(by, cl__loop_waker(f->loop)),
 			       f->id);
 	}
-	if (cl__loop_call_soon_done(f->loop, cb->fn, f, cb->arg, cb->arg_ref,
-				    seq) == NULL)
+	h = cl__loop_call_soon_done(f->loop, cb->fn, f, cb->arg, cb->arg_ref,
+				    seq);
+	if (h == NULL)
 		return -errno;
+	h->ctx = cb->ctx; /* the handle takes the reference over */
 	return 0;
 }
 
@@ -259,18 +267,41 @@ static int cl__future_add(struct cl_future *f, const struct cl__done_cb *cb)
 int cl_future_add_done_callback(struct cl_future *f, cl_done_callback fn,
 				void *arg)
 {
-	struct cl__done_cb cb = { .fn = fn, .arg = arg };
-
-	return cl__future_add(f, &cb);
+	return cl_future_add_done_callback_ctx(f, fn, arg, NULL);
 }
 
+/* fut.add_done_callback(fn, context=ctx): the registration holds a
+ * reference to the context, a copy of the current one if ctx is NULL. */
+int cl_future_add_done_callback_ctx(struct cl_future *f, cl_done_callback fn,
+				    void *arg, struct cl_context *ctx)
+{
+	struct cl__done_cb cb = { .fn = fn, .arg = arg };
+	int err;
+
+	cb.ctx = ctx != NULL ? cl_context_incref(ctx) : cl_copy_context();
+	if (cb.ctx == NULL)
+		return -ENOMEM;
+	err = cl__future_add(f, &cb);
+	if (err < 0)
+		cl_context_decref(cb.ctx);
+	return err;
+}
+
+/* A waiter's wake-up runs in the waiter's context: a task's, as
+ * Task.__step registers self.__wakeup with context=self._context. */
 int cl__future_add_waiter(struct cl_future *f, cl_done_callback fn,
 			  struct cl_future *waiter, unsigned long wakes)
 {
 	struct cl__done_cb cb = { .fn = fn, .arg = waiter, .arg_ref = 1,
 				  .wakes = wakes };
+	int err;
 
-	return cl__future_add(f, &cb);
+	if (waiter->ctx != NULL)
+		cb.ctx = cl_context_incref(waiter->ctx);
+	err = cl__future_add(f, &cb);
+	if (err < 0)
+		cl_context_decref(cb.ctx);
+	return err;
 }
 
 size_t cl_future_remove_done_callback(struct cl_future *f,
@@ -283,6 +314,7 @@ size_t cl_future_remove_done_callback(struct cl_future *f,
 	for (size_t i = 0; i < f->ncbs; i++) {
 		if (f->cbs[i].fn == fn && f->cbs[i].arg == arg) {
 			refs += f->cbs[i].arg_ref;
+			cl_context_decref(f->cbs[i].ctx);
 			removed++;
 			continue;
 		}

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ctxvar.h"
 #include "future.h"
 #include "handler.h"
 #include "lines.h"
@@ -156,6 +157,23 @@ static struct cl_handle *cl__handle_new(struct cl_loop *loop)
 	memset(h, 0, offsetof(struct cl_handle, loop));
 	h->refcnt = 1;
 	h->src = cl__loop_waker(loop);
+	if (cl__trace_enabled) /* cause lives on the second line */
+		h->cause = 0;
+	return h;
+}
+
+/* The context a callback runs in (chapter 06): ctx, or a copy of the
+ * current one, as events.Handle takes with copy_context(). Free h and
+ * return NULL when memory runs out. */
+static struct cl_handle *cl__handle_ctx(struct cl_handle *h,
+					struct cl_context *ctx)
+{
+	h->ctx = ctx != NULL ? cl_context_incref(ctx) : cl_copy_context();
+	if (h->ctx == NULL) {
+		cl_handle_decref(h);
+		errno = ENOMEM;
+		return NULL;
+	}
 	return h;
 }
 
@@ -169,6 +187,8 @@ void cl_handle_decref(struct cl_handle *h)
 {
 	if (h == NULL || --h->refcnt > 0)
 		return;
+	if (h->ctx != NULL)
+		cl_context_decref(h->ctx);
 	cl_future_decref(h->fut);
 	if (h->arg_ref)
 		cl_future_decref(h->arg);
@@ -239,12 +259,20 @@ static struct cl_handle *cl__loop_queue(struct cl_loop *loop,
 struct cl_handle *cl_loop_call_soon(struct cl_loop *loop, cl_callback fn,
 				    void *arg)
 {
+	return cl_loop_call_soon_ctx(loop, fn, arg, NULL);
+}
+
+struct cl_handle *cl_loop_call_soon_ctx(struct cl_loop *loop, cl_callback fn,
+					void *arg, struct cl_context *ctx)
+{
 	struct cl_handle *h = cl__handle_new(loop);
 
 	if (h == NULL)
 		return NULL;
 	h->fn = fn;
 	h->arg = arg;
+	if (cl__handle_ctx(h, ctx) == NULL)
+		return NULL;
 	return cl__loop_queue(loop, h);
 }
 
@@ -286,7 +314,8 @@ struct cl_handle *cl__loop_call_soon_done(struct cl_loop *loop,
 	h->done_fn = done_fn;
 	h->fut = cl_future_incref(fut);
 	h->arg = arg;
-	h->cause = cause;
+	if (cause != 0)
+		h->cause = cause;
 	/* Take over arg's reference only once nothing can fail: on failure
 	 * the caller still owns it. */
 	h = cl__loop_queue(loop, h);
@@ -307,7 +336,7 @@ static uint64_t cl__us(double s)
 
 static struct cl_handle *cl__loop_call_at_us(struct cl_loop *loop,
 					     uint64_t when, cl_callback fn,
-					     void *arg)
+					     void *arg, struct cl_context *ctx)
 {
 	struct cl_handle *h = cl__handle_new(loop);
 	int err;
@@ -316,6 +345,8 @@ static struct cl_handle *cl__loop_call_at_us(struct cl_loop *loop,
 		return NULL;
 	h->fn = fn;
 	h->arg = arg;
+	if (cl__handle_ctx(h, ctx) == NULL)
+		return NULL;
 	h->is_timer = 1;
 	h->loop = loop;
 	h->timer = ++loop->last_timer_id;
@@ -337,14 +368,29 @@ static struct cl_handle *cl__loop_call_at_us(struct cl_loop *loop,
 struct cl_handle *cl_loop_call_at(struct cl_loop *loop, double when,
 				  cl_callback fn, void *arg)
 {
-	return cl__loop_call_at_us(loop, cl__us(when), fn, arg);
+	return cl__loop_call_at_us(loop, cl__us(when), fn, arg, NULL);
 }
 
 struct cl_handle *cl_loop_call_later(struct cl_loop *loop, double delay,
 				     cl_callback fn, void *arg)
 {
 	return cl__loop_call_at_us(loop, cl_loop_time_us(loop) + cl__us(delay),
-				   fn, arg);
+				   fn, arg, NULL);
+}
+
+struct cl_handle *cl_loop_call_at_ctx(struct cl_loop *loop, double when,
+				      cl_callback fn, void *arg,
+				      struct cl_context *ctx)
+{
+	return cl__loop_call_at_us(loop, cl__us(when), fn, arg, ctx);
+}
+
+struct cl_handle *cl_loop_call_later_ctx(struct cl_loop *loop, double delay,
+					 cl_callback fn, void *arg,
+					 struct cl_context *ctx)
+{
+	return cl__loop_call_at_us(loop, cl_loop_time_us(loop) + cl__us(delay),
+				   fn, arg, ctx);
 }
 
 /* Take a timer off the heap for good (it is cancelled, or the loop is
@@ -415,6 +461,19 @@ static void cl__trace_cb(const struct cl_handle *h)
 		 cl__src_str(by, h->src));
 }
 
+/*
+ * Run the callback in its context (Handle._run: self._context.run):
+ * the context entered, and noted in loop->cur_ctx to be left after it,
+ * by a raise too. A context entered already cannot be entered again:
+ * that is the callback's RuntimeError, as Context.run's is in Python.
+ */
+static void cl__loop_enter(struct cl_loop *loop, struct cl_context *ctx)
+{
+	if (cl__context_enter(ctx) < 0)
+		cl_raise(cl__context_busy_error(ctx));
+	loop->cur_ctx = ctx;
+}
+
 static void cl__loop_run_ready(struct cl_loop *loop, size_t n)
 {
 	volatile size_t left = n;
@@ -432,10 +491,16 @@ static void cl__loop_run_ready(struct cl_loop *loop, size_t n)
 					loop->cur_handle = h;
 					if (cl__trace_enabled && h->cause == 0)
 						cl__trace_cb(h);
+					if (h->ctx != NULL)
+						cl__loop_enter(loop, h->ctx);
 					if (h->fut != NULL)
 						h->done_fn(h->fut, h->arg);
 					else
 						h->fn(h->arg);
+					if (loop->cur_ctx != NULL) {
+						cl__context_leave(loop->cur_ctx);
+						loop->cur_ctx = NULL;
+					}
 					loop->cur_handle = NULL;
 				}
 				cl_handle_decref(h);
@@ -446,6 +511,10 @@ static void cl__loop_run_ready(struct cl_loop *loop, size_t n)
 				h->fut == NULL ? cl__raise_hook(h->fn) : NULL;
 
 			loop->cur_handle = NULL;
+			if (loop->cur_ctx != NULL) {
+				cl__context_exit(loop->cur_ctx);
+				loop->cur_ctx = NULL;
+			}
 			if (hook != NULL) {
 				hook(h->arg, e);
 			} else {
@@ -589,4 +658,5 @@ void cl_loop_free(struct cl_loop *loop)
 	free(loop);
 	cl__spare_free_all(&cl__spare_handles);
 	cl__future_free_spares();
+	cl__context_free_spares();
 }

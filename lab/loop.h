@@ -109,10 +109,15 @@ struct cl_handle {
 	void *arg;
 
 	struct cl_src src;	/* who queued it (for timers: the timer) */
-	long cause;		/* trace seq of the wake that queued it */
+	struct cl_context *ctx; /* run fn in it (a reference); NULL: in
+				   whatever is current (the loop's own
+				   callbacks, and a task's step, which
+				   enters the task's context itself) */
 
-	/* Timers only (is_timer): the second line. */
+	/* The second line: timers (is_timer), and the trace. */
 	_Alignas(CL_LINE) struct cl_loop *loop;
+	long cause;		  /* trace seq of the wake that queued it;
+				     kept only while tracing */
 	struct cl_heap_node node; /* deadline and tie-break */
 	unsigned long timer;	  /* timer:N in the trace */
 };
@@ -164,6 +169,8 @@ struct cl_loop {
 	int running;  /* inside cl_loop_run_until_complete */
 	int stopping; /* cl_loop_stop was called: end this iteration */
 	struct cl_handle *cur_handle; /* the callback running now */
+	struct cl_context *cur_ctx;   /* the context it was entered in, if
+					 any (chapter 06) */
 
 	/* The task whose step is running, NULL between steps. task.c. */
 	struct cl_task *cur_task;
@@ -223,6 +230,24 @@ struct cl_handle *cl_loop_call_at(struct cl_loop *loop, double when,
 				  cl_callback fn, void *arg);
 struct cl_handle *cl_loop_call_later(struct cl_loop *loop, double delay,
 				     cl_callback fn, void *arg);
+
+/*
+ * Chapter 06: each callback runs in a context (ctxvar.h). The calls
+ * above take a copy of the current context, as Handle does when it is
+ * given none; these run fn in ctx itself (the context= argument of
+ * call_soon, call_later and call_at), so what fn sets stays in ctx.
+ * The handle holds a reference to ctx. ctx NULL is the same as the
+ * calls above.
+ */
+struct cl_context;
+struct cl_handle *cl_loop_call_soon_ctx(struct cl_loop *loop, cl_callback fn,
+					void *arg, struct cl_context *ctx);
+struct cl_handle *cl_loop_call_at_ctx(struct cl_loop *loop, double when,
+				      cl_callback fn, void *arg,
+				      struct cl_context *ctx);
+struct cl_handle *cl_loop_call_later_ctx(struct cl_loop *loop, double delay,
+					 cl_callback fn, void *arg,
+					 struct cl_context *ctx);
 
 /*
  * handle.cancel(): the callback will not run. A cancelled timer stays in

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "cancel.h"
+#include "ctxvar.h"
 #include "task.h"
 #include "trace.h"
 
@@ -76,13 +77,17 @@ static void cl__task_unlink(struct cl_task *t)
  */
 static int cl__task_schedule_step(struct cl_task *t, struct cl_src by)
 {
+	struct cl_handle *h;
 	char b[32];
 	long seq;
 
 	seq = CL_TRACE("wake", "task=%lu by=%s", t->id, cl__src_str(b, by));
-	if (cl__loop_call_soon_done(t->fut.loop, cl__task_step, &t->fut, NULL,
-				    0, seq) == NULL)
+	h = cl__loop_call_soon_done(t->fut.loop, cl__task_step, &t->fut, NULL,
+				    0, seq);
+	if (h == NULL)
 		return -errno;
+	/* The step runs in the task's context (chapter 06). */
+	h->ctx = cl_context_incref(t->fut.ctx);
 	return 0;
 }
 
@@ -105,6 +110,14 @@ struct cl_task *cl_loop_create_task(struct cl_loop *loop,
 				    void *(*fn)(void *arg), void *arg,
 				    const char *name)
 {
+	return cl_loop_create_task_ctx(loop, fn, arg, name, NULL);
+}
+
+struct cl_task *cl_loop_create_task_ctx(struct cl_loop *loop,
+					void *(*fn)(void *arg), void *arg,
+					const char *name,
+					struct cl_context *ctx)
+{
 	unsigned long id = loop->last_task_id + 1;
 	char buf[64];
 	struct cl_task *t;
@@ -120,9 +133,17 @@ struct cl_task *cl_loop_create_task(struct cl_loop *loop,
 	if (t == NULL)
 		return NULL;
 	memcpy(t->name, name, len + 1);
+	/* Task.__init__: self._context = context or copy_context(). */
+	ctx = ctx != NULL ? cl_context_incref(ctx) : cl_copy_context();
+	if (ctx == NULL) {
+		free(t);
+		errno = ENOMEM;
+		return NULL;
+	}
 	t->coro = cl_gen_new(fn, arg, name);
 	if (t->coro == NULL) {
 		err = errno;
+		cl_context_decref(ctx);
 		free(t);
 		errno = err;
 		return NULL;
@@ -131,6 +152,7 @@ struct cl_task *cl_loop_create_task(struct cl_loop *loop,
 	t->id = id;
 	t->parent = loop->cur_task ? loop->cur_task->id : 0;
 	cl__future_init(&t->fut, loop, &cl__task_ops);
+	t->fut.ctx = ctx;
 	t->fut.what = CL_WHAT_TASK;
 	t->fut.what_id = id;
 	CL_TRACE("task.new", "task=%lu name=%s parent=%lu fut=%lu", t->id,
@@ -156,6 +178,18 @@ struct cl_task *cl_create_task(void *(*fn)(void *arg), void *arg,
 		return NULL;
 	}
 	return cl_loop_create_task(loop, fn, arg, name);
+}
+
+struct cl_task *cl_create_task_ctx(void *(*fn)(void *arg), void *arg,
+				   const char *name, struct cl_context *ctx)
+{
+	struct cl_loop *loop = cl_get_running_loop();
+
+	if (loop == NULL) {
+		errno = ESRCH;
+		return NULL;
+	}
+	return cl_loop_create_task_ctx(loop, fn, arg, name, ctx);
 }
 
 static void cl__task_dealloc(struct cl_future *f)

@@ -231,6 +231,13 @@ static inline struct cl_exc *cl_exc_context(const struct cl_exc *e)
 	return e->context;
 }
 
+/* The object an exception is about, as e.args[0] (chapter 06's
+ * LookupError names its variable): not owned. */
+static inline void cl_exc_set_value(struct cl_exc *e, void *value)
+{
+	e->value = value;
+}
+
 /* e.__cause__ = cause and e.__context__ = ctx; both take cause/ctx over. */
 void cl_exc_set_cause(struct cl_exc *e, struct cl_exc *cause);
 void cl_exc_set_context(struct cl_exc *e, struct cl_exc *ctx);

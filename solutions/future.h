@@ -59,11 +59,15 @@ enum cl_future_what {
 	CL_WHAT_FD_OUT, /* cl_wait_writable's: what_id is the fd */
 };
 
+struct cl_context;
+
 /* One registered done callback. */
 struct cl__done_cb {
 	cl_done_callback fn;
 	void *arg;
 	int arg_ref;	    /* arg is a future whose reference we hold */
+	struct cl_context *ctx; /* run it in this context (a reference);
+				   NULL for a task's wake-up */
 	unsigned long wakes; /* the id of the task this callback wakes, for
 				the trace's wake event; 0 if none */
 };
@@ -102,6 +106,10 @@ struct cl_future {
 	struct cl_exc *cancelled_exc; /* the CancelledError a task's coroutine
 					 let out, owned, raised once more by
 					 the next result() (_cancelled_exc) */
+
+	struct cl_context *ctx; /* a task's context (Task._context, chapter
+				   06): its steps and wake-ups run in it; a
+				   reference. NULL for other futures */
 
 	struct cl__done_cb *cbs; /* in registration order: &cb0, or an
 				    array once a second one comes */
@@ -177,6 +185,14 @@ struct cl_exc *cl_future_exception(struct cl_future *f);
  */
 int cl_future_add_done_callback(struct cl_future *f, cl_done_callback fn,
 				void *arg);
+
+/*
+ * Chapter 06: fn runs in a copy of the context current when it was
+ * added (cl_future_add_done_callback), or in ctx itself (context=; the
+ * registration holds a reference to ctx; NULL: a copy, as above).
+ */
+int cl_future_add_done_callback_ctx(struct cl_future *f, cl_done_callback fn,
+				    void *arg, struct cl_context *ctx);
 
 /* fut.remove_done_callback(fn): forget every registration of fn with
  * arg that has not been queued yet. Returns how many were removed. */

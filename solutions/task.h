@@ -82,6 +82,19 @@ struct cl_task *cl_loop_create_task(struct cl_loop *loop,
 struct cl_task *cl_create_task(void *(*fn)(void *arg), void *arg,
 			       const char *name);
 
+/*
+ * Chapter 06: a task runs every step in a copy of the context current
+ * when it was created, or, with these, in ctx itself (create_task's
+ * context= argument, 3.11; NULL: a copy). It is the task's future's ctx
+ * (future.h), a reference.
+ */
+struct cl_task *cl_loop_create_task_ctx(struct cl_loop *loop,
+					void *(*fn)(void *arg), void *arg,
+					const char *name,
+					struct cl_context *ctx);
+struct cl_task *cl_create_task_ctx(void *(*fn)(void *arg), void *arg,
+				   const char *name, struct cl_context *ctx);
+
 static inline struct cl_future *cl_task_future(struct cl_task *t)
 {
 	return &t->fut;
