@@ -129,8 +129,23 @@ struct cl_context *cl_context_new(void);
 struct cl_context *cl_copy_context(void);
 struct cl_context *cl_context_copy(const struct cl_context *c);
 
-struct cl_context *cl_context_incref(struct cl_context *c); /* returns c */
-void cl_context_decref(struct cl_context *c);		     /* NULL is fine */
+/* Copies are made and dropped for every callback: inline counts. */
+void cl__context_free(struct cl_context *c);
+
+static inline struct cl_context *cl_context_incref(struct cl_context *c)
+{
+	c->refcnt++;
+	return c;
+}
+
+static inline void cl_context_decref(struct cl_context *c) /* NULL is fine */
+{
+	if (c != NULL && --c->refcnt == 0)
+		cl__context_free(c);
+}
+
+/* cl_context_decref as a call, off the hot path of whoever calls it. */
+void cl__context_free_ref(struct cl_context *c);
 
 /* The current context (borrowed): the thread's base context, made on
  * first use, until something enters another. */

@@ -183,16 +183,25 @@ struct cl_handle *cl_handle_incref(struct cl_handle *h)
 	return h;
 }
 
-void cl_handle_decref(struct cl_handle *h)
+/* The body of cl_handle_decref, inlined where the loop drops every
+ * handle it ran. */
+static inline __attribute__((always_inline)) void
+cl__handle_decref(struct cl_handle *h)
 {
 	if (h == NULL || --h->refcnt > 0)
 		return;
-	if (h->ctx != NULL)
-		cl_context_decref(h->ctx);
+	if (h->ctx != NULL) /* the callback's context: a task's step has
+			       none (it enters the task's) */
+		cl__context_free_ref(h->ctx);
 	cl_future_decref(h->fut);
 	if (h->arg_ref)
 		cl_future_decref(h->arg);
 	cl__spare_put(&cl__spare_handles, h);
+}
+
+void cl_handle_decref(struct cl_handle *h)
+{
+	cl__handle_decref(h);
 }
 
 void cl_handle_cancel(struct cl_handle *h)
@@ -503,7 +512,7 @@ static void cl__loop_run_ready(struct cl_loop *loop, size_t n)
 					}
 					loop->cur_handle = NULL;
 				}
-				cl_handle_decref(h);
+				cl__handle_decref(h);
 			}
 		} CL_CATCH(e) {
 			struct cl_handle *h = loop->cur_handle;

@@ -122,18 +122,15 @@ struct cl_context *cl_copy_context(void)
 	return cl_context_copy(cl_context_current());
 }
 
-struct cl_context *cl_context_incref(struct cl_context *c)
+void cl__context_free(struct cl_context *c)
 {
-	c->refcnt++;
-	return c;
-}
-
-void cl_context_decref(struct cl_context *c)
-{
-	if (c == NULL || --c->refcnt > 0)
-		return;
 	cl_hamt_decref(c->vars);
 	cl__spare_put(&spares, c);
+}
+
+void cl__context_free_ref(struct cl_context *c)
+{
+	cl_context_decref(c);
 }
 
 void cl__context_free_spares(void)

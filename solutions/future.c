@@ -352,21 +352,15 @@ int cl_future_add_done_callback_ctx(struct cl_future *f, cl_done_callback fn,
 	return err;
 }
 
-/* A waiter's wake-up runs in the waiter's context: a task's, as
- * Task.__step registers self.__wakeup with context=self._context. */
+/* No context for a waiter: a task's wake-up enters the task's own
+ * context when it takes the step (task.c). */
 int cl__future_add_waiter(struct cl_future *f, cl_done_callback fn,
 			  struct cl_future *waiter, unsigned long wakes)
 {
 	struct cl__done_cb cb = { .fn = fn, .arg = waiter, .arg_ref = 1,
 				  .wakes = wakes };
-	int err;
 
-	if (waiter->ctx != NULL)
-		cb.ctx = cl_context_incref(waiter->ctx);
-	err = cl__future_add(f, &cb);
-	if (err < 0)
-		cl_context_decref(cb.ctx);
-	return err;
+	return cl__future_add(f, &cb);
 }
 
 size_t cl_future_remove_done_callback(struct cl_future *f,

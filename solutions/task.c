@@ -77,17 +77,13 @@ static void cl__task_unlink(struct cl_task *t)
  */
 static int cl__task_schedule_step(struct cl_task *t, struct cl_src by)
 {
-	struct cl_handle *h;
 	char b[32];
 	long seq;
 
 	seq = CL_TRACE("wake", "task=%lu by=%s", t->id, cl__src_str(b, by));
-	h = cl__loop_call_soon_done(t->fut.loop, cl__task_step, &t->fut, NULL,
-				    0, seq);
-	if (h == NULL)
+	if (cl__loop_call_soon_done(t->fut.loop, cl__task_step, &t->fut, NULL,
+				    0, seq) == NULL)
 		return -errno;
-	/* The step runs in the task's context (chapter 06). */
-	h->ctx = cl_context_incref(t->fut.ctx);
 	return 0;
 }
 
@@ -305,7 +301,7 @@ static const char *cl__task_result_str(const struct cl_task *t)
 
 static void cl__task_wakeup(struct cl_future *fut, void *arg);
 
-// LAB ch03 task_step: cl__task_step runs one step of t's coroutine and settles
+// LAB ch03 task_step: cl__task_run_step runs one step of t's coroutine and settles
 // LAB ch03: what comes out: done (result, exception, cancelled) or waiting on
 // LAB ch03: the future it yielded, woken by it; cl__task_wait is that wait.
 // LAB ch03: Mirrors Lib/asyncio/tasks.py Task.__step; read section 5.
@@ -372,7 +368,7 @@ static void cl__task_wait(struct cl_task *t, struct cl_future *fut)
 		t->must_cancel = 0;
 }
 
-static void cl__task_step(struct cl_future *f, void *unused)
+static void cl__task_run_step(struct cl_future *f, void *unused)
 {
 	struct cl_task *t = (struct cl_task *)f;
 	struct cl_loop *loop = f->loop;
@@ -444,7 +440,7 @@ static void cl__task_step(struct cl_future *f, void *unused)
 	loop->cur_task = NULL; /* _leave_task */
 }
 // STUB ch03:
-// static void cl__task_step(struct cl_future *f, void *unused)
+// static void cl__task_run_step(struct cl_future *f, void *unused)
 // {
 // 	(void)unused, (void)cl__task_retry, (void)cl__task_trace_await;
 // 	(void)cl__task_result_str;
@@ -452,6 +448,21 @@ static void cl__task_step(struct cl_future *f, void *unused)
 // 		"Task step: not implemented (TODO ch03)"));
 // }
 // END ch03
+
+/*
+ * A step runs in the task's context (chapter 06): the loop calls
+ * Task.__step as a callback whose context is self._context, and a
+ * wake-up calls it directly. So entering the context here covers both.
+ * A context entered already (the task's is shared, and current where
+ * the loop runs) is the step's RuntimeError, reported as a callback's.
+ */
+static void cl__task_step(struct cl_future *f, void *unused)
+{
+	if (cl__context_enter(f->ctx) < 0)
+		cl_raise(cl__context_busy_error(f->ctx));
+	cl__task_run_step(f, unused);
+	cl__context_leave(f->ctx);
+}
 
 /*
  * Task.__wakeup: fut, which the task waited on, is done. Take the next
