@@ -1,19 +1,21 @@
 /*
  * main.c - cotrace: read a corolab trace, make one view of it.
  *
- *	cotrace timeline TRACE -o out.svg
+ *	cotrace timeline TRACE -o out.svg [--colour-by VAR]
  *	cotrace awaits TRACE -o out.svg [--at SEQ]
  *	cotrace chrome TRACE -o out.json
  *	cotrace stats TRACE
  *	cotrace tail TRACE [-n K]
+ *	cotrace dot GRAPH.dot -o out.svg	(no trace: render a DOT file)
  *
  * The work is in three stages, one file each: tracefile.c reads and checks
  * the text, model.c replays the run into tasks, spans and marks, and the
  * view's file (timeline.c, awaits.c, chrome.c, stats.c, tail.c) draws or
  * counts.
  *
- * Exit status: 0 done; 1 a usage or I/O error; 2 the trace is bad (the
- * message names the file and line). A bad trace never crashes cotrace.
+ * Exit status: 0 done; 1 a usage or I/O error; 2 the trace (or the DOT
+ * file) is bad (the message names the file and line). A bad trace never
+ * crashes cotrace.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -30,6 +32,8 @@
 
 static const char usage[] =
     "usage: cotrace VIEW TRACE [-o OUT] [--run N] [--at SEQ] [-n K]\n"
+    "                          [--colour-by VAR]\n"
+    "       cotrace dot GRAPH.dot [-o OUT]\n"
     "\n"
     "views:\n"
     "  timeline  one lane per task, time left to right, who woke whom\n"
@@ -41,6 +45,9 @@ static const char usage[] =
     "            what each unfinished task waits for: for a trace cut\n"
     "            short by a crash or a hang (a partial last line and NUL\n"
     "            bytes at the end are left out, and said so)\n"
+    "  dot       not a view: lay out and render a Graphviz DOT file\n"
+    "            (the graph's layout attribute, else dot), as dot -T\n"
+    "            would, without the dot program\n"
     "\n"
     "options:\n"
     "  -o OUT    output file; its extension picks the format: .svg .png\n"
@@ -50,10 +57,14 @@ static const char usage[] =
     "            tail: the last)\n"
     "  --at SEQ  awaits: the moment just after event SEQ\n"
     "  -n K      tail: how many events (default 12)\n"
+    "  --colour-by VAR, --color-by VAR\n"
+    "            timeline: fill each step with a colour for the value\n"
+    "            context variable VAR has in the step's context (ctx.new,\n"
+    "            var.set: chapter 06), and write the value in its label\n"
     "\n"
     "TRACE is a file written with COROLAB_TRACE=file or cl_trace_open,\n"
     "or - for standard input. Exit status: 0 ok, 1 usage or I/O\n"
-    "error, 2 bad trace. See visualizer/README.md.\n";
+    "error, 2 bad trace (or DOT file). See visualizer/README.md.\n";
 
 /* A positive number for an option, or -1. */
 static long positive(const char *s)
@@ -64,8 +75,8 @@ static long positive(const char *s)
 	return *s != '\0' && *end == '\0' && v > 0 ? v : -1;
 }
 
-static const char *const views[] = {"timeline", "awaits", "chrome", "stats",
-				    "tail"};
+static const char *const views[] = {"timeline", "awaits", "chrome",
+				    "stats",	"tail",	  "dot"};
 
 static int is_view(const char *view, const char *name)
 {
@@ -101,10 +112,12 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 	    {"run", required_argument, NULL, 'r'},
 	    {"at", required_argument, NULL, 'a'},
+	    {"colour-by", required_argument, NULL, 'c'},
+	    {"color-by", required_argument, NULL, 'c'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *out = NULL, *view, *path;
+	const char *out = NULL, *view, *path, *colour_by = NULL;
 	long run = 0, at = 0, keep = TAIL_DEFAULT;
 	struct read_opts opts = {0, 0, -1};
 	struct trace t;
@@ -124,6 +137,9 @@ int main(int argc, char **argv)
 			if ((at = positive(optarg)) < 0)
 				goto bad_usage;
 			break;
+		case 'c':
+			colour_by = optarg;
+			break;
 		case 'n':
 			if ((keep = positive(optarg)) < 0 || keep > TAIL_MAX)
 				goto bad_usage;
@@ -139,6 +155,10 @@ int main(int argc, char **argv)
 		goto bad_usage;
 	view = argv[optind];
 	path = argv[optind + 1];
+	if (colour_by != NULL && !is_view(view, "timeline")) {
+		fprintf(stderr, "cotrace: --colour-by is for the timeline\n");
+		goto bad_usage;
+	}
 	for (c = 0; c < (int)(sizeof(views) / sizeof(views[0])); c++)
 		if (is_view(view, views[c]))
 			break;
@@ -153,12 +173,16 @@ int main(int argc, char **argv)
 		opts.run = run > 0 ? run - 1 : -1;
 	}
 
-	if ((strcmp(view, "timeline") == 0 || strcmp(view, "awaits") == 0) &&
+	if ((is_view(view, "timeline") || is_view(view, "awaits") ||
+	     is_view(view, "dot")) &&
 	    !render_format_known(out)) {
 		fprintf(stderr, "cotrace: %s: unknown output format (name it "
 				".svg, .png, .pdf or .dot)\n", out);
 		return EXIT_USAGE;
 	}
+	/* Not a trace: a Graphviz file to render (chapter 06's HAMT). */
+	if (is_view(view, "dot"))
+		return render_dot_file(path, out);
 	if ((rc = trace_read(&t, path, &opts)) < 0) {
 		fprintf(stderr, "cotrace: %s\n", t.err);
 		trace_free(&t);
@@ -192,7 +216,7 @@ int main(int argc, char **argv)
 	}
 
 	if (strcmp(view, "timeline") == 0)
-		rc = view_timeline(&m, out);
+		rc = view_timeline(&m, out, colour_by);
 	else if (strcmp(view, "awaits") == 0)
 		rc = view_awaits(&m, out);
 	else

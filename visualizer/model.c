@@ -500,6 +500,8 @@ int model_build(struct model *m, const struct trace *t, size_t run, long upto)
 		case EV_LOOP_END:
 		case EV_LOOP_ITER:
 		case EV_CB: /* the timeline reads these from the events */
+		case EV_CTX_NEW: /* model_var_values reads these */
+		case EV_VAR_SET:
 		case EV_UNKNOWN: break; /* the format may grow */
 		}
 		/* clang-format on */
@@ -597,6 +599,122 @@ const struct mark *model_mark_at(const struct model *m, long seq)
 	}
 	return lo < m->nmarks && m->marks[lo].ev->seq == seq ? &m->marks[lo]
 							     : NULL;
+}
+
+/*
+ * Contexts by id, to one value each: open addressing, linear probing.
+ * Their ids count every context the process made, so they can be large:
+ * a table indexed by id will not do.
+ */
+struct ctxmap {
+	long *id;	    /* 0: a free slot */
+	const char **value; /* NULL: none */
+	size_t n, cap;	    /* used slots; slots (a power of two) */
+};
+
+static size_t ctx_slot(const struct ctxmap *cm, long id)
+{
+	size_t i = ((unsigned long)id * 2654435761u) & (cm->cap - 1);
+
+	while (cm->id[i] != 0 && cm->id[i] != id)
+		i = (i + 1) & (cm->cap - 1);
+	return i;
+}
+
+static const char *ctx_get(const struct ctxmap *cm, long id)
+{
+	size_t i;
+
+	if (id <= 0 || cm->cap == 0)
+		return NULL;
+	i = ctx_slot(cm, id);
+	return cm->id[i] == id ? cm->value[i] : NULL;
+}
+
+/* Set id's value, growing the table at half full. -1: out of memory. */
+static int ctx_put(struct ctxmap *cm, long id, const char *value)
+{
+	size_t i;
+
+	if (id <= 0)
+		return 0;
+	if (2 * (cm->n + 1) > cm->cap) {
+		struct ctxmap big = {NULL, NULL, 0, cm->cap ? 2 * cm->cap : 64};
+		big.id = calloc(big.cap, sizeof(*big.id));
+		big.value = calloc(big.cap, sizeof(*big.value));
+		if (big.id == NULL || big.value == NULL) {
+			free(big.id);
+			free(big.value);
+			return -1;
+		}
+		for (i = 0; i < cm->cap; i++)
+			if (cm->id[i] != 0) {
+				size_t j = ctx_slot(&big, cm->id[i]);
+				big.id[j] = cm->id[i];
+				big.value[j] = cm->value[i];
+				big.n++;
+			}
+		free(cm->id);
+		free(cm->value);
+		*cm = big;
+	}
+	i = ctx_slot(cm, id);
+	cm->n += cm->id[i] == 0;
+	cm->id[i] = id;
+	cm->value[i] = value;
+	return 0;
+}
+
+/*
+ * One pass over the replayed events, keeping each context's value of
+ * var. A step's value is read at its step.end (one step runs at a time:
+ * the open one is the running one), or at the end for a step cut short.
+ * Strings are interned, so a name compares by strcmp once per var.set.
+ */
+const char **model_var_values(const struct model *m, const char *var)
+{
+	const char **out = calloc(m->nspans + 1, sizeof(*out));
+	struct ctxmap cm = {NULL, NULL, 0, 0};
+	const struct span *step = NULL;
+	int rc = 0;
+
+	if (out == NULL)
+		return NULL;
+	for (size_t i = 0; i < m->nev && rc == 0; i++) {
+		const struct event *e = &m->ev[i];
+		switch (e->kind) {
+		case EV_CTX_NEW:
+			rc = ctx_put(&cm, e->ctx, ctx_get(&cm, e->from));
+			break;
+		case EV_VAR_SET:
+			if (strcmp(e->var, var) == 0)
+				rc = ctx_put(&cm, e->ctx,
+					     strcmp(e->value, "-") != 0
+						 ? e->value
+						 : NULL);
+			break;
+		case EV_STEP_BEGIN:
+			step = model_span_at(m, e->seq);
+			break;
+		case EV_STEP_END:
+			if (step != NULL)
+				out[step - m->spans] =
+				    ctx_get(&cm, step->from->ctx);
+			step = NULL;
+			break;
+		default:
+			break;
+		}
+	}
+	if (step != NULL)
+		out[step - m->spans] = ctx_get(&cm, step->from->ctx);
+	free(cm.id);
+	free(cm.value);
+	if (rc < 0) {
+		free(out);
+		return NULL;
+	}
+	return out;
 }
 
 int64_t span_end_ts(const struct model *m, const struct span *s)

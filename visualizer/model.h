@@ -165,6 +165,18 @@ const struct mark *model_mark_at(const struct model *m, long seq);
 /* ts of a span's end: its to event, or the end of the replay. */
 int64_t span_end_ts(const struct model *m, const struct span *s);
 
+/*
+ * Context variables (chapter 06): what variable var held, as the trace
+ * wrote its value, in the context each step ran in (step.begin ctx=),
+ * at the end of that step. out[i] is span i's: NULL when the span is no
+ * step, its step.begin names no context, or that context has no value
+ * for var as far as the trace tells (a context made before the trace
+ * began is empty to us). A ctx.new gives the new context its source's
+ * value; a var.set sets it, value=- removes it. Returns an array of
+ * m->nspans the caller frees, or NULL when memory is short.
+ */
+const char **model_var_values(const struct model *m, const char *var);
+
 /* A duration for people: "0", "850 us", "12.5 ms", "1.25 s". */
 const char *fmt_time(int64_t us, char *buf, size_t size);
 

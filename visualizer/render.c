@@ -102,6 +102,30 @@ int render_graph(Agraph_t *g, const char *engine, const char *path)
 	return rc != 0;
 }
 
+int render_dot_file(const char *in, const char *out)
+{
+	FILE *fp = strcmp(in, "-") != 0 ? fopen(in, "r") : stdin;
+	const char *layout;
+	Agraph_t *g;
+	int rc;
+
+	if (fp == NULL) {
+		perror(in);
+		return 1;
+	}
+	g = agread(fp, NULL); /* NULL: cgraph's own discipline */
+	if (fp != stdin)
+		fclose(fp);
+	if (g == NULL) {
+		fprintf(stderr, "cotrace: %s: not a Graphviz graph\n", in);
+		return 2;
+	}
+	layout = agget(g, "layout");
+	rc = render_graph(g, layout != NULL && *layout ? layout : "dot", out);
+	agclose(g);
+	return rc;
+}
+
 const char *gv_escape(const char *s, char *buf, size_t size)
 {
 	size_t o = 0;

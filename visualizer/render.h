@@ -20,6 +20,15 @@
  */
 int render_graph(Agraph_t *g, const char *engine, const char *path);
 
+/*
+ * cotrace dot: read the DOT file in ("-": standard input) and render it
+ * to out as render_graph does, with the engine its layout attribute
+ * names (dot if none): `dot -Tsvg in -o out` without the dot program.
+ * Returns 0; 1 if a file cannot be read or written; 2 if in is no
+ * graph (Graphviz prints why).
+ */
+int render_dot_file(const char *in, const char *out);
+
 /* 1 if render_graph can write path (.svg .png .pdf .dot, or NULL or
  * "-" for DOT on standard output), else 0: checked before any work. */
 int render_format_known(const char *path);

@@ -74,6 +74,19 @@
 #define C_CB	    "#707070"
 #define C_BAND	    "#0000000d" /* see-through: lanes show under it */
 
+/*
+ * --colour-by VAR: a step's fill says which value the context variable
+ * had in it (ColorBrewer's Set3, less its grey: grey means cancelled).
+ * Values take colours in the order they first appear; past the last
+ * colour they start again, and the label still tells them apart.
+ */
+static const char *const by_value[] = {
+    "#8dd3c7", "#ffffb3", "#bebada", "#fb8072", "#80b1d3", "#fdb462",
+    "#b3de69", "#fccde5", "#bc80bd", "#ccebc5", "#ffed6f",
+};
+#define NCOLOURS  (sizeof(by_value) / sizeof(by_value[0]))
+#define MAX_KEYED (2 * NCOLOURS) /* values the key under the picture lists */
+
 struct tick {
 	double x;
 	int64_t ts;
@@ -90,7 +103,11 @@ struct timeline {
 	int64_t long_gap;   /* longer gaps are compressed */
 	struct tick *ticks; /* where time moved, for the axis */
 	size_t nticks;
-	struct placer pl; /* the room labels have taken */
+	struct placer pl;    /* the room labels have taken */
+	const char *var;     /* --colour-by: the variable, or NULL */
+	const char **values; /* its value in each span (model_var_values) */
+	const char **seen;   /* the values in the order they first appear */
+	size_t nseen;
 };
 
 static double xof(const struct timeline *tl, const struct event *e)
@@ -172,23 +189,51 @@ static int label_len(const char *s, size_t max, int *more)
 	return (int)n;
 }
 
-/* "#2 done", "#1 raised", "#1 raised ValueError" (task.done exc=). */
-static const char *step_label(const struct model *m, const struct span *s,
+/* --colour-by: the variable's value in span s, or NULL. */
+static const char *span_value(const struct timeline *tl, const struct span *s)
+{
+	return tl->values != NULL ? tl->values[s - tl->m->spans] : NULL;
+}
+
+/*
+ * "#2 done", "#1 raised", "#1 raised ValueError" (task.done exc=); with
+ * --colour-by, the value after it: "#2 done rid=3007".
+ */
+static const char *step_label(const struct timeline *tl, const struct span *s,
 			      char *buf, size_t size)
 {
 	static const char *words[] = {"", " done", " raised", " cancelled"};
-	const struct event *done = model_done_in(m, s);
-	int n, more;
+	const struct event *done = model_done_in(tl->m, s);
+	const char *value = span_value(tl, s);
+	int n, k, more;
 
 	n = snprintf(buf, size, "#%ld%s", s->step,
 		     s->to == NULL ? " ..." : words[s->result]);
 	if (s->to != NULL && s->result == RES_RAISED && done != NULL &&
 	    done->type != NULL && n > 0 && (size_t)n < size) {
-		int k = label_len(done->type, LABEL_TEXT, &more);
-		snprintf(buf + n, size - (size_t)n, " %.*s%s", k, done->type,
-			 more ? "..." : "");
+		k = label_len(done->type, LABEL_TEXT, &more);
+		n += snprintf(buf + n, size - (size_t)n, " %.*s%s", k,
+			      done->type, more ? "..." : "");
+	}
+	if (value != NULL && n > 0 && (size_t)n < size) {
+		k = label_len(value, LABEL_TEXT / 2, &more);
+		snprintf(buf + n, size - (size_t)n, " %s=%.*s%s", tl->var, k,
+			 value, more ? "..." : "");
 	}
 	return buf;
+}
+
+/* The fill for a value: its colour, taken in order of appearance. */
+static const char *value_colour(struct timeline *tl, const char *value)
+{
+	size_t i;
+
+	/* Interned: one string per value, so pointers compare. */
+	for (i = 0; i < tl->nseen && tl->seen[i] != value; i++)
+		;
+	if (i == tl->nseen)
+		tl->seen[tl->nseen++] = value;
+	return by_value[i % NCOLOURS];
 }
 
 /* The box at the end of a lane whose task ended outside any step. */
@@ -266,7 +311,7 @@ static int place_events(struct timeline *tl)
 	int in_step = 0;
 	double x, box_x0 = 0, w;
 	int64_t prev_ts = m->t0;
-	char label[96];
+	char label[128];
 
 	tl->x = calloc(m->nev + 1, sizeof(double));
 	tl->ticks = calloc(m->nev + 1, sizeof(struct tick));
@@ -298,7 +343,7 @@ static int place_events(struct timeline *tl)
 		case EV_POLL_END:
 			w = 34;
 			if (step != NULL && step->kind == SP_STEP)
-				w = text_width(step_label(m, step, label,
+				w = text_width(step_label(tl, step, label,
 							  sizeof(label)),
 					       9) +
 				    14;
@@ -448,20 +493,35 @@ static void place_text(struct timeline *tl, const struct spot *spots, int n,
 static void draw_span(struct timeline *tl, const struct span *s)
 {
 	static const char *fills[] = {C_STEP, C_DONE, C_RAISED, C_CANCELLED};
+	static const char *outlines[] = {"black", C_QUEUED, C_WAKE, "#909090"};
 	double x0 = xof(tl, s->from);
 	double x1 = s->to ? xof(tl, s->to) : tl->x_end - 8;
 	double y = lane_y(tl, s->lane);
-	char label[96], tip[256];
+	const char *value = span_value(tl, s);
+	char label[128], tip[320];
 	struct spot spots[8];
 	int n = 0;
 
 	span_tooltip(tl, s, tip, sizeof(tip));
 	switch (s->kind) {
 	case SP_STEP:
-		canvas_box(tl->c, x0, x1, y, BOX_H,
-			   step_label(tl->m, s, label, sizeof(label)),
-			   "fillcolor", s->to ? fills[s->result] : C_STEP,
-			   "style",
+		step_label(tl, s, label, sizeof(label));
+		if (value == NULL) {
+			canvas_box(tl->c, x0, x1, y, BOX_H, label, "fillcolor",
+				   s->to ? fills[s->result] : C_STEP, "style",
+				   s->to ? "rounded,filled"
+					 : "rounded,filled,dashed",
+				   "tooltip", tip, NULL);
+			break;
+		}
+		/* Coloured by value: how it ended is the outline's colour
+		 * (and the label's word). */
+		snprintf(tip + strlen(tip), sizeof(tip) - strlen(tip),
+			 "; %s=%s in ctx:%ld", tl->var, value, s->from->ctx);
+		canvas_box(tl->c, x0, x1, y, BOX_H, label, "fillcolor",
+			   value_colour(tl, value), "color",
+			   s->to ? outlines[s->result] : "black", "penwidth",
+			   s->to && s->result ? "2" : "1", "style",
 			   s->to ? "rounded,filled" : "rounded,filled,dashed",
 			   "tooltip", tip, NULL);
 		break;
@@ -825,6 +885,39 @@ static void draw_legend(struct timeline *tl, double y)
 }
 
 /*
+ * --colour-by: a second row of the key, a box in each value's colour,
+ * in the order the values first appear (the first MAX_KEYED of them).
+ */
+static void draw_value_key(struct timeline *tl, double y)
+{
+	double x = tl->x_start, w;
+	char text[80];
+	int k, more;
+
+	snprintf(text, sizeof(text), "steps coloured by %s:", tl->var);
+	canvas_text(tl->c, x, y, 'l', 9, text, NULL);
+	x += text_width(text, 9) + 8;
+	if (tl->nseen == 0) {
+		canvas_text(tl->c, x, y, 'l', 9, "(no step has a value)", NULL);
+		return;
+	}
+	for (size_t i = 0; i < tl->nseen && i < MAX_KEYED; i++) {
+		k = label_len(tl->seen[i], LABEL_TEXT / 2, &more);
+		snprintf(text, sizeof(text), "%.*s%s", k, tl->seen[i],
+			 more ? "..." : "");
+		w = text_width(text, 8) + 10;
+		canvas_box(tl->c, x, x + w, y, 14, text, "fillcolor",
+			   by_value[i % NCOLOURS], "fontsize", "8", NULL);
+		x += w + 4;
+	}
+	if (tl->nseen > MAX_KEYED) {
+		snprintf(text, sizeof(text), "and %zu more",
+			 tl->nseen - MAX_KEYED);
+		canvas_text(tl->c, x + 4, y, 'l', 9, text, NULL);
+	}
+}
+
+/*
  * The seq of the last event to draw when the run is too long to draw
  * whole (MAX_EVENTS, MAX_LANES), or 0 when it all fits.
  */
@@ -858,13 +951,21 @@ static void note_cut(struct timeline *tl, const struct model *whole)
 }
 
 static int draw(const struct model *m, const struct model *whole,
-		const char *out)
+		const char *out, const char *var)
 {
-	struct timeline tl = {.m = m};
+	struct timeline tl = {.m = m, .var = var};
 	double y_axis = lane_y(&tl, LOOP_LANE) - 30;
 	int rc = 1;
 
 	tl.c = canvas_new("timeline");
+	if (var != NULL) {
+		tl.values = model_var_values(m, var);
+		tl.seen = calloc(m->nspans + 1, sizeof(*tl.seen));
+		if (tl.values == NULL || tl.seen == NULL) {
+			fprintf(stderr, "cotrace: out of memory\n");
+			goto out;
+		}
+	}
 	if (tl.c == NULL || choose_scale(&tl) < 0 || place_events(&tl) < 0) {
 		fprintf(stderr, "cotrace: out of memory\n");
 		goto out;
@@ -885,30 +986,34 @@ static int draw(const struct model *m, const struct model *whole,
 		draw_mark(&tl, &m->marks[i]);
 	draw_axis(&tl, y_axis);
 	draw_legend(&tl, y_axis - 40);
+	if (var != NULL)
+		draw_value_key(&tl, y_axis - 62);
 	rc = canvas_write(tl.c, out);
 out:
 	canvas_free(tl.c);
 	placer_free(&tl.pl);
 	free(tl.x);
 	free(tl.ticks);
+	free(tl.values);
+	free(tl.seen);
 	return rc;
 }
 
-int view_timeline(const struct model *m, const char *out)
+int view_timeline(const struct model *m, const char *out, const char *var)
 {
 	long cut = cut_seq(m);
 	struct model part;
 	int rc;
 
 	if (cut == 0)
-		return draw(m, NULL, out);
+		return draw(m, NULL, out, var);
 	/* A prefix of a run that replayed is a run that replays. */
 	if (model_build(&part, m->t, (size_t)(m->run - m->t->runs), cut) < 0) {
 		fprintf(stderr, "cotrace: %s\n", part.err);
 		model_free(&part);
 		return 1;
 	}
-	rc = draw(&part, m, out);
+	rc = draw(&part, m, out, var);
 	model_free(&part);
 	return rc;
 }

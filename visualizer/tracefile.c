@@ -29,6 +29,8 @@ enum val_type {
 	V_STR,	  /* a word or "quoted text" with C escapes (char *) */
 	V_RESULT, /* pending|done|raised|cancelled (enum step_result) */
 	V_STATE,  /* ok|exc|cancelled (enum fut_state) */
+	V_VALUE,  /* a signed 64-bit number, or - for none (char *: as
+		     written) */
 };
 
 struct key_spec {
@@ -38,7 +40,7 @@ struct key_spec {
 	int required;
 };
 
-#define MAX_KEYS 4
+#define MAX_KEYS 5
 struct event_spec {
 	const char *name;
 	enum ev_kind kind;
@@ -63,7 +65,8 @@ static const struct event_spec specs[] = {
 		{ "task", V_ID, F(task), REQ },
 		{ "step", V_ID, F(step), 0 },
 		{ "cause", V_ID, F(cause), 0 },
-		{ "qlen", V_ID, F(qlen), 0 } } },
+		{ "qlen", V_ID, F(qlen), 0 },
+		{ "ctx", V_ID, F(ctx), 0 } } },
 	{ "step.end", EV_STEP_END, {
 		{ "task", V_ID, F(task), REQ },
 		{ "step", V_ID, F(step), 0 },
@@ -110,6 +113,13 @@ static const struct event_spec specs[] = {
 	{ "cb", EV_CB, {
 		{ "kind", V_WORD, F(what), 0 },
 		{ "by", V_REF, F(by), 0 } } },
+	{ "ctx.new", EV_CTX_NEW, {
+		{ "ctx", V_ID, F(ctx), REQ },
+		{ "from", V_ID, F(from), 0 } } },
+	{ "var.set", EV_VAR_SET, {
+		{ "ctx", V_ID, F(ctx), REQ },
+		{ "var", V_WORD, F(var), REQ },
+		{ "value", V_VALUE, F(value), REQ } } },
 };
 /* clang-format on */
 
@@ -215,6 +225,13 @@ static int store(struct reader *r, struct event *e, const struct key_spec *k,
 				    e->name, val);
 		*(unsigned char *)dst = (unsigned char)st;
 		return 0;
+	case V_VALUE:
+		if (strcmp(val, "-") != 0 &&
+		    parse_num(val, INT64_MIN, INT64_MAX, &v) < 0)
+			return fail(r, "%s: bad value '%s' for %s= (a number, "
+				       "or - for none)", e->name, val, k->key);
+		/* Kept as written, as a word is. */
+		/* fall through */
 	case V_WORD:
 	case V_STR:
 		*(const char **)dst = keep_str(r, val, 0);

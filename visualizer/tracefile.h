@@ -43,6 +43,8 @@ enum ev_kind {
 	EV_LOOP_ITER,
 	EV_CB,
 	EV_TIMEOUT,
+	EV_CTX_NEW, /* chapter 06: context variables */
+	EV_VAR_SET,
 };
 
 /*
@@ -67,12 +69,17 @@ struct event {
 	long task;  /* task= */
 	long step;  /* step= */
 	long cause; /* cause=: seq of the wake that led to this step */
-	long id;    /* fut=, timer=, fd= of the event's own object */
+	union {
+		long id;  /* fut=, timer=, fd= of the event's own object */
+		long ctx; /* step.begin, ctx.new, var.set ctx=: a context;
+			     0 = not given */
+	};
 	union {
 		long qlen;   /* step.begin qlen=: the ready queue's length */
 		long parent; /* task.new parent=: 0 = none */
 		long nfds;   /* poll.begin nfds= */
 		long nready; /* poll.end nready= */
+		long from;   /* ctx.new from=: the context copied; 0 = none */
 	};
 	union {
 		int64_t at;	 /* timer.set at= (us) */
@@ -87,9 +94,13 @@ struct event {
 		const char *tname;  /* task.new name= */
 		const char *what;   /* await what=; cb kind= */
 		const char *events; /* fd.ready events= */
+		const char *var;    /* var.set var=: the variable's name */
 	};
-	const char *type; /* exc.raise type=; task.done exc= */
-	const char *msg;  /* exc.raise, cancel msg=, unescaped */
+	union {
+		const char *type;  /* exc.raise type=; task.done exc= */
+		const char *value; /* var.set value=: "-123", or "-": none */
+	};
+	const char *msg; /* exc.raise, cancel msg=, unescaped */
 };
 
 /* A run: the events after one header line, up to the next header. */

@@ -15,8 +15,10 @@
 
 #include "model.h"
 
-/* One lane per task plus the loop's, time left to right (timeline.c). */
-int view_timeline(const struct model *m, const char *out);
+/* One lane per task plus the loop's, time left to right (timeline.c).
+ * var: NULL, or the context variable whose value colours each step
+ * (--colour-by). */
+int view_timeline(const struct model *m, const char *out, const char *var);
 
 /* Who waits on whom when the replay stopped; cycles are deadlocks. */
 int view_awaits(const struct model *m, const char *out);

@@ -8,18 +8,42 @@
 # <example>.trace and <example>.svg, which are committed so that the
 # chapter reads with its pictures on a code host. The examples run on the
 # virtual clock, so the same code draws the same picture.
+#
+# Two extras, for the chapters that need them:
+#   - img/<example>.opts, if there is one, holds more options for that
+#     example's "cotrace timeline", on one line: chapter 06's
+#     img/kv_logged.opts says "--colour-by rid";
+#   - an example named <name>_dot is no traced program: it writes a
+#     Graphviz graph on standard output, which "cotrace dot" draws as
+#     img/<name>.svg (chapter 06's hamt_dot makes img/hamt.svg). It runs
+#     without the tracer; if it fails, so does this script.
 set -eu
 ref=$1 cotrace=$2
+tmp=$(mktemp)
+trap 'rm -f "$tmp"' EXIT INT TERM
 for dir in chapters/*/img; do
 	ch=$(basename "$(dirname "$dir")")
 	for ex in "$ref/examples/$ch"/*; do
 		[ -x "$ex" ] || continue
 		name=$(basename "$ex")
+		case $name in
+		*_dot)
+			if ! "$ex" >"$tmp"; then
+				echo "pictures.sh: $ex failed" >&2
+				exit 1
+			fi
+			"$cotrace" dot "$tmp" -o "$dir/${name%_dot}.svg"
+			echo "$dir/${name%_dot}.svg"
+			continue ;;
+		esac
 		rm -f "$dir/$name.trace"
 		COROLAB_CLOCK=virtual COROLAB_TRACE=$dir/$name.trace "$ex" \
 			>/dev/null 2>&1 || true
 		[ -s "$dir/$name.trace" ] || { rm -f "$dir/$name.trace"; continue; }
-		"$cotrace" timeline "$dir/$name.trace" -o "$dir/$name.svg"
+		opts=""
+		[ -f "$dir/$name.opts" ] && opts=$(cat "$dir/$name.opts")
+		# shellcheck disable=SC2086 # the options are words to split
+		"$cotrace" timeline "$dir/$name.trace" -o "$dir/$name.svg" $opts
 		echo "$dir/$name.svg"
 	done
 done

@@ -6,16 +6,19 @@
 # COTRACE is the cotrace binary to test (build/visualizer/cotrace). The
 # checks:
 #   1. golden: the views of the hand-written traces here (basic, io,
-#      deadlock, multi, taskgroup) are exactly the *.dot, *.json and *.txt files next
-#      to them (never SVG or PNG: those change with Graphviz and fonts),
-#      and the JSON is what Perfetto needs (check_chrome.py, python3);
+#      deadlock, multi, taskgroup, ctx) are exactly the *.dot, *.json and
+#      *.txt files next to them (never SVG or PNG: those change with
+#      Graphviz and fonts), and the JSON is what Perfetto needs
+#      (check_chrome.py, python3); ctx.trace's chapter 06 events change
+#      nothing unless --colour-by asks for them;
 #   2. what a reader must skip (comments, blank lines, CRLF, unknown
 #      events and keys: extras.trace) changes nothing;
 #   3. every trace in bad/ is refused with exit status 2 and a message
 #      "cotrace: FILE:LINE: ..." naming the right line;
 #   4. random bytes, every truncation of a trace, and traces with a line
 #      deleted, doubled or swapped never crash cotrace (exit 0 or 2);
-#   5. the drawings render to SVG, PNG and PDF; usage errors exit 1;
+#   5. the drawings render to SVG, PNG and PDF, and so does a DOT file
+#      (cotrace dot); usage errors exit 1;
 #   6. the tracer (solutions/trace.c) writes what README.md says, and
 #      compiles out with -DCOROLAB_NO_TRACE (built here with $CC $CFLAGS);
 #   7. the fuzz target (tests/fuzz) replays its corpus and every trace
@@ -125,6 +128,8 @@ golden notutf8.stats.txt stats notutf8.trace
 golden taskgroup.timeline.dot timeline taskgroup.trace
 golden taskgroup.json chrome taskgroup.trace
 golden taskgroup.stats.txt stats taskgroup.trace
+# Chapter 06: steps coloured by the value of a context variable.
+golden ctx.timeline-rid.dot timeline ctx.trace --colour-by rid
 
 # What Perfetto needs beyond the golden bytes: JSON, nested slices, and
 # every flow end inside a slice (checked on the goldens and on the
@@ -147,6 +152,25 @@ else
 	bad "extras.trace does not read like basic.trace"
 	diff "$tmp/basic" "$tmp/extras" | head -n 10 | sed 's/^/        /'
 fi
+# Chapter 06's events (ctx.new, var.set, step.begin ctx=) draw nothing
+# without --colour-by: the timeline is that of the trace without them.
+grep -v -e ' ctx.new ' -e ' var.set ' ctx.trace | sed 's/ ctx=[0-9]*$//' \
+	>"$tmp/noctx.trace"
+run timeline "$tmp/noctx.trace"
+cp "$tmp/out" "$tmp/noctx.dot"
+run timeline ctx.trace
+if [ "$st" = 0 ] && cmp -s "$tmp/out" "$tmp/noctx.dot"; then
+	ok "ctx.new, var.set and ctx= change no timeline without --colour-by"
+else bad "ctx.trace without --colour-by differs from the trace without its ctx events"; fi
+run timeline ctx.trace --color-by rid
+if [ "$st" = 0 ] && cmp -s "$tmp/out" ctx.timeline-rid.dot; then
+	ok "--color-by is --colour-by"
+else bad "--color-by rid: status $st"; fi
+run timeline ctx.trace --colour-by nosuchvar
+if [ "$st" = 0 ] && grep -q 'no step has a value' "$tmp/out" &&
+	! grep -q 'rid=' "$tmp/out"; then
+	ok "--colour-by a variable no context has: no colours, and it says so"
+else bad "--colour-by nosuchvar: status $st"; fi
 run stats multi.trace
 if [ "$st" = 0 ] && grep -q 'holds 2 runs' "$tmp/err" &&
 	grep -q 'run 1 of 2' "$tmp/out"; then
@@ -285,6 +309,9 @@ cancel-no-id 5 cancel: empty value for task=
 timeout-no-task 4 timeout: missing task=
 timeout-unknown-task 5 timeout: unknown task 9
 done-quoted-exc 6 task.done: exc= takes no quoted text
+var-bad-value 3 bad value '12x' for value=
+var-no-name 3 var.set: missing var=
+step-bad-ctx 4 bad number '-1' for ctx=
 EOF
 # A bad trace is refused before anything is drawn, by every view.
 crashed=0
@@ -422,7 +449,7 @@ echo "== the timeline's labels and loop iterations"
 for f in "$root"/chapters/*/img/*.trace; do
 	run timeline "$f" -o "$tmp/$(basename "$f" .trace).tl.dot"
 done
-if $py check_labels.py ./*.timeline.dot "$tmp"/*.tl.dot >"$tmp/labels.log" 2>&1
+if $py check_labels.py ./*.timeline*.dot "$tmp"/*.tl.dot >"$tmp/labels.log" 2>&1
 then ok "no two labels overlap (goldens and chapters/*/img)"
 else bad "labels overlap: $(head -n 1 "$tmp/labels.log")"; fi
 # One band for each other loop.iter, so a run of 3 iterations has 2.
@@ -489,6 +516,23 @@ done
 if grep -q '<svg' "$tmp/timeline.svg" && grep -q '<title>' "$tmp/timeline.svg"; then
 	ok "the SVG has the drawing and its tooltips"
 else bad "timeline.svg looks wrong"; fi
+# cotrace dot: a DOT file laid out and rendered without the dot program
+# (chapter 06's HAMT picture); its layout attribute picks the engine.
+printf '%s\n' 'digraph g { a -> b; b -> c; a [style=filled, fillcolor=grey] }' \
+	>"$tmp/g.dot"
+run dot "$tmp/g.dot" -o "$tmp/g.svg"
+if [ "$st" = 0 ] && grep -q '<svg' "$tmp/g.svg" && grep -q '>a</text>' "$tmp/g.svg"; then
+	ok "cotrace dot renders a DOT file to SVG"
+else bad "cotrace dot g.dot -o g.svg: status $st, $first"; fi
+if printf '%s\n' 'graph g { layout=neato; a -- b }' |
+	"$cotrace" dot - -o "$tmp/n.png" >"$tmp/out" 2>"$tmp/err" &&
+	[ -s "$tmp/n.png" ]; then ok "cotrace dot - reads standard input"
+else bad "cotrace dot - -o n.png: $(head -n 1 "$tmp/err")"; fi
+printf 'digraph { a -> \n' >"$tmp/bad.dot"
+run dot "$tmp/bad.dot" -o "$tmp/bad.svg"
+if [ "$st" = 2 ] && grep -q 'not a Graphviz graph' "$tmp/err"; then
+	ok "cotrace dot refuses a broken DOT file with status 2"
+else bad "cotrace dot bad.dot: status $st, $first"; fi
 run timeline basic.trace
 if [ "$st" = 0 ] && cmp -s "$tmp/out" basic.timeline.dot; then
 	ok "no -o: DOT on standard output"
@@ -507,6 +551,9 @@ usage stats basic.trace --run 3
 usage stats no-such-file.trace
 usage timeline basic.trace -o "$tmp/out.gif"
 usage timeline basic.trace -o "$tmp/no/such/dir/out.svg"
+usage stats basic.trace --colour-by rid
+usage dot "$tmp/no-such.dot" -o "$tmp/x.svg"
+usage dot "$tmp/g.dot" -o "$tmp/x.gif"
 
 echo "== the tracer"
 cc=${CC:-cc}
