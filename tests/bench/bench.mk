@@ -22,7 +22,7 @@ NOTRACE_OBJS := \
 	$(patsubst solutions/%.S,$(NOTRACE)/obj/%.o,$(wildcard solutions/*.S))
 
 all: $(OUT)/switch $(OUT)/switch_boost $(OUT)/gen_send $(OUT)/sched \
-	$(OUT)/sched_notrace $(OUT)/exc
+	$(OUT)/sched_notrace $(OUT)/exc $(OUT)/ctxvar
 
 $(OUT)/switch: tests/bench/switch.c tests/bench/bench.h $(LIB)/libcorolab.a
 	@mkdir -p $(@D)
@@ -41,6 +41,10 @@ $(OUT)/sched: tests/bench/sched.c tests/bench/bench.h $(LIB)/libcorolab.a
 	$(CC) $(BFLAGS) $< $(LIB)/libcorolab.a -pthread -o $@
 
 $(OUT)/exc: tests/bench/exc.c tests/bench/bench.h $(LIB)/libcorolab.a
+	@mkdir -p $(@D)
+	$(CC) $(BFLAGS) $< $(LIB)/libcorolab.a -pthread -o $@
+
+$(OUT)/ctxvar: tests/bench/ctxvar.c tests/bench/bench.h $(LIB)/libcorolab.a
 	@mkdir -p $(@D)
 	$(CC) $(BFLAGS) $< $(LIB)/libcorolab.a -pthread -o $@
 

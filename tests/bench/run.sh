@@ -4,11 +4,11 @@
 #	tests/bench/run.sh [PROGRAM...]
 #
 # PROGRAM is the path of a built benchmark (switch, switch_boost, gen_send,
-# sched, sched_notrace, exc) or of gen_send.py, sched.py or exc.py. Without
-# arguments it runs, from build/bench/ (or $BENCH_DIR), whichever of those
-# programs are there, plus tests/bench/gen_send.py, sched.py and exc.py with $PYTHON
-# (default python3). It builds nothing: `make bench` builds, then calls
-# this.
+# sched, sched_notrace, exc, ctxvar) or of gen_send.py, sched.py, exc.py or
+# ctxvar.py. Without arguments it runs, from build/bench/ (or $BENCH_DIR),
+# whichever of those programs are there, plus tests/bench/gen_send.py,
+# sched.py, exc.py and ctxvar.py with $PYTHON (default python3). It builds
+# nothing: `make bench` builds, then calls this.
 #
 # Chapter 04's poller_cost and echo.sh (the echo servers against libuv and
 # asyncio, driven by the load client) run after the rounds, once each;
@@ -42,6 +42,9 @@
 #	raise_catch <method> <ns per raise caught one call up>
 #	cancel_reap <method> <ns per sleeping task cancelled and awaited>
 #	taskgroup <method> <ns per child of a TaskGroup of 1,000>
+#	ctxvar_getN <method> <ns per var.get()>, N variables set (1, 10,
+#		100, 10000); also ctxvar_setN, copy_contextN, context_runN
+#	context_memN <method> <bytes per context, 1,000 copies one set each>
 #	ratio <method>/corolab <n>		for every switch and gensend
 #						method: n times corolab's time
 #	ratio <kind> <method>/corolab <n>	the same for the other kinds,
@@ -88,7 +91,7 @@ fi
 
 if [ $# -eq 0 ]; then
 	for p in switch switch_boost gen_send gen_send.py sched sched_notrace \
-	    sched.py exc exc.py; do
+	    sched.py exc exc.py ctxvar ctxvar.py; do
 		case $p in
 		*.py) set -- "$@" "$here/$p" ;;
 		*)
@@ -110,6 +113,7 @@ run_one() {
 	*/gen_send.py) "$python" "$1" -r "$reps" -n "$sends" ;;
 	*/sched.py) "$python" "$1" -r "$reps" -t "$target" -m "$parked" ;;
 	*/exc.py) "$python" "$1" -r "$reps" -t "$target" ;;
+	*/ctxvar.py) "$python" "$1" -r "$reps" -t "$target" ;;
 	*/sched) "$1" -r "$reps" -t "$target" -m "$parked" ;;
 	*) "$1" -r "$reps" -t "$target" ;;
 	esac
