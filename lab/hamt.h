@@ -168,4 +168,8 @@ int cl_hamt_next(struct cl_hamt_iter *it, const void **key, void **val);
  */
 const char *cl_hamt_check(const struct cl_hamt *h);
 
+/* Free this thread's spare nodes and maps (cl__context_free_spares
+ * calls it when a loop is freed). */
+void cl__hamt_free_spares(void);
+
 #endif

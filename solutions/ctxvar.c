@@ -26,7 +26,8 @@ char cl__missing;
 /* The thread's current context; NULL until something needs one. */
 static _Thread_local struct cl_context *current;
 static _Thread_local unsigned long last_id; /* ctx:N in the trace */
-static _Thread_local struct cl__spares spares; /* loop.h */
+static _Thread_local struct cl__spares spares; /* contexts (loop.h) */
+static _Thread_local struct cl__spares token_spares;
 
 /*
  * A variable's hash is its address, mixed (the low bits of an address
@@ -136,6 +137,8 @@ void cl__context_free_ref(struct cl_context *c)
 void cl__context_free_spares(void)
 {
 	cl__spare_free_all(&spares);
+	cl__spare_free_all(&token_spares);
+	cl__hamt_free_spares();
 }
 
 struct cl_exc *cl__context_busy_error(const struct cl_context *c)
@@ -152,7 +155,7 @@ struct cl_exc *cl__context_busy_error(const struct cl_context *c)
 // LAB ch06: too. Mirrors Python/context.c _PyContext_Enter, _PyContext_Exit;
 // LAB ch06: read section 6.
 // HINT1 ch06: The thread's current pointer, c->prev and c->entered: three
-// HINT1 ch06: assignments each way.
+// HINT1 ch06: assignments in, two out (prev is read only while entered).
 int cl__context_enter(struct cl_context *c)
 {
 	if (c->entered)
@@ -166,7 +169,6 @@ int cl__context_enter(struct cl_context *c)
 void cl__context_exit(struct cl_context *c)
 {
 	current = c->prev;
-	c->prev = NULL;
 	c->entered = 0;
 }
 // STUB ch06:
@@ -312,6 +314,15 @@ static void trace_set(const struct cl_context *c,
 			 (long)(intptr_t)val);
 }
 
+/* c's map becomes vars (a reference taken over): v was set to val. */
+static void var_commit(struct cl_context *c, struct cl_hamt *vars,
+		       const struct cl_contextvar *v, void *val)
+{
+	cl_hamt_decref(c->vars);
+	c->vars = vars;
+	trace_set(c, v, val, 0);
+}
+
 /* v = val in the current context c: its map is replaced. */
 static void var_set(struct cl_context *c, struct cl_contextvar *v, void *val)
 {
@@ -320,9 +331,7 @@ static void var_set(struct cl_context *c, struct cl_contextvar *v, void *val)
 
 	if (err < 0)
 		raise_errno(err, "ContextVar.set");
-	cl_hamt_decref(c->vars);
-	c->vars = vars;
-	trace_set(c, v, val, 0);
+	var_commit(c, vars, v, val);
 }
 
 /* del v in c (contextvar_del): nothing to do if v has no value. */
@@ -345,26 +354,29 @@ void cl_contextvar_set(struct cl_contextvar *v, void *value)
 	var_set(cl_context_current(), v, value);
 }
 
+/* The new map first, then the token: what can fail happens before
+ * anything changes, so there is nothing to undo (and no CL_TRY). */
 struct cl_token *cl_contextvar_set_token(struct cl_contextvar *v, void *value)
 {
 	struct cl_context *c = cl_context_current();
-	struct cl_token *t = malloc(sizeof *t);
+	struct cl_token *t;
+	struct cl_hamt *vars;
+	int err = cl_hamt_set(c->vars, v, v->hash, value, &vars);
 
-	if (t == NULL)
+	if (err < 0)
+		raise_errno(err, "ContextVar.set");
+	t = cl__spare_get(&token_spares);
+	if (t == NULL && (t = malloc(sizeof *t)) == NULL) {
+		cl_hamt_decref(vars);
 		cl_raise(cl_exc_new(&cl_MemoryError, NULL));
+	}
 	if (!cl_hamt_get(c->vars, v, v->hash, &t->old_value))
 		t->old_value = CL_MISSING;
 	t->refcnt = 1;
 	t->used = 0;
 	t->var = v;
-	t->ctx = c;
-	CL_TRY {
-		var_set(c, v, value);
-	} CL_CATCH(e) {
-		free(t);
-		cl_raise(e);
-	} CL_END_TRY;
-	cl_context_incref(c);
+	t->ctx = cl_context_incref(c);
+	var_commit(c, vars, v, value);
 	return t;
 }
 
@@ -379,7 +391,7 @@ void cl_token_decref(struct cl_token *t)
 	if (t == NULL || --t->refcnt > 0)
 		return;
 	cl_context_decref(t->ctx);
-	free(t);
+	cl__spare_put(&token_spares, t);
 }
 
 /* The token as Python shows it in the errors of reset. */

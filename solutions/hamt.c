@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "hamt.h"
+#include "loop.h" /* struct cl__spares */
 
 #define BITS 5
 #define MAX_BITMAP 16 /* entries; one more makes an array node */
@@ -34,10 +35,47 @@ static inline uint32_t bit_of(uint32_t hash, int shift)
 	return 1u << slot_of(hash, shift);
 }
 
+/* The bits set in x. __builtin_popcount is one instruction only where
+ * the compiler may assume one (x86-64 needs -mpopcnt); elsewhere it is
+ * a call into libgcc, so count the bits in parallel, in 12 instructions
+ * ("Hacker's Delight", 5-1). */
+static inline int popcount(uint32_t x)
+{
+	x = x - ((x >> 1) & 0x55555555u);
+	x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
+	x = (x + (x >> 4)) & 0x0f0f0f0fu;
+	return (int)((x * 0x01010101u) >> 24);
+}
+
 /* Where the entry of bit sits in a bitmap node's packed array. */
 static inline int index_of(uint32_t bitmap, uint32_t bit)
 {
-	return __builtin_popcount(bitmap & (bit - 1));
+	return popcount(bitmap & (bit - 1));
+}
+
+/*
+ * Spare blocks. Every set makes a map and a node or more, and drops as
+ * many when the old map goes: malloc and free would be most of its
+ * cost. So a dropped block waits, by size, for the next one of its
+ * size (loop.h's spare lists; CPython keeps free lists for the same
+ * reason): class k is a bitmap node of k entries, class 0 a map, the
+ * last class an array node. Collision nodes are rare: malloc.
+ */
+#define SPARE_MAP 0
+#define SPARE_ARRAY (MAX_BITMAP + 1)
+static _Thread_local struct cl__spares spares[SPARE_ARRAY + 1];
+
+static void *block_get(int cls, size_t size)
+{
+	void *p = cl__spare_get(&spares[cls]);
+
+	return p != NULL ? p : malloc(size);
+}
+
+void cl__hamt_free_spares(void)
+{
+	for (int i = 0; i <= SPARE_ARRAY; i++)
+		cl__spare_free_all(&spares[i]);
 }
 
 /* Nodes. */
@@ -46,7 +84,7 @@ static struct cl_hamt_bitmap *bitmap_new(int size)
 {
 	struct cl_hamt_bitmap *b;
 
-	b = malloc(sizeof *b + (size_t)size * sizeof b->e[0]);
+	b = block_get(size, sizeof *b + (size_t)size * sizeof b->e[0]);
 	if (b == NULL)
 		return NULL;
 	b->hdr.refcnt = 1;
@@ -58,10 +96,11 @@ static struct cl_hamt_bitmap *bitmap_new(int size)
 
 static struct cl_hamt_array *array_new(void)
 {
-	struct cl_hamt_array *a = calloc(1, sizeof *a);
+	struct cl_hamt_array *a = block_get(SPARE_ARRAY, sizeof *a);
 
 	if (a == NULL)
 		return NULL;
+	memset(a, 0, sizeof *a);
 	a->hdr.refcnt = 1;
 	a->hdr.kind = CL_HAMT_ARRAY;
 	return a;
@@ -91,6 +130,8 @@ static struct cl_hamt_node *node_incref(struct cl_hamt_node *n)
  * children's. Recursion is at most CL_HAMT_MAX_DEPTH deep. */
 static void node_decref(struct cl_hamt_node *n)
 {
+	int cls = SPARE_ARRAY;
+
 	if (n == NULL || --n->refcnt > 0)
 		return;
 	if (n->kind == CL_HAMT_BITMAP) {
@@ -99,13 +140,17 @@ static void node_decref(struct cl_hamt_node *n)
 		for (int i = 0; i < b->hdr.size; i++)
 			if (b->e[i].key == NULL)
 				node_decref(b->e[i].child);
+		cls = b->hdr.size;
 	} else if (n->kind == CL_HAMT_ARRAY) {
 		struct cl_hamt_array *a = (struct cl_hamt_array *)n;
 
 		for (int i = 0; i < 32; i++)
 			node_decref(a->child[i]);
+	} else {
+		free(n); /* a collision node */
+		return;
 	}
-	free(n);
+	cl__spare_put(&spares[cls], n);
 }
 
 /* Copy one entry into a new node, taking a reference to a child. */
@@ -625,7 +670,7 @@ static struct cl_hamt empty = { .refcnt = 1 }; /* never freed */
 
 static struct cl_hamt *map_new(struct cl_hamt_node *root, size_t count)
 {
-	struct cl_hamt *h = malloc(sizeof *h);
+	struct cl_hamt *h = block_get(SPARE_MAP, sizeof *h);
 
 	if (h == NULL)
 		return NULL;
@@ -651,7 +696,7 @@ void cl_hamt_decref(struct cl_hamt *h)
 	if (h == NULL || --h->refcnt > 0)
 		return;
 	node_decref(h->root);
-	free(h);
+	cl__spare_put(&spares[SPARE_MAP], h);
 }
 
 int cl_hamt_get(const struct cl_hamt *h, const void *key, uint32_t hash,
