@@ -158,8 +158,10 @@ bench: ref
 		LIB=$(BUILD)/ref OUT=$(BUILD)/bench
 	@BENCH_DIR=$(BUILD)/bench sh tests/bench/run.sh
 
+# Valgrind runs code some 20 to 50 times slower: each test gets 12 times
+# the grader's 5 seconds.
 valgrind: ref
-	CK_DEFAULT_TIMEOUT=60 valgrind -q --error-exitcode=1 \
+	CK_DEFAULT_TIMEOUT=60 CK_TIMEOUT_MULTIPLIER=12 valgrind -q --error-exitcode=1 \
 		--trace-children=no $(BUILD)/ref/grade $(if $(CH),-c $(CH))
 
 # make mutants CH=N [JOBS=n] [LIMIT=k] [FILE=f.c]: do chapter N's tests
