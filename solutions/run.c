@@ -38,6 +38,10 @@ static void cl__run_describe(FILE *err, const struct cl_future *w)
 		fprintf(err, "fd:%lu:%s", w->what_id,
 			w->what == CL_WHAT_FD_IN ? "IN" : "OUT");
 		break;
+	case CL_WHAT_SYNC:
+		fprintf(err, "%s:%lu", cl__sync_kind_str(w->what_id),
+			CL_SYNC_NUM(w->what_id));
+		break;
 	case CL_WHAT_FUTURE:
 		fprintf(err, "fut:%lu", w->id);
 		break;
