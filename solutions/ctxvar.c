@@ -106,6 +106,32 @@ struct cl_context *cl_context_copy(const struct cl_context *c)
 	return n;
 }
 
+struct cl_context *cl_context_copy_unshared(const struct cl_context *c)
+{
+	struct cl_context *n = cl_context_new();
+	struct cl_hamt_iter it;
+	const void *key;
+	void *val;
+
+	if (n == NULL)
+		return NULL;
+	cl_hamt_iter_init(&it, c->vars);
+	while (cl_hamt_next(&it, &key, &val)) {
+		const struct cl_contextvar *v = key;
+		struct cl_hamt *m;
+		int err = cl_hamt_set(n->vars, v, v->hash, val, &m);
+
+		if (err < 0) {
+			cl_context_decref(n);
+			errno = -err;
+			return NULL;
+		}
+		cl_hamt_decref(n->vars);
+		n->vars = m;
+	}
+	return n;
+}
+
 struct cl_context *cl_context_current(void)
 {
 	if (current == NULL) {
