@@ -29,7 +29,6 @@ struct cl__xcall {
 	cl_callback fn;
 	void *arg;
 	struct cl_context *ctx;		 /* run it in this one (a reference) */
-	void (*drop)(void *arg);	 /* if the loop goes first: free arg */
 };
 
 /*
@@ -42,6 +41,8 @@ struct cl__xthread {
 	int holds;	/* cl_loop_hold minus cl_loop_unhold */
 	int signalled;	/* a wake-up is written and not yet read */
 	int rfd, wfd;	/* eventfd (rfd == wfd), or a pipe's two ends */
+	struct cl__job *jobs; /* the pool's calls not freed yet: the loop's
+				 thread only */
 };
 
 /* Make the inbox and its eventfd (a pipe if COROLAB_SELFPIPE=1 or there
@@ -111,8 +112,7 @@ static void xthread_write_wakeup(struct cl__xthread *x)
 // HINT2 ch07: the read belongs to calls that the next drain will see.
 // HINT3 ch07: Take the list with head = NULL, tail = &head under the lock,
 // HINT3 ch07: then walk your copy without it: cl_loop_call_soon_ctx(loop,
-// HINT3 ch07: c->fn, c->arg, c->ctx) (on failure c->drop(c->arg) if set),
-// HINT3 ch07: cl_context_decref(c->ctx), free(c).
+// HINT3 ch07: c->fn, c->arg, c->ctx), cl_context_decref(c->ctx), free(c).
 static int xthread_post(struct cl_loop *loop, struct cl__xcall *c)
 {
 	struct cl__xthread *x = loop->xt;
@@ -151,9 +151,7 @@ static void xthread_drain(void *arg)
 	pthread_mutex_unlock(&x->lock);
 	for (; c != NULL; c = next) {
 		next = c->next;
-		if (cl_loop_call_soon_ctx(loop, c->fn, c->arg, c->ctx) == NULL &&
-		    c->drop != NULL)
-			c->drop(c->arg);
+		cl_loop_call_soon_ctx(loop, c->fn, c->arg, c->ctx);
 		cl_context_decref(c->ctx);
 		free(c);
 	}
@@ -181,7 +179,6 @@ int cl_loop_call_soon_threadsafe(struct cl_loop *loop, cl_callback fn,
 		return -ENOMEM;
 	c->fn = fn;
 	c->arg = arg;
-	c->drop = NULL;
 	c->ctx = cl_context_copy_unshared(cl_context_current());
 	if (c->ctx == NULL) {
 		free(c);
@@ -249,7 +246,31 @@ struct cl__job {
 	struct cl_exc *exc;	/* what it raised (a reference) */
 	struct cl_loop *loop;
 	struct cl_future *fut;	/* the loop's future (a reference) */
+	struct cl_executor *ex;
+	int skip;		/* cancelled while queued: do not run fn
+				   (under ex->lock) */
+	int started;		/* a thread took it (under ex->lock) */
+	int refs;		/* the loop thread's: the job's return and
+				   job_cancelled's registration */
+	struct cl__job *prev, *next_live; /* in the loop's xt->jobs */
 };
+
+/* The loop's thread: drop one of the job's two references; the last
+ * takes it off the loop's list and frees it. */
+static void job_unref(struct cl__job *j)
+{
+	struct cl__xthread *x = j->loop->xt;
+
+	if (--j->refs > 0)
+		return;
+	if (j->prev != NULL)
+		j->prev->next_live = j->next_live;
+	else
+		x->jobs = j->next_live;
+	if (j->next_live != NULL)
+		j->next_live->prev = j->prev;
+	free(j);
+}
 
 struct cl_executor {
 	pthread_mutex_t lock;	   /* guards all that follows */
@@ -294,11 +315,37 @@ int cl_executor_nthreads(struct cl_executor *ex)
 	return n;
 }
 
+/*
+ * The loop's thread: the job's future is done before the job (it was
+ * cancelled). A job still in the queue will not run: the pool's thread
+ * that takes it only hands it back (_chain_future's _call_check_cancel,
+ * and the pool's set_running_or_notify_cancel).
+ */
+static void job_cancelled(struct cl_future *f, void *arg)
+{
+	struct cl__job *j = arg;
+
+	(void)f;
+	if (j->ex != NULL) { /* NULL: the job is back and its pool gone */
+		pthread_mutex_lock(&j->ex->lock);
+		if (!j->started)
+			j->skip = 1;
+		pthread_mutex_unlock(&j->ex->lock);
+	}
+	job_unref(j);
+}
+
 /* The loop's thread: the job is done; complete its future. */
 static void job_done(void *arg)
 {
 	struct cl__job *j = arg;
 
+	/* Not queued yet: job_cancelled will not run; its reference goes.
+	 * Already queued (the future was cancelled): it runs later, so the
+	 * job must outlive this call, without its pool. */
+	if (cl_future_remove_done_callback(j->fut, job_cancelled, j) > 0)
+		job_unref(j);
+	j->ex = NULL;
 	if (cl_future_done(j->fut)) /* cancelled meanwhile: drop it all */
 		cl_exc_decref(j->exc);
 	else if (j->exc != NULL)
@@ -306,18 +353,9 @@ static void job_done(void *arg)
 	else
 		cl_future_set_result(j->fut, j->result);
 	cl_future_decref(j->fut);
+	j->fut = NULL;
 	cl_loop_unhold(j->loop);
-	free(j);
-}
-
-/* The loop is freed before the job's completion ran: free the job. */
-static void job_drop(void *arg)
-{
-	struct cl__job *j = arg;
-
-	cl_exc_decref(j->exc);
-	cl_future_decref(j->fut);
-	free(j);
+	job_unref(j);
 }
 
 /* Run one job on this thread, catching what it raises. */
@@ -330,8 +368,6 @@ static void job_run(struct cl__job *j)
 	} CL_CATCH(e) {
 		j->exc = e;
 	} CL_END_TRY;
-	cl_context_decref(j->ctx);
-	j->ctx = NULL;
 }
 
 /* Hand the finished job back to its loop. The loop is held for the job,
@@ -347,7 +383,6 @@ static void job_post(struct cl__job *j)
 		c->fn = job_done;
 		c->arg = j;
 		c->ctx = NULL;
-		c->drop = job_drop;
 		err = xthread_post(j->loop, c);
 	}
 	if (err < 0) {
@@ -373,12 +408,18 @@ static void *worker(void *arg)
 			ex->idle--;
 		}
 		j = ex->head;
-		if (j != NULL && (ex->head = j->next) == NULL)
-			ex->tail = &ex->head;
+		if (j != NULL) {
+			if ((ex->head = j->next) == NULL)
+				ex->tail = &ex->head;
+			j->started = 1;
+		}
 		pthread_mutex_unlock(&ex->lock);
 		if (j == NULL)
 			break;
-		job_run(j);
+		if (!j->skip) /* under the lock above: it cannot change now */
+			job_run(j);
+		cl_context_decref(j->ctx); /* the thread's to drop */
+		j->ctx = NULL;
 		job_post(j);
 	}
 	/* What this thread kept for reuse goes with it. */
@@ -457,13 +498,23 @@ struct cl_future *cl_loop_run_in_executor_ctx(struct cl_loop *loop,
 	j->arg = arg;
 	j->ctx = ctx;
 	j->loop = loop;
-	cl_future_incref(j->fut); /* the job's */
-	if ((err = executor_submit(ex, j)) < 0) {
-		cl_future_decref(j->fut);
+	j->ex = ex;
+	j->refs = 2;
+	if ((err = cl_future_add_done_callback(j->fut, job_cancelled, j)) < 0) {
 		cl_loop_unhold(loop);
-		j->ctx = NULL;
 		goto fail;
 	}
+	cl_future_incref(j->fut); /* the job's */
+	if ((err = executor_submit(ex, j)) < 0) {
+		cl_future_remove_done_callback(j->fut, job_cancelled, j);
+		cl_future_decref(j->fut);
+		cl_loop_unhold(loop);
+		goto fail;
+	}
+	j->next_live = loop->xt->jobs;
+	if (j->next_live != NULL)
+		j->next_live->prev = j;
+	loop->xt->jobs = j;
 	CL_TRACE("thread.submit", "fut=%lu", j->fut->id);
 	return j->fut;
 
@@ -516,6 +567,7 @@ void cl__threads_loop_free(struct cl_loop *loop)
 {
 	struct cl__xthread *x = loop->xt;
 	struct cl__xcall *c, *next;
+	struct cl__job *j;
 
 	/* shutdown_default_executor: the threads finish what they run. */
 	cl_executor_shutdown(loop->executor);
@@ -526,10 +578,19 @@ void cl__threads_loop_free(struct cl_loop *loop)
 		cl_loop_remove_reader(loop, x->rfd);
 	for (c = x->head; c != NULL; c = next) {
 		next = c->next;
-		if (c->drop != NULL)
-			c->drop(c->arg);
 		cl_context_decref(c->ctx);
 		free(c);
+	}
+	/* The pool's calls whose return never ran (dropped from the queue
+	 * or the inbox): every thread is done with them. */
+	while ((j = x->jobs) != NULL) {
+		x->jobs = j->next_live;
+		if (j->fut != NULL) {
+			cl_future_remove_done_callback(j->fut, job_cancelled, j);
+			cl_future_decref(j->fut);
+		}
+		cl_exc_decref(j->exc);
+		free(j);
 	}
 	close(x->rfd);
 	if (x->wfd != x->rfd)
