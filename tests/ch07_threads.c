@@ -365,11 +365,23 @@ START_TEST(test_threadsafe_call_needs_a_held_loop)
 }
 END_TEST
 
+static void *posts_ran(void *arg)
+{
+	struct handoff *h = arg;
+
+	post(h->loop, note_cb, "ran");
+	post(h->loop, set_result_cb, h);
+	return NULL;
+}
+
 static void *forever_main(void *arg)
 {
-	struct cl_future *f = cl_future_new(NULL);
+	struct handoff h = { 0 };
+	struct cl_future *f;
 
 	(void)arg;
+	await_from_thread(&h, posts_ran); /* held, then unheld */
+	f = cl_future_new(NULL);
 	CL_TRY {
 		cl_await(f); /* nothing will ever complete it */
 	} CL_CATCH(e) { /* closed when cl_run gives up on it */
@@ -380,8 +392,9 @@ static void *forever_main(void *arg)
 	return NULL;
 }
 
-/* Unheld, a loop with nothing to run and nothing to wait for reports a
- * deadlock at once (run.h): the waker does not keep it alive. */
+/* Once unheld, a loop with nothing to run and nothing to wait for
+ * reports a deadlock at once (run.h): its inbox, watched while a thread
+ * could call, no longer keeps it alive. */
 START_TEST(test_unheld_loop_still_reports_a_deadlock)
 {
 	struct cl_run_opts opts = { .clock = CL_CLOCK_REAL };
@@ -392,8 +405,10 @@ START_TEST(test_unheld_loop_still_reports_a_deadlock)
 	int st;
 
 	opts.err = err;
+	trail[0] = '\0';
 	st = cl_run_with(forever_main, NULL, &opts, &out);
 	fclose(err);
+	EXPECT_TRAIL("ran");
 	CL_EXPECT_INT(st, -EDEADLK);
 	CL_EXPECT(strstr(report, "no runnable tasks") != NULL,
 		  "expected a deadlock report, got \"%s\"", report);
