@@ -36,7 +36,7 @@ OUT := $(BUILD)/visualizer
 include visualizer/cotrace.mk
 
 .PHONY: help deps demo examples pictures test grade hint lab lab-check \
-	handout bench valgrind mutants clean ref
+	handout bench valgrind tsan mutants clean ref
 
 help:
 	@echo "corolab targets:"
@@ -55,6 +55,8 @@ help:
 	@echo "  make pictures    redraw the timelines in chapters/*/img from the examples"
 	@echo "  make bench       benchmarks against ucontext, Boost.Context, libuv, CPython"
 	@echo "  make valgrind    the reference tests under valgrind (CH=N)"
+	@echo "  make tsan        chapter 07's thread tests under ThreadSanitizer,"
+	@echo "                   each run REPEAT times (default 100)"
 	@echo "  make mutants     CH=N: mutants of chapter N's regions the tests miss"
 	@echo "  make clean       remove build/ (the tree is then as cloned)"
 	@echo "  SAN=1 make ...   any of them under AddressSanitizer + UBSan"
@@ -163,6 +165,14 @@ bench: ref
 valgrind: ref
 	CK_DEFAULT_TIMEOUT=60 CK_TIMEOUT_MULTIPLIER=12 valgrind -q --error-exitcode=1 \
 		--trace-children=no $(BUILD)/ref/grade $(if $(CH),-c $(CH))
+
+# ThreadSanitizer cannot run with ASan: its own build, without SAN's
+# flags. The thread tests run REPEAT times each (tests/kit/tsan.sh).
+TSANFLAGS := -std=gnu11 -Wall -Wextra -Werror -g -O2 -fsanitize=thread
+tsan: deps
+	@$(MAKE) --no-print-directory -f tests/kit/variant.mk SRC=solutions \
+		OUT=build/tsan CFLAGS="$(TSANFLAGS)" LDFLAGS="-fsanitize=thread" all
+	@sh tests/kit/tsan.sh build/tsan/grade $(or $(REPEAT),100)
 
 # make mutants CH=N [JOBS=n] [LIMIT=k] [FILE=f.c]: do chapter N's tests
 # fail on mutants of its lab regions? (design, promise 3;
