@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #ifdef __linux__
 #include <sys/eventfd.h>
@@ -253,6 +254,8 @@ struct cl__job {
 	int refs;		/* the loop thread's: the job's return and
 				   job_cancelled's registration */
 	struct cl__job *prev, *next_live; /* in the loop's xt->jobs */
+	int worker;		/* which thread of the pool ran it, from 1 */
+	uint64_t begin, end;	/* when, on the loop's real clock (us) */
 };
 
 /* The loop's thread: drop one of the job's two references; the last
@@ -279,6 +282,7 @@ struct cl_executor {
 	pthread_t *threads;
 	int nthreads, max_workers;
 	int idle;		   /* threads waiting for a job */
+	int nstarted;		   /* threads that began to run: their ids */
 	int shutdown;
 };
 
@@ -352,15 +356,38 @@ static void job_done(void *arg)
 		cl_future_set_exception(j->fut, j->exc);
 	else
 		cl_future_set_result(j->fut, j->result);
+	/* The tracer is the loop's: the pool's thread left its times in j,
+	 * and the loop writes them, the thread as a lane of its own. */
+	CL_TRACE("thread.run", "fut=%lu worker=%d begin=%llu end=%llu "
+		 "skipped=%d", j->fut->id, j->worker,
+		 (unsigned long long)j->begin, (unsigned long long)j->end,
+		 j->skip);
 	cl_future_decref(j->fut);
 	j->fut = NULL;
 	cl_loop_unhold(j->loop);
 	job_unref(j);
 }
 
+/* Microseconds on j's loop's real clock (loop.c's: monotonic time
+ * since the loop was made; start_ns never changes). */
+static uint64_t job_clock(const struct cl__job *j)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec -
+		j->loop->start_ns) / 1000;
+}
+
 /* Run one job on this thread, catching what it raises. */
 static void job_run(struct cl__job *j)
 {
+	/* The loop's thread may turn the tracer off meanwhile: a relaxed
+	 * read, and a time too many costs nothing. */
+	int traced = __atomic_load_n(&cl__trace_enabled, __ATOMIC_RELAXED);
+
+	if (traced)
+		j->begin = job_clock(j);
 	CL_TRY {
 		j->result = j->ctx != NULL
 				    ? cl_context_run(j->ctx, j->fn, j->arg)
@@ -368,6 +395,8 @@ static void job_run(struct cl__job *j)
 	} CL_CATCH(e) {
 		j->exc = e;
 	} CL_END_TRY;
+	if (traced)
+		j->end = job_clock(j);
 }
 
 /* Hand the finished job back to its loop. The loop is held for the job,
@@ -399,6 +428,11 @@ static void *worker(void *arg)
 {
 	struct cl_executor *ex = arg;
 	struct cl__job *j;
+	int me;
+
+	pthread_mutex_lock(&ex->lock);
+	me = ++ex->nstarted;
+	pthread_mutex_unlock(&ex->lock);
 
 	for (;;) {
 		pthread_mutex_lock(&ex->lock);
@@ -412,6 +446,7 @@ static void *worker(void *arg)
 			if ((ex->head = j->next) == NULL)
 				ex->tail = &ex->head;
 			j->started = 1;
+			j->worker = me;
 		}
 		pthread_mutex_unlock(&ex->lock);
 		if (j == NULL)
