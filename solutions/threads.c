@@ -20,6 +20,7 @@
 #include "fdwatch.h"
 #include "future.h"
 #include "hamt.h"
+#include "locks.h"
 #include "task.h"
 #include "threads.h"
 #include "trace.h"
@@ -255,6 +256,8 @@ struct cl__job {
 				   job_cancelled's registration */
 	struct cl__job *prev, *next_live; /* in the loop's xt->jobs */
 	int worker;		/* which thread of the pool ran it, from 1 */
+	void (*after)(void *arg); /* the loop's thread, when fn is over */
+	void *after_arg;
 	uint64_t begin, end;	/* when, on the loop's real clock (us) */
 };
 
@@ -358,6 +361,8 @@ static void job_done(void *arg)
 		cl_future_set_result(j->fut, j->result);
 	/* The tracer is the loop's: the pool's thread left its times in j,
 	 * and the loop writes them, the thread as a lane of its own. */
+	if (j->after != NULL)
+		j->after(j->after_arg);
 	CL_TRACE("thread.run", "fut=%lu worker=%d begin=%llu end=%llu "
 		 "skipped=%d", j->fut->id, j->worker,
 		 (unsigned long long)j->begin, (unsigned long long)j->end,
@@ -511,10 +516,14 @@ void cl_executor_shutdown(struct cl_executor *ex)
 	free(ex);
 }
 
-struct cl_future *cl_loop_run_in_executor_ctx(struct cl_loop *loop,
-					      struct cl_executor *ex,
-					      void *(*fn)(void *arg),
-					      void *arg, struct cl_context *ctx)
+/* run_in_executor, and after(after_arg) on the loop's thread once fn
+ * is over, whether or not the future was cancelled meanwhile. */
+static struct cl_future *run_in_executor(struct cl_loop *loop,
+					 struct cl_executor *ex,
+					 void *(*fn)(void *arg), void *arg,
+					 struct cl_context *ctx,
+					 void (*after)(void *arg),
+					 void *after_arg)
 {
 	struct cl__job *j = calloc(1, sizeof *j);
 	int err = -ENOMEM;
@@ -534,6 +543,8 @@ struct cl_future *cl_loop_run_in_executor_ctx(struct cl_loop *loop,
 	j->ctx = ctx;
 	j->loop = loop;
 	j->ex = ex;
+	j->after = after;
+	j->after_arg = after_arg;
 	j->refs = 2;
 	if ((err = cl_future_add_done_callback(j->fut, job_cancelled, j)) < 0) {
 		cl_loop_unhold(loop);
@@ -562,14 +573,24 @@ fail:
 	return NULL;
 }
 
+struct cl_future *cl_loop_run_in_executor_ctx(struct cl_loop *loop,
+					      struct cl_executor *ex,
+					      void *(*fn)(void *arg),
+					      void *arg, struct cl_context *ctx)
+{
+	return run_in_executor(loop, ex, fn, arg, ctx, NULL, NULL);
+}
+
 struct cl_future *cl_loop_run_in_executor(struct cl_loop *loop,
 					  struct cl_executor *ex,
 					  void *(*fn)(void *arg), void *arg)
 {
-	return cl_loop_run_in_executor_ctx(loop, ex, fn, arg, NULL);
+	return run_in_executor(loop, ex, fn, arg, NULL, NULL, NULL);
 }
 
-void *cl__to_thread_at(void *(*fn)(void *arg), void *arg,
+/* to_thread, and after(after_arg) when fn is over. */
+static void *to_thread(void *(*fn)(void *arg), void *arg,
+		       void (*after)(void *arg), void *after_arg,
 		       const struct cl_site *site)
 {
 	struct cl_loop *loop = cl_get_running_loop();
@@ -577,16 +598,24 @@ void *cl__to_thread_at(void *(*fn)(void *arg), void *arg,
 	struct cl_future *f;
 	void *out = NULL;
 
-	if (loop == NULL || loop->cur_task == NULL)
+	if (loop == NULL || loop->cur_task == NULL) {
+		if (after != NULL)
+			after(after_arg);
 		cl__raise_at(cl_exc_new(&cl_RuntimeError,
 					"cl_to_thread outside a task"), site);
+	}
 	ctx = cl_context_copy_unshared(cl_context_current());
 	f = ctx == NULL ? NULL
-			: cl_loop_run_in_executor_ctx(loop, NULL, fn, arg, ctx);
-	if (f == NULL)
-		cl__raise_at(cl_exc_new(&cl_RuntimeError,
-					"cl_to_thread: %s", strerror(errno)),
-			     site);
+			: run_in_executor(loop, NULL, fn, arg, ctx, after,
+					  after_arg);
+	if (f == NULL) {
+		int err = errno;
+
+		if (after != NULL) /* fn will never run */
+			after(after_arg);
+		cl__raise_at(cl_exc_new(&cl_RuntimeError, "cl_to_thread: %s",
+					strerror(err)), site);
+	}
 	CL_TRY {
 		out = cl__await_at(f, site);
 	} CL_CATCH(e) {
@@ -596,6 +625,42 @@ void *cl__to_thread_at(void *(*fn)(void *arg), void *arg,
 	} CL_END_TRY;
 	cl_future_decref(f);
 	return out;
+}
+
+void *cl__to_thread_at(void *(*fn)(void *arg), void *arg,
+		       const struct cl_site *site)
+{
+	return to_thread(fn, arg, NULL, NULL, site);
+}
+
+/* The limiter. */
+
+void cl_limiter_init(struct cl_limiter *l, long n)
+{
+	cl_semaphore_init(&l->sem, n);
+	l->sem.waiters.what_id = CL_SYNC_ID(CL_SYNC_LIMITER, l->sem.id);
+}
+
+void cl_limiter_destroy(struct cl_limiter *l)
+{
+	cl_semaphore_destroy(&l->sem);
+}
+
+static void limiter_release(void *arg)
+{
+	struct cl_limiter *l = arg;
+
+	cl_semaphore_release(&l->sem);
+}
+
+void *cl__limiter_to_thread_at(struct cl_limiter *l, void *(*fn)(void *arg),
+			       void *arg, const struct cl_site *site)
+{
+	cl_semaphore_acquire(&l->sem);
+	/* From here the unit is the call's: given back when fn is over,
+	 * not when this task stops waiting for it (a cancelled task would
+	 * let one more call start while fn still runs). */
+	return to_thread(fn, arg, limiter_release, l, site);
 }
 
 void cl__threads_loop_free(struct cl_loop *loop)

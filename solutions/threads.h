@@ -60,6 +60,7 @@
 
 #include "exc.h"
 #include "future.h"
+#include "locks.h"
 #include "loop.h"
 
 /*
@@ -132,6 +133,31 @@ struct cl_future *cl_loop_run_in_executor_ctx(struct cl_loop *loop,
 #define cl_to_thread(fn, arg) cl__to_thread_at((fn), (arg), CL_HERE)
 void *cl__to_thread_at(void *(*fn)(void *arg), void *arg,
 		       const struct cl_site *site);
+
+/*
+ * A limiter for blocking calls: at most n of its calls run on threads at
+ * once; the others wait, oldest first, as tasks waiting on a semaphore,
+ * holding no thread while they wait. A call's unit is given back when
+ * fn is over, not when its task stops waiting (a task cancelled while
+ * fn runs does not let one more call start). anyio's CapacityLimiter;
+ * in asyncio, a Semaphore around to_thread, which gives the unit back
+ * on cancellation.
+ *
+ *	static struct cl_limiter lim;		lim = Semaphore(4)
+ *	cl_limiter_init(&lim, 4);
+ *	v = cl_limiter_to_thread(&lim, fn, arg);	async with lim:
+ *						    v = await to_thread(fn, arg)
+ */
+struct cl_limiter {
+	struct cl_semaphore sem;
+};
+
+void cl_limiter_init(struct cl_limiter *l, long n);
+void cl_limiter_destroy(struct cl_limiter *l);
+#define cl_limiter_to_thread(l, fn, arg) \
+	cl__limiter_to_thread_at((l), (fn), (arg), CL_HERE)
+void *cl__limiter_to_thread_at(struct cl_limiter *l, void *(*fn)(void *arg),
+			       void *arg, const struct cl_site *site);
 
 /* For loop.c: shut the default pool down and close the inbox. */
 void cl__threads_loop_free(struct cl_loop *loop);

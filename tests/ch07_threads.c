@@ -517,16 +517,26 @@ static pthread_mutex_t count_lock = PTHREAD_MUTEX_INITIALIZER;
 static int running_now, running_most;
 static struct gate bounded_gate = GATE_INIT;
 
-static void *counted(void *arg)
+static void counted_enter(void)
 {
 	pthread_mutex_lock(&count_lock);
 	if (++running_now > running_most)
 		running_most = running_now;
 	pthread_mutex_unlock(&count_lock);
-	gate_wait(&bounded_gate);
+}
+
+static void counted_leave(void)
+{
 	pthread_mutex_lock(&count_lock);
 	running_now--;
 	pthread_mutex_unlock(&count_lock);
+}
+
+static void *counted(void *arg)
+{
+	counted_enter();
+	gate_wait(&bounded_gate);
+	counted_leave();
 	return arg;
 }
 
@@ -774,6 +784,140 @@ START_TEST(test_debug_mode_checks_the_thread)
 }
 END_TEST
 
+/* --- the limiter ------------------------------------------------------- */
+
+static struct cl_limiter limiter;
+static struct gate lim_gate = GATE_INIT;
+
+static void *lim_fn(void *arg)
+{
+	counted_enter();
+	gate_wait(&lim_gate);
+	counted_leave();
+	return arg;
+}
+
+static void *lim_task(void *arg)
+{
+	return cl_limiter_to_thread(&limiter, lim_fn, arg);
+}
+
+static void *limiter_main(void *arg)
+{
+	struct cl_future *f[8], *g;
+	struct cl_task *t[8];
+	void **res;
+
+	(void)arg;
+	cl_limiter_init(&limiter, 3);
+	for (long i = 0; i < 8; i++) {
+		t[i] = cl_create_task(lim_task, CL_INT(i), NULL);
+		f[i] = cl_task_future(t[i]);
+	}
+	while (running_now_is() < 3) /* three on threads, five waiting */
+		cl_sleep(0);
+	for (int i = 0; i < 10; i++) /* time for a fourth to start, if */
+		cl_sleep(0);	     /* the limiter let one */
+	note("running=%d", running_now_is());
+	gate_open(&lim_gate);
+	g = cl_gather(8, f);
+	res = cl_await(g);
+	note("most=%d", running_most);
+	note("results=%ld..%ld", (long)CL_TOINT(res[0]), (long)CL_TOINT(res[7]));
+	cl_future_decref(g);
+	for (int i = 0; i < 8; i++)
+		cl_task_decref(t[i]);
+	cl_limiter_destroy(&limiter);
+	return NULL;
+}
+
+/* ch07_threads.py, test_limiter_bounds_the_calls: eight calls through
+ * a limiter of three: three run on threads, five wait as tasks. */
+START_TEST(test_limiter_bounds_the_calls)
+{
+	run_ok(limiter_main, NULL);
+	EXPECT_TRAIL("running=3 most=3 results=0..7");
+}
+END_TEST
+
+static struct gate keep_started = GATE_INIT, keep_gate = GATE_INIT;
+static char keep_order[64];
+static pthread_mutex_t keep_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void keep_note(const char *what)
+{
+	pthread_mutex_lock(&keep_lock);
+	if (keep_order[0])
+		strcat(keep_order, " ");
+	strcat(keep_order, what);
+	pthread_mutex_unlock(&keep_lock);
+}
+
+static void *keep_slow(void *arg)
+{
+	(void)arg;
+	gate_open(&keep_started);
+	gate_wait(&keep_gate);
+	keep_note("slow-finished");
+	return NULL;
+}
+
+static void *keep_fast(void *arg)
+{
+	(void)arg;
+	keep_note("fast-ran");
+	return NULL;
+}
+
+static void *keep_slow_task(void *arg)
+{
+	return cl_limiter_to_thread(&limiter, keep_slow, arg);
+}
+
+static void *keep_fast_task(void *arg)
+{
+	return cl_limiter_to_thread(&limiter, keep_fast, arg);
+}
+
+static void *keep_main(void *arg)
+{
+	struct cl_task *a, *b;
+
+	(void)arg;
+	cl_limiter_init(&limiter, 1);
+	a = cl_create_task(keep_slow_task, NULL, "slow");
+	while (!gate_is_open(&keep_started))
+		cl_sleep(0);
+	cl_task_cancel(a);
+	CL_TRY {
+		cl_await_task(a);
+	} CL_CATCH(e) {
+		note("slow:%s", cl_exc_name(e));
+		cl_exc_decref(e);
+	} CL_END_TRY;
+	b = cl_create_task(keep_fast_task, NULL, "fast");
+	for (int i = 0; i < 10; i++) /* fast would run now if the unit */
+		cl_sleep(0);	     /* had gone back with the cancel */
+	gate_open(&keep_gate);
+	cl_await_task(b);
+	note("%s", keep_order);
+	cl_task_decref(a);
+	cl_task_decref(b);
+	cl_limiter_destroy(&limiter);
+	return NULL;
+}
+
+/* A limiter of one: the task waiting for a slow call is cancelled; the
+ * call runs on, and holds its unit until it ends, so the next call
+ * starts only then. (asyncio's Semaphore around to_thread gives the
+ * unit back at the cancellation: fast-ran would come first there.) */
+START_TEST(test_limited_call_keeps_its_unit_when_cancelled)
+{
+	run_ok(keep_main, NULL);
+	EXPECT_TRAIL("slow:CancelledError slow-finished fast-ran");
+}
+END_TEST
+
 static void add_thread_tests(void)
 {
 	cl_test(test_threadsafe_call_wakes_the_loop, 2, SEC_THREADSAFE);
@@ -793,6 +937,8 @@ static void add_thread_tests(void)
 	cl_test(test_cancelled_before_it_runs_never_runs, 2, SEC_POOL);
 	cl_test(test_to_thread_cancelled_while_running, 2, SEC_POOL);
 	cl_test(test_debug_mode_checks_the_thread, 2, SEC_POOL);
+	cl_test(test_limiter_bounds_the_calls, 2, SEC_POOL);
+	cl_test(test_limited_call_keeps_its_unit_when_cancelled, 2, SEC_POOL);
 }
 
 CL_CHAPTER(7, "07-threads", "threads", add_thread_tests)

@@ -326,3 +326,48 @@ def debug_check():
 
 debug_check()
 show("test_debug_mode_checks_the_thread")
+
+
+# test_limiter_bounds_the_calls: eight calls through a limiter of three
+# (in asyncio, a Semaphore around to_thread): three run on threads, five
+# wait as tasks.
+def limiter():
+    lock = threading.Lock()
+    running = [0, 0]
+    gate = threading.Event()
+    sem = asyncio.Semaphore(3)
+
+    def fn(i):
+        with lock:
+            running[0] += 1
+            running[1] = max(running[1], running[0])
+        gate.wait()
+        with lock:
+            running[0] -= 1
+        return i
+
+    async def call(i):
+        async with sem:
+            return await asyncio.to_thread(fn, i)
+
+    async def main():
+        tasks = [asyncio.create_task(call(i)) for i in range(8)]
+        while True:
+            with lock:
+                if running[0] == 3:
+                    break
+            await asyncio.sleep(0)
+        for _ in range(10):
+            await asyncio.sleep(0)
+        with lock:
+            log.append(f"running={running[0]}")
+        gate.set()
+        res = await asyncio.gather(*tasks)
+        log.append(f"most={running[1]}")
+        log.append(f"results={res[0]}..{res[7]}")
+
+    asyncio.run(main())
+
+
+limiter()
+show("test_limiter_bounds_the_calls")
