@@ -918,6 +918,150 @@ START_TEST(test_limited_call_keeps_its_unit_when_cancelled)
 }
 END_TEST
 
+/* --- Runner ---------------------------------------------------------- */
+
+static void *runner_bg(void *arg)
+{
+	(void)arg;
+	CL_TRY {
+		cl_sleep(1);
+		note("bg:1");
+		cl_sleep(3);
+		note("bg:2");
+	} CL_CATCH(e) {
+		if (cl_exc_matches(e, &cl_CancelledError))
+			note("bg:cancelled");
+		cl_raise(e);
+	} CL_END_TRY;
+	return NULL;
+}
+
+static void *runner_first(void *arg)
+{
+	(void)arg;
+	cl_task_decref(cl_create_task(runner_bg, NULL, "bg"));
+	cl_sleep(0);
+	note("first:done");
+	return NULL;
+}
+
+static void *runner_second(void *arg)
+{
+	(void)arg;
+	cl_sleep(2);
+	note("second:done");
+	return NULL;
+}
+
+/* Fail unless a run of r returned 0. */
+static void runner_ok(struct cl_runner *r, void *(*fn)(void *))
+{
+	void *out;
+	int st = cl_runner_run(r, fn, NULL, &out);
+
+	CL_EXPECT(st == 0, "cl_runner_run returned %d (%s)", st,
+		  st == CL_RUN_RAISED ? cl_exc_message(out) : "");
+}
+
+/* ch07_threads.py, test_runner_keeps_tasks_between_runs: a task the
+ * first run leaves behind goes on during the second; close cancels it. */
+START_TEST(test_runner_keeps_tasks_between_runs)
+{
+	struct cl_run_opts opts = { .clock = CL_CLOCK_VIRTUAL };
+	struct cl_runner *r = cl_runner_new(&opts);
+
+	trail[0] = '\0';
+	runner_ok(r, runner_first);
+	runner_ok(r, runner_second);
+	cl_runner_close(r);
+	EXPECT_TRAIL("first:done bg:1 second:done bg:cancelled");
+}
+END_TEST
+
+static struct cl_contextvar rx;
+
+static void *runner_a(void *arg)
+{
+	(void)arg;
+	cl_contextvar_set(&rx, CL_INT(1));
+	return NULL;
+}
+
+static const char *rx_str(void)
+{
+	static char buf[24];
+	void *v = cl_contextvar_get_or(&rx, "LookupError");
+
+	if (v == (void *)"LookupError")
+		return "LookupError";
+	snprintf(buf, sizeof buf, "%ld", (long)CL_TOINT(v));
+	return buf;
+}
+
+static void *runner_b(void *arg)
+{
+	(void)arg;
+	note("b:x=%s", rx_str());
+	return NULL;
+}
+
+/* ch07_threads.py, test_runner_runs_share_a_context: every run's main
+ * task runs in the runner's one context: what the first sets, the
+ * second sees; the caller's context is not touched. */
+START_TEST(test_runner_runs_share_a_context)
+{
+	struct cl_run_opts opts = { .clock = CL_CLOCK_VIRTUAL };
+	struct cl_runner *r;
+
+	cl_contextvar_init(&rx, "x");
+	r = cl_runner_new(&opts);
+	trail[0] = '\0';
+	runner_ok(r, runner_a);
+	runner_ok(r, runner_b);
+	cl_runner_close(r);
+	note("outside:x=%s", rx_str());
+	EXPECT_TRAIL("b:x=1 outside:x=LookupError");
+}
+END_TEST
+
+static void *nothing_main(void *arg)
+{
+	return arg;
+}
+
+static void *nested_main(void *arg)
+{
+	struct cl_runner *r = cl_runner_new(NULL);
+	struct cl_loop *other = cl_loop_new(CL_CLOCK_VIRTUAL);
+	struct cl_future *f = cl_future_new(other);
+	void *out;
+
+	(void)arg;
+	if (cl_runner_run(r, nothing_main, NULL, &out) == CL_RUN_RAISED) {
+		note("%s:%s", cl_exc_name(out), cl_exc_message(out));
+		cl_exc_decref(out);
+	}
+	cl_runner_close(r);
+	note("other loop: %s", cl_loop_run_until_complete(other, f) == -EBUSY
+				       ? "EBUSY"
+				       : "ran");
+	cl_future_decref(f);
+	cl_loop_free(other);
+	return NULL;
+}
+
+/* ch07_threads.py, test_runner_inside_a_loop_is_refused: loops do not
+ * nest. (The C adds the lower level: running another loop from inside
+ * one is -EBUSY, asyncio's "Cannot run the event loop while another
+ * loop is running".) */
+START_TEST(test_runner_inside_a_loop_is_refused)
+{
+	run_on(CL_CLOCK_VIRTUAL, nested_main, NULL);
+	EXPECT_TRAIL("RuntimeError:Runner.run() cannot be called from a "
+		     "running event loop other loop: EBUSY");
+}
+END_TEST
+
 static void add_thread_tests(void)
 {
 	cl_test(test_threadsafe_call_wakes_the_loop, 2, SEC_THREADSAFE);
@@ -939,6 +1083,9 @@ static void add_thread_tests(void)
 	cl_test(test_debug_mode_checks_the_thread, 2, SEC_POOL);
 	cl_test(test_limiter_bounds_the_calls, 2, SEC_POOL);
 	cl_test(test_limited_call_keeps_its_unit_when_cancelled, 2, SEC_POOL);
+	cl_test(test_runner_keeps_tasks_between_runs, 2, SEC_POOL);
+	cl_test(test_runner_runs_share_a_context, 2, SEC_POOL);
+	cl_test(test_runner_inside_a_loop_is_refused, 1, SEC_POOL);
 }
 
 CL_CHAPTER(7, "07-threads", "threads", add_thread_tests)

@@ -9,6 +9,7 @@
 # Run: python3 ch07_threads.py
 import asyncio
 import concurrent.futures
+import selectors
 import threading
 from contextvars import ContextVar
 
@@ -371,3 +372,111 @@ def limiter():
 
 limiter()
 show("test_limiter_bounds_the_calls")
+
+
+class VirtualSelector(selectors.DefaultSelector):
+    def __init__(self, loop):
+        super().__init__()
+        self._vloop = loop
+
+    def select(self, timeout=None):
+        events = super().select(0)
+        if not events and timeout:
+            self._vloop._vt += timeout
+        return events
+
+
+class VirtualLoop(asyncio.SelectorEventLoop):
+    def __init__(self):
+        self._vt = 0.0
+        super().__init__(VirtualSelector(self))
+
+    def time(self):
+        return self._vt
+
+
+# test_runner_keeps_tasks_between_runs: a task the first run leaves
+# behind goes on during the second; close cancels it.
+def runner_tasks():
+    async def bg():
+        try:
+            await asyncio.sleep(1)
+            log.append("bg:1")
+            await asyncio.sleep(3)
+            log.append("bg:2")
+        except asyncio.CancelledError:
+            log.append("bg:cancelled")
+            raise
+
+    async def first():
+        asyncio.create_task(bg())
+        await asyncio.sleep(0)
+        log.append("first:done")
+
+    async def second():
+        await asyncio.sleep(2)
+        log.append("second:done")
+
+    with asyncio.Runner(loop_factory=VirtualLoop) as r:
+        r.run(first())
+        r.run(second())
+
+
+runner_tasks()
+show("test_runner_keeps_tasks_between_runs")
+
+
+# test_runner_runs_share_a_context: every run's main task runs in the
+# runner's one context: what the first sets, the second sees; the
+# caller's context is not touched.
+def runner_context():
+    x = ContextVar("x")
+
+    async def a():
+        x.set(1)
+
+    async def b():
+        log.append(f"b:x={x.get('LookupError')}")
+
+    with asyncio.Runner(loop_factory=VirtualLoop) as r:
+        r.run(a())
+        r.run(b())
+    log.append(f"outside:x={x.get('LookupError')}")
+
+
+runner_context()
+show("test_runner_runs_share_a_context")
+
+
+# test_runner_inside_a_loop_is_refused: loops do not nest, neither a
+# Runner's nor another loop's run_until_complete.
+def runner_nested():
+    async def inner():
+        pass
+
+    async def main():
+        r = asyncio.Runner()
+        coro = inner()
+        try:
+            r.run(coro)
+        except RuntimeError as e:
+            log.append(f"RuntimeError:{e}")
+        coro.close()
+        # A second loop, run from inside this one: the C returns -EBUSY
+        # where asyncio raises this RuntimeError.
+        other = asyncio.new_event_loop()
+        coro = inner()
+        try:
+            other.run_until_complete(coro)
+            log.append("other loop: ran")
+        except RuntimeError as e:
+            busy = "Cannot run the event loop while another loop is running"
+            log.append("other loop: EBUSY" if str(e) == busy else str(e))
+        coro.close()
+        other.close()
+
+    asyncio.run(main())
+
+
+runner_nested()
+show("test_runner_inside_a_loop_is_refused")
