@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "agen.h"
 #include "ctxvar.h"
 #include "future.h"
 #include "handler.h"
@@ -831,6 +832,9 @@ void cl_loop_free(struct cl_loop *loop)
 
 	if (loop == NULL)
 		return;
+	/* Forget the async generators first: freeing one may close it,
+	 * and what that queues is dropped below (agen.c). */
+	cl__agen_loop_free(loop);
 	/* loop.close(): drop the timers and the queue, without running
 	 * anything (the queue last: dropping a timer may free something
 	 * that queues a callback). */

@@ -150,6 +150,7 @@ struct cl_exc_context;
 
 struct cl__xthread;
 struct cl_executor;
+struct cl_agen;
 
 struct cl_loop {
 	/* The ready queue, FIFO, linked through handle->next. loop.c. */
@@ -202,6 +203,12 @@ struct cl_loop {
 	int debug;		  /* loop.set_debug; COROLAB_DEBUG=1 */
 	struct cl__xthread *xt;	  /* NULL until the loop is first held */
 	struct cl_executor *executor; /* the default one, made on demand */
+
+	/* Chapter 07. The async generators first iterated while the loop
+	 * ran and not finalized yet, newest first, linked through their
+	 * own prev/next: a weak list, holding no references (asyncio's
+	 * _asyncgens WeakSet, filled by its firstiter hook). agen.c. */
+	struct cl_agen *agens;
 };
 
 /* A new loop on the given clock, not running. NULL and errno on error. */
