@@ -35,6 +35,7 @@
  * x20, cl__ctx_entry in x30) and a 176-byte frame; see struct cl__frame.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,6 +115,41 @@ __thread struct cl_ctx *cl__ctx_from;
  * returned to unmark them); a new context on the same memory would trip
  * over them.
  */
+#if CL_TSAN
+/*
+ * TSan's fibers, one per stack base: a stack from the pool keeps the
+ * fiber it had, so there are never more fibers than stacks ever mapped
+ * at once. Under TSan only.
+ */
+#define CL__FIBERS 1024
+static struct cl__fiber {
+	const void *base;
+	void *fiber;
+	struct cl__fiber *next;
+} *cl__fibers[CL__FIBERS];
+static pthread_mutex_t cl__fibers_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void *cl__tsan_fiber_for(const void *base)
+{
+	size_t i = ((uintptr_t)base >> 12) % CL__FIBERS;
+	struct cl__fiber *f;
+
+	pthread_mutex_lock(&cl__fibers_lock);
+	for (f = cl__fibers[i]; f != NULL && f->base != base; f = f->next)
+		;
+	if (f == NULL && (f = malloc(sizeof *f)) != NULL) {
+		f->base = base;
+		f->fiber = __tsan_create_fiber(0);
+		f->next = cl__fibers[i];
+		cl__fibers[i] = f;
+	}
+	pthread_mutex_unlock(&cl__fibers_lock);
+	if (f == NULL)
+		abort();
+	return f->fiber;
+}
+#endif
+
 static void cl__ctx_tools_make(struct cl_ctx *c, void *stack, size_t size)
 {
 #if CL_ASAN
@@ -122,6 +158,10 @@ static void cl__ctx_tools_make(struct cl_ctx *c, void *stack, size_t size)
 	c->asan_stack = stack;
 	c->asan_size = size;
 	__asan_unpoison_memory_region(stack, size);
+#elif CL_TSAN
+	(void)size;
+	if (c != NULL && stack != NULL)
+		c->tsan_fiber = cl__tsan_fiber_for(stack);
 #else
 	(void)c, (void)stack, (void)size;
 #endif

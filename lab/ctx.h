@@ -33,6 +33,22 @@
 #include <sanitizer/common_interface_defs.h>
 #endif
 
+/* CL_TSAN: are we compiled with ThreadSanitizer? (make tsan) */
+#if defined(__SANITIZE_THREAD__)
+#define CL_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CL_TSAN 1
+#endif
+#endif
+#ifndef CL_TSAN
+#define CL_TSAN 0
+#endif
+
+#if CL_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+
 struct cl_ctx {
 	void *sp; /* saved stack pointer; the registers are saved on the
 		     stack itself (written by cl_ctx_switch and cl_ctx_make) */
@@ -42,6 +58,12 @@ struct cl_ctx {
 	 * (a thread's own stack) the first switch away from it learns it. */
 	const void *asan_stack; /* lowest address */
 	size_t asan_size;
+#endif
+#if CL_TSAN
+	/* Only under TSan: the fiber TSan knows this context as (one per
+	 * stack, set by cl_ctx_make; for a context switched away from, the
+	 * fiber that was running, learnt at each switch). */
+	void *tsan_fiber;
 #endif
 };
 
@@ -101,6 +123,23 @@ static inline void cl__ctx_swap(struct cl_ctx *from, struct cl_ctx *to,
 	/* Running again: whoever switched to us set cl__ctx_from. */
 	__sanitizer_finish_switch_fiber(fake, &cl__ctx_from->asan_stack,
 					&cl__ctx_from->asan_size);
+}
+#elif CL_TSAN
+/*
+ * Switching under ThreadSanitizer: TSan keeps a shadow call stack and
+ * a clock per thread; each stack we switch to must be a fiber of its
+ * own, announced just before the switch. A switch synchronizes the two
+ * fibers, as they take turns on one thread.
+ */
+static inline void cl__ctx_swap(struct cl_ctx *from, struct cl_ctx *to,
+				int last)
+{
+	(void)last;
+	/* Whoever runs now is who will be resumed in from: a generator's
+	 * caller may be a different fiber at each resume. */
+	from->tsan_fiber = __tsan_get_current_fiber();
+	__tsan_switch_to_fiber(to->tsan_fiber, 0);
+	cl_ctx_switch(from, to);
 }
 #else
 static inline void cl__ctx_swap(struct cl_ctx *from, struct cl_ctx *to,

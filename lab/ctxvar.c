@@ -13,6 +13,7 @@
  * cl__context_enter and cl__context_exit.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -106,6 +107,57 @@ struct cl_context *cl_context_copy(const struct cl_context *c)
 	return n;
 }
 
+struct cl_context *cl_context_copy_unshared(const struct cl_context *c)
+{
+	struct cl_context *n = cl_context_new();
+	struct cl_hamt_iter it;
+	const void *key;
+	void *val;
+
+	if (n == NULL)
+		return NULL;
+	cl_hamt_iter_init(&it, c->vars);
+	while (cl_hamt_next(&it, &key, &val)) {
+		const struct cl_contextvar *v = key;
+		struct cl_hamt *m;
+		int err = cl_hamt_set(n->vars, v, v->hash, val, &m);
+
+		if (err < 0) {
+			cl_context_decref(n);
+			errno = -err;
+			return NULL;
+		}
+		cl_hamt_decref(n->vars);
+		n->vars = m;
+	}
+	return n;
+}
+
+/*
+ * A thread's first context lives as long as the thread. When a thread
+ * other than the first ends (chapter 07's pools), this drops it, and
+ * then what the thread kept for reuse.
+ */
+static pthread_key_t base_key;
+static pthread_once_t base_once = PTHREAD_ONCE_INIT;
+
+static void base_context_free(void *p)
+{
+	struct cl_context *c = p;
+
+	if (current == c) {
+		current = NULL;
+		c->entered = 0;
+		cl_context_decref(c);
+	}
+	cl__context_free_spares();
+}
+
+static void base_key_make(void)
+{
+	pthread_key_create(&base_key, base_context_free);
+}
+
 struct cl_context *cl_context_current(void)
 {
 	if (current == NULL) {
@@ -114,6 +166,8 @@ struct cl_context *cl_context_current(void)
 		if (current == NULL)
 			cl_raise(cl_exc_new(&cl_MemoryError, NULL));
 		current->entered = 1;
+		pthread_once(&base_once, base_key_make);
+		pthread_setspecific(base_key, current);
 	}
 	return current;
 }

@@ -129,6 +129,15 @@ struct cl_context *cl_context_new(void);
 struct cl_context *cl_copy_context(void);
 struct cl_context *cl_context_copy(const struct cl_context *c);
 
+/*
+ * A copy of c that shares no node with it, for another thread (chapter
+ * 07's to_thread): maps and contexts count their references without
+ * atomics, so a thread may only touch the nodes it owns. O(n) in the
+ * number of variables set, where cl_context_copy is O(1). NULL and
+ * errno on error.
+ */
+struct cl_context *cl_context_copy_unshared(const struct cl_context *c);
+
 /* Copies are made and dropped for every callback: inline counts. */
 void cl__context_free(struct cl_context *c);
 

@@ -439,3 +439,17 @@ void *cl__await_at(struct cl_future *f, const struct cl_site *site)
 	}
 	return f->result;
 }
+
+const char *cl__sync_kind_str(unsigned long what_id)
+{
+	static const char *const names[] = {
+	    [CL_SYNC_LOCK] = "lock",	       [CL_SYNC_EVENT] = "event",
+	    [CL_SYNC_CONDITION] = "condition", [CL_SYNC_SEMAPHORE] = "semaphore",
+	    [CL_SYNC_BARRIER] = "barrier",     [CL_SYNC_QUEUE] = "queue",
+	    [CL_SYNC_LIMITER] = "limiter",
+	};
+	unsigned k = CL_SYNC_KIND(what_id);
+
+	return k < sizeof names / sizeof names[0] && names[k] ? names[k]
+							      : "sync";
+}

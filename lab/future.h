@@ -57,7 +57,31 @@ enum cl_future_what {
 	CL_WHAT_GATHER, /* cl_gather's */
 	CL_WHAT_FD_IN,	/* cl_wait_readable's (chapter 04): what_id is the fd */
 	CL_WHAT_FD_OUT, /* cl_wait_writable's: what_id is the fd */
+	CL_WHAT_SYNC,	/* a waiter of a lock, event, semaphore, queue...
+			   (chapter 07): what_id is CL_SYNC_ID(kind, id) */
 };
+
+/*
+ * The objects of chapter 07 that tasks wait on. CL_SYNC_ID packs the
+ * kind in what_id's top byte and the object's own id below it, so that
+ * the trace and the deadlock report can name it: "lock:3", "queue:1".
+ */
+enum cl_sync_kind {
+	CL_SYNC_LOCK = 1,
+	CL_SYNC_EVENT,
+	CL_SYNC_CONDITION,
+	CL_SYNC_SEMAPHORE,
+	CL_SYNC_BARRIER,
+	CL_SYNC_QUEUE,
+	CL_SYNC_LIMITER,
+};
+#define CL_SYNC_ID(kind, id) \
+	(((unsigned long)(kind) << 56) | ((unsigned long)(id) & 0xffffffffffffffUL))
+#define CL_SYNC_KIND(what_id) ((enum cl_sync_kind)((what_id) >> 56))
+#define CL_SYNC_NUM(what_id) ((what_id) & 0xffffffffffffffUL)
+
+/* "lock", "event", ...: the name of a CL_SYNC_ID's kind in the trace. */
+const char *cl__sync_kind_str(unsigned long what_id);
 
 struct cl_context;
 

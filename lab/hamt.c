@@ -545,7 +545,12 @@ static enum without_result without(struct cl_hamt_node *n, int shift,
 
 /* Maps. */
 
-static struct cl_hamt empty = { .refcnt = 1 }; /* never freed */
+/*
+ * The empty map, one for every thread: immortal (its count never
+ * changes, as CPython 3.12's immortal objects), so that threads sharing
+ * it never write to it (chapter 07).
+ */
+static struct cl_hamt empty = { .refcnt = 1 };
 
 static struct cl_hamt *map_new(struct cl_hamt_node *root, size_t count)
 {
@@ -566,13 +571,14 @@ struct cl_hamt *cl_hamt_new(void)
 
 struct cl_hamt *cl_hamt_incref(struct cl_hamt *h)
 {
-	h->refcnt++;
+	if (h != &empty)
+		h->refcnt++;
 	return h;
 }
 
 void cl_hamt_decref(struct cl_hamt *h)
 {
-	if (h == NULL || --h->refcnt > 0)
+	if (h == NULL || h == &empty || --h->refcnt > 0)
 		return;
 	node_decref(h->root);
 	cl__spare_put(&spares[SPARE_MAP], h);

@@ -8,17 +8,20 @@
  * line.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "agen.h"
 #include "ctxvar.h"
 #include "future.h"
 #include "handler.h"
 #include "lines.h"
 #include "loop.h"
 #include "task.h"
+#include "threads.h"
 #include "trace.h"
 
 /*
@@ -77,6 +80,15 @@ static int cl__clock_from_env(void)
 	return env != NULL && strcmp(env, "virtual") == 0;
 }
 
+/* COROLAB_DEBUG=1 (PYTHONASYNCIODEBUG's peer): new loops start in debug
+ * mode. */
+static int cl__debug_from_env(void)
+{
+	const char *s = getenv("COROLAB_DEBUG");
+
+	return s != NULL && s[0] != '\0' && strcmp(s, "0") != 0;
+}
+
 struct cl_loop *cl_loop_new(enum cl_clock clock)
 {
 	struct cl_loop *loop = calloc(1, sizeof *loop);
@@ -90,7 +102,27 @@ struct cl_loop *cl_loop_new(enum cl_clock clock)
 		loop->virtual_clock = clock == CL_CLOCK_VIRTUAL;
 	loop->start_ns = cl__monotonic_ns();
 	loop->err = stderr;
+	loop->debug = cl__debug_from_env();
 	return loop;
+}
+
+void cl_loop_set_debug(struct cl_loop *loop, int on)
+{
+	loop->debug = on != 0;
+}
+
+int cl_loop_get_debug(const struct cl_loop *loop)
+{
+	return loop->debug;
+}
+
+void cl__loop_check_thread(const struct cl_loop *loop)
+{
+	if (loop->debug && loop->running &&
+	    !pthread_equal(loop->thread, pthread_self()))
+		cl_raise(cl_exc_new(&cl_RuntimeError,
+				    "Non-thread-safe operation invoked on an "
+				    "event loop other than the current one"));
 }
 
 struct cl_loop *cl_get_running_loop(void)
@@ -274,8 +306,11 @@ struct cl_handle *cl_loop_call_soon(struct cl_loop *loop, cl_callback fn,
 struct cl_handle *cl_loop_call_soon_ctx(struct cl_loop *loop, cl_callback fn,
 					void *arg, struct cl_context *ctx)
 {
-	struct cl_handle *h = cl__handle_new(loop);
+	struct cl_handle *h;
 
+	if (__builtin_expect(loop->debug, 0))
+		cl__loop_check_thread(loop);
+	h = cl__handle_new(loop);
 	if (h == NULL)
 		return NULL;
 	h->fn = fn;
@@ -347,9 +382,12 @@ static struct cl_handle *cl__loop_call_at_us(struct cl_loop *loop,
 					     uint64_t when, cl_callback fn,
 					     void *arg, struct cl_context *ctx)
 {
-	struct cl_handle *h = cl__handle_new(loop);
+	struct cl_handle *h;
 	int err;
 
+	if (__builtin_expect(loop->debug, 0))
+		cl__loop_check_thread(loop);
+	h = cl__handle_new(loop);
 	if (h == NULL)
 		return NULL;
 	h->fn = fn;
@@ -627,6 +665,7 @@ int cl_loop_run_until_complete(struct cl_loop *loop, struct cl_future *f)
 	if (err < 0)
 		return err;
 	cl__running = loop;
+	loop->thread = pthread_self();
 	loop->running = 1;
 	do {
 		err = cl_loop_run_once(loop);
@@ -654,6 +693,9 @@ void cl_loop_free(struct cl_loop *loop)
 
 	if (loop == NULL)
 		return;
+	/* Forget the async generators first: freeing one may close it,
+	 * and what that queues is dropped below (agen.c). */
+	cl__agen_loop_free(loop);
 	/* loop.close(): drop the timers and the queue, without running
 	 * anything (the queue last: dropping a timer may free something
 	 * that queues a callback). */
@@ -662,6 +704,7 @@ void cl_loop_free(struct cl_loop *loop)
 	cl_heap_fini(&loop->timers);
 	while ((h = cl__ready_pop(loop)) != NULL)
 		cl_handle_decref(h);
+	cl__threads_loop_free(loop); /* before the poller: it watches */
 	if (loop->poller != NULL)
 		loop->poller->free(loop->poller);
 	free(loop);

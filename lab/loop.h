@@ -36,6 +36,7 @@
 #ifndef CL_LOOP_H
 #define CL_LOOP_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,6 +148,10 @@ struct cl_poller {
  */
 struct cl_exc_context;
 
+struct cl__xthread;
+struct cl_executor;
+struct cl_agen;
+
 struct cl_loop {
 	/* The ready queue, FIFO, linked through handle->next. loop.c. */
 	struct cl_handle *ready_head, *ready_tail;
@@ -191,6 +196,19 @@ struct cl_loop {
 			    const struct cl_exc_context *ctx, void *arg);
 	void *exc_handler_arg;
 	struct cl_poller *poller; /* chapter 04; NULL: nothing but timers */
+
+	/* Chapter 07. The thread running the loop (valid while running),
+	 * debug mode, and what other threads hand the loop: threads.c. */
+	pthread_t thread;
+	int debug;		  /* loop.set_debug; COROLAB_DEBUG=1 */
+	struct cl__xthread *xt;	  /* NULL until the loop is first held */
+	struct cl_executor *executor; /* the default one, made on demand */
+
+	/* Chapter 07. The async generators first iterated while the loop
+	 * ran and not finalized yet, newest first, linked through their
+	 * own prev/next: a weak list, holding no references (asyncio's
+	 * _asyncgens WeakSet, filled by its firstiter hook). agen.c. */
+	struct cl_agen *agens;
 };
 
 /* A new loop on the given clock, not running. NULL and errno on error. */
@@ -203,6 +221,20 @@ struct cl_loop *cl_loop_new(enum cl_clock clock);
  * (cl_run does: see run.c).
  */
 void cl_loop_free(struct cl_loop *loop);
+
+/*
+ * loop.set_debug(on) / loop.get_debug(). In debug mode a call that only
+ * the loop's thread may make (every cl_loop_* call except the thread-safe
+ * ones of threads.h) raises RuntimeError when another thread makes it
+ * while the loop runs, as asyncio's _check_thread. COROLAB_DEBUG=1 in
+ * the environment turns it on for every new loop.
+ */
+void cl_loop_set_debug(struct cl_loop *loop, int on);
+int cl_loop_get_debug(const struct cl_loop *loop);
+
+/* Raise that RuntimeError if debug mode is on, the loop is running and
+ * the calling thread is not its own. */
+void cl__loop_check_thread(const struct cl_loop *loop);
 
 /*
  * The loop running on this thread, NULL when none is

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "agen.h"
 #include "run.h"
 #include "task.h"
 #include "trace.h"
@@ -38,6 +39,10 @@ static void cl__run_describe(FILE *err, const struct cl_future *w)
 		fprintf(err, "fd:%lu:%s", w->what_id,
 			w->what == CL_WHAT_FD_IN ? "IN" : "OUT");
 		break;
+	case CL_WHAT_SYNC:
+		fprintf(err, "%s:%lu", cl__sync_kind_str(w->what_id),
+			CL_SYNC_NUM(w->what_id));
+		break;
 	case CL_WHAT_FUTURE:
 		fprintf(err, "fut:%lu", w->id);
 		break;
@@ -48,7 +53,7 @@ static void cl__run_describe(FILE *err, const struct cl_future *w)
  * The loop ran dry with tasks pending: report who waits on what, the
  * way libtask's "no runnable tasks!" does, rather than wait forever.
  */
-static void cl__run_report_deadlock(struct cl_loop *loop, const char *when)
+void cl__run_report_deadlock(struct cl_loop *loop, const char *when)
 {
 	FILE *err = loop->err;
 
@@ -84,7 +89,7 @@ static void cl__run_leftover_done(struct cl_future *f, void *arg)
  * other than CancelledError that one of them ends with is reported (no
  * one is left to retrieve it). Returns 0 or what the run returned.
  */
-static int cl__run_cancel_leftovers(struct cl_loop *loop)
+int cl__run_cancel_leftovers(struct cl_loop *loop)
 {
 	struct cl__leftovers lo = { 0 };
 	size_t n = loop->ntasks;
@@ -133,13 +138,30 @@ static int cl__run_cancel_leftovers(struct cl_loop *loop)
 	return err;
 }
 
+int cl__run_result(struct cl_future *f, int status, void **out)
+{
+	if (status != 0)
+		return status;
+	if (cl_future_cancelled(f)) {
+		*out = cl__future_cancelled_error(f);
+		return CL_RUN_RAISED;
+	}
+	if (f->exc != NULL) {
+		/* run_until_complete's future.result(): retrieved */
+		f->log_tb = 0;
+		*out = cl_exc_incref(f->exc);
+		return CL_RUN_RAISED;
+	}
+	*out = f->result;
+	return 0;
+}
+
 int cl_run_with(void *(*main_fn)(void *arg), void *arg,
 		const struct cl_run_opts *opts, void **out)
 {
 	static const struct cl_run_opts defaults;
 	struct cl_loop *loop;
 	struct cl_task *main_task;
-	struct cl_future *f;
 	int status;
 
 	*out = NULL;
@@ -174,21 +196,11 @@ int cl_run_with(void *(*main_fn)(void *arg), void *arg,
 	/* Only tasks that ignored their cancellation and then got stuck
 	 * can be left: close them. */
 	cl__task_abandon_all(loop);
+	/* loop.shutdown_asyncgens(): the async generators left open are
+	 * closed (agen.h). */
+	cl_loop_shutdown_asyncgens(loop);
 
-	f = cl_task_future(main_task);
-	if (status == 0) {
-		if (cl_future_cancelled(f)) {
-			*out = cl__future_cancelled_error(f);
-			status = CL_RUN_RAISED;
-		} else if (f->exc != NULL) {
-			/* run_until_complete's future.result(): retrieved */
-			f->log_tb = 0;
-			*out = cl_exc_incref(f->exc);
-			status = CL_RUN_RAISED;
-		} else {
-			*out = f->result;
-		}
-	}
+	status = cl__run_result(cl_task_future(main_task), status, out);
 	cl_task_decref(main_task);
 out:
 	/* Act 3: close the loop. */

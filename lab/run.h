@@ -58,4 +58,40 @@ int cl_run(void *(*main_fn)(void *arg), void *arg, void **out);
 int cl_run_with(void *(*main_fn)(void *arg), void *arg,
 		const struct cl_run_opts *opts, void **out);
 
+/*
+ * asyncio.Runner: one loop for several top-level runs, then closed.
+ *
+ *	r = cl_runner_new(NULL);		with asyncio.Runner() as r:
+ *	cl_runner_run(r, setup, NULL, &out);	    r.run(setup())
+ *	cl_runner_run(r, serve, NULL, &out);	    r.run(serve())
+ *	cl_runner_close(r);
+ *
+ * Each run makes main_fn(arg) a task and runs the loop until it is done,
+ * returning what cl_run returns. Between runs the loop keeps everything:
+ * tasks left running go on at the next run (only close cancels them),
+ * and every run's main task runs in the same context, a copy of the one
+ * current when the runner was made, so what one run sets the next one
+ * sees. cl_runner_close cancels the tasks left and lets them finish,
+ * closes the async generators left open, shuts the default pool of
+ * threads down and frees the loop. A run from inside a running loop
+ * raises RuntimeError "Runner.run() cannot be called from a running
+ * event loop" (CL_RUN_RAISED), as asyncio does: loops do not nest.
+ * Python: Lib/asyncio/runners.py (Runner).
+ */
+struct cl_runner;
+
+/* NULL opts: the defaults. NULL and errno on failure. */
+struct cl_runner *cl_runner_new(const struct cl_run_opts *opts);
+int cl_runner_run(struct cl_runner *r, void *(*main_fn)(void *arg), void *arg,
+		  void **out);
+struct cl_loop *cl_runner_loop(struct cl_runner *r); /* r.get_loop() */
+/* r.close(), and r is freed. NULL is fine. */
+void cl_runner_close(struct cl_runner *r);
+
+/* For runner.c: what run.c does around a run. */
+void cl__run_report_deadlock(struct cl_loop *loop, const char *when);
+int cl__run_cancel_leftovers(struct cl_loop *loop);
+struct cl_future;
+int cl__run_result(struct cl_future *f, int status, void **out);
+
 #endif

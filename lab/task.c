@@ -280,6 +280,11 @@ static void cl__task_trace_await(struct cl_task *t, struct cl_future *fut)
 			 fut->what_id, fut->what == CL_WHAT_FD_IN ? "IN" : "OUT",
 			 fut->id);
 		break;
+	case CL_WHAT_SYNC:
+		CL_TRACE("await", "task=%lu on=%s:%lu fut=%lu", t->id,
+			 cl__sync_kind_str(fut->what_id),
+			 CL_SYNC_NUM(fut->what_id), fut->id);
+		break;
 	case CL_WHAT_FUTURE:
 		CL_TRACE("await", "task=%lu on=fut:%lu", t->id, fut->id);
 		break;
