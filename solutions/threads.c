@@ -31,6 +31,10 @@ struct cl__xcall {
 	cl_callback fn;
 	void *arg;
 	struct cl_context *ctx;		 /* run it in this one (a reference) */
+	int now;	/* the pool's own: run by the drain itself, not
+			   queued (asyncio's call_soon_threadsafe puts it
+			   straight on the ready queue; this saves the
+			   iteration that queuing here would cost) */
 };
 
 /*
@@ -41,6 +45,8 @@ struct cl__xthread {
 	pthread_mutex_t lock;
 	struct cl__xcall *head, **tail; /* oldest first */
 	int holds;	/* cl_loop_hold minus cl_loop_unhold */
+	int watched;	/* rfd has the loop's reader (the loop's thread) */
+	int unwatching;	/* xthread_unwatch is queued (the loop's thread) */
 	int signalled;	/* a wake-up is written and not yet read */
 	int rfd, wfd;	/* eventfd (rfd == wfd), or a pipe's two ends */
 	struct cl__job *jobs; /* the pool's calls not freed yet: the loop's
@@ -104,7 +110,8 @@ static void xthread_write_wakeup(struct cl__xthread *x)
 // LAB ch07: list under its lock and wake the loop, writing only when no
 // LAB ch07: wake-up is pending; -ENOTCONN when the loop is not held.
 // LAB ch07: xthread_drain (the loop's thread, the fd readable): read the
-// LAB ch07: wake-ups, take the whole list, call_soon each call in order.
+// LAB ch07: wake-ups, take the whole list, call_soon each call in order
+// LAB ch07: (those marked now, the pool's, are called there and then).
 // LAB ch07: Mirrors base_events.call_soon_threadsafe, _write_to_self; section 6.
 // HINT1 ch07: Decide "must I write?" under the lock (signalled), but write
 // HINT1 ch07: after unlocking: the loop may drain in between, which only
@@ -113,8 +120,9 @@ static void xthread_write_wakeup(struct cl__xthread *x)
 // HINT2 ch07: critical section that takes the list: a wake-up written after
 // HINT2 ch07: the read belongs to calls that the next drain will see.
 // HINT3 ch07: Take the list with head = NULL, tail = &head under the lock,
-// HINT3 ch07: then walk your copy without it: cl_loop_call_soon_ctx(loop,
-// HINT3 ch07: c->fn, c->arg, c->ctx), cl_context_decref(c->ctx), free(c).
+// HINT3 ch07: then walk your copy without it: c->fn(c->arg) if c->now,
+// HINT3 ch07: else cl_loop_call_soon_ctx(loop, c->fn, c->arg, c->ctx); then
+// HINT3 ch07: cl_context_decref(c->ctx), free(c).
 static int xthread_post(struct cl_loop *loop, struct cl__xcall *c)
 {
 	struct cl__xthread *x = loop->xt;
@@ -153,7 +161,10 @@ static void xthread_drain(void *arg)
 	pthread_mutex_unlock(&x->lock);
 	for (; c != NULL; c = next) {
 		next = c->next;
-		cl_loop_call_soon_ctx(loop, c->fn, c->arg, c->ctx);
+		if (c->now)
+			c->fn(c->arg);
+		else
+			cl_loop_call_soon_ctx(loop, c->fn, c->arg, c->ctx);
 		cl_context_decref(c->ctx);
 		free(c);
 	}
@@ -181,6 +192,7 @@ int cl_loop_call_soon_threadsafe(struct cl_loop *loop, cl_callback fn,
 		return -ENOMEM;
 	c->fn = fn;
 	c->arg = arg;
+	c->now = 0;
 	c->ctx = cl_context_copy_unshared(cl_context_current());
 	if (c->ctx == NULL) {
 		free(c);
@@ -202,15 +214,35 @@ int cl_loop_hold(struct cl_loop *loop)
 	if (loop->xt == NULL && (err = xthread_open(loop)) < 0)
 		return err;
 	x = loop->xt;
-	if (x->holds == 0) {
+	if (!x->watched) {
 		err = cl_loop_add_reader(loop, x->rfd, xthread_drain, loop);
 		if (err < 0)
 			return err;
+		x->watched = 1;
 	}
 	pthread_mutex_lock(&x->lock);
 	x->holds++;
 	pthread_mutex_unlock(&x->lock);
 	return 0;
+}
+
+/*
+ * Queued by the last unhold: if nobody held the loop again meanwhile,
+ * stop watching the inbox, after running what is in it. One iteration
+ * late, so that a task calling to_thread in a loop does not add and
+ * remove the descriptor (two epoll_ctl calls) at every call.
+ */
+static void xthread_unwatch(void *arg)
+{
+	struct cl_loop *loop = arg;
+	struct cl__xthread *x = loop->xt;
+
+	x->unwatching = 0;
+	if (x->holds > 0 || !x->watched)
+		return;
+	xthread_drain(loop);
+	cl_loop_remove_reader(loop, x->rfd);
+	x->watched = 0;
 }
 
 void cl_loop_unhold(struct cl_loop *loop)
@@ -223,12 +255,11 @@ void cl_loop_unhold(struct cl_loop *loop)
 	pthread_mutex_lock(&x->lock);
 	holds = --x->holds;
 	pthread_mutex_unlock(&x->lock);
-	/* Calls already handed over still run: the reader stays until the
-	 * inbox is empty (xthread_drain is run by hand for them). */
-	if (holds == 0) {
-		xthread_drain(loop);
-		cl_loop_remove_reader(loop, x->rfd);
-	}
+	if (holds == 0 && !x->unwatching &&
+	    cl_loop_call_soon(loop, xthread_unwatch, loop) != NULL)
+		x->unwatching = 1;
+	else if (holds == 0 && !x->unwatching)
+		xthread_unwatch(loop); /* no memory for the handle: now */
 }
 
 int cl_loop_holds(struct cl_loop *loop)
@@ -417,6 +448,7 @@ static void job_post(struct cl__job *j)
 		c->fn = job_done;
 		c->arg = j;
 		c->ctx = NULL;
+		c->now = 1;
 		err = xthread_post(j->loop, c);
 	}
 	if (err < 0) {
@@ -674,7 +706,7 @@ void cl__threads_loop_free(struct cl_loop *loop)
 	loop->executor = NULL;
 	if (x == NULL)
 		return;
-	if (x->holds > 0)
+	if (x->watched)
 		cl_loop_remove_reader(loop, x->rfd);
 	for (c = x->head; c != NULL; c = next) {
 		next = c->next;

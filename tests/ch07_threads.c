@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agen.h"
 #include "ctxvar.h"
 #include "exc.h"
 #include "future.h"
@@ -936,10 +937,29 @@ static void *runner_bg(void *arg)
 	return NULL;
 }
 
+static struct cl_agen *left_open;
+
+static void *runner_gen(void *arg)
+{
+	(void)arg;
+	CL_TRY {
+		cl_agen_yield(CL_INT(1));
+		cl_sleep(10);
+		cl_agen_yield(CL_INT(2));
+	} CL_CATCH(e) { /* finally: */
+		note("gen:closed");
+		cl_raise(e);
+	} CL_END_TRY;
+	note("gen:closed");
+	return NULL;
+}
+
 static void *runner_first(void *arg)
 {
 	(void)arg;
 	cl_task_decref(cl_create_task(runner_bg, NULL, "bg"));
+	left_open = cl_agen_new(runner_gen, NULL, "gen");
+	cl_agen_anext(left_open);
 	cl_sleep(0);
 	note("first:done");
 	return NULL;
@@ -964,7 +984,8 @@ static void runner_ok(struct cl_runner *r, void *(*fn)(void *))
 }
 
 /* ch07_threads.py, test_runner_keeps_tasks_between_runs: a task the
- * first run leaves behind goes on during the second; close cancels it. */
+ * first run leaves behind goes on during the second; close cancels it,
+ * then closes the async generator the first run left open. */
 START_TEST(test_runner_keeps_tasks_between_runs)
 {
 	struct cl_run_opts opts = { .clock = CL_CLOCK_VIRTUAL };
@@ -974,7 +995,8 @@ START_TEST(test_runner_keeps_tasks_between_runs)
 	runner_ok(r, runner_first);
 	runner_ok(r, runner_second);
 	cl_runner_close(r);
-	EXPECT_TRAIL("first:done bg:1 second:done bg:cancelled");
+	cl_agen_decref(left_open);
+	EXPECT_TRAIL("first:done bg:1 second:done bg:cancelled gen:closed");
 }
 END_TEST
 
@@ -998,16 +1020,25 @@ static const char *rx_str(void)
 	return buf;
 }
 
+static void *rx_in_thread(void *arg)
+{
+	(void)arg;
+	return (void *)rx_str(); /* rx_str's buffer: read on the loop's
+				    thread once this one is done */
+}
+
 static void *runner_b(void *arg)
 {
 	(void)arg;
 	note("b:x=%s", rx_str());
+	note("thread:x=%s", (const char *)cl_to_thread(rx_in_thread, NULL));
 	return NULL;
 }
 
 /* ch07_threads.py, test_runner_runs_share_a_context: every run's main
  * task runs in the runner's one context: what the first sets, the
- * second sees; the caller's context is not touched. */
+ * second sees (and so do its calls on threads); the caller's context is
+ * not touched. */
 START_TEST(test_runner_runs_share_a_context)
 {
 	struct cl_run_opts opts = { .clock = CL_CLOCK_VIRTUAL };
@@ -1020,13 +1051,30 @@ START_TEST(test_runner_runs_share_a_context)
 	runner_ok(r, runner_b);
 	cl_runner_close(r);
 	note("outside:x=%s", rx_str());
-	EXPECT_TRAIL("b:x=1 outside:x=LookupError");
+	EXPECT_TRAIL("b:x=1 thread:x=1 outside:x=LookupError");
 }
 END_TEST
 
 static void *nothing_main(void *arg)
 {
 	return arg;
+}
+
+static void *answer_main(void *arg)
+{
+	(void)arg;
+	return CL_INT(42);
+}
+
+/* On a pool thread: a loop of the thread's own. */
+static void *own_loop(void *arg)
+{
+	void *out = NULL;
+
+	(void)arg;
+	if (cl_run(answer_main, NULL, &out) != 0)
+		return CL_INT(-1);
+	return out;
 }
 
 static void *nested_main(void *arg)
@@ -1047,18 +1095,21 @@ static void *nested_main(void *arg)
 				       : "ran");
 	cl_future_decref(f);
 	cl_loop_free(other);
+	note("thread's own loop: %ld", (long)CL_TOINT(cl_to_thread(own_loop,
+								   NULL)));
 	return NULL;
 }
 
 /* ch07_threads.py, test_runner_inside_a_loop_is_refused: loops do not
- * nest. (The C adds the lower level: running another loop from inside
+ * nest on a thread; a pool thread may run one of its own. (The C adds the lower level: running another loop from inside
  * one is -EBUSY, asyncio's "Cannot run the event loop while another
  * loop is running".) */
 START_TEST(test_runner_inside_a_loop_is_refused)
 {
 	run_on(CL_CLOCK_VIRTUAL, nested_main, NULL);
 	EXPECT_TRAIL("RuntimeError:Runner.run() cannot be called from a "
-		     "running event loop other loop: EBUSY");
+		     "running event loop other loop: EBUSY thread's own loop: "
+		     "42");
 }
 END_TEST
 

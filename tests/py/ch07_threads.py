@@ -396,8 +396,18 @@ class VirtualLoop(asyncio.SelectorEventLoop):
 
 
 # test_runner_keeps_tasks_between_runs: a task the first run leaves
-# behind goes on during the second; close cancels it.
+# behind goes on during the second; close cancels it, then closes the
+# async generator the first run left open.
 def runner_tasks():
+    gens = []
+
+    async def gen():
+        try:
+            yield 1
+            await asyncio.sleep(10)
+            yield 2
+        finally:
+            log.append("gen:closed")
     async def bg():
         try:
             await asyncio.sleep(1)
@@ -410,6 +420,9 @@ def runner_tasks():
 
     async def first():
         asyncio.create_task(bg())
+        g = gen()
+        gens.append(g)
+        await g.__anext__()
         await asyncio.sleep(0)
         log.append("first:done")
 
@@ -427,8 +440,8 @@ show("test_runner_keeps_tasks_between_runs")
 
 
 # test_runner_runs_share_a_context: every run's main task runs in the
-# runner's one context: what the first sets, the second sees; the
-# caller's context is not touched.
+# runner's one context: what the first sets, the second sees (and so do
+# its calls on threads); the caller's context is not touched.
 def runner_context():
     x = ContextVar("x")
 
@@ -437,6 +450,8 @@ def runner_context():
 
     async def b():
         log.append(f"b:x={x.get('LookupError')}")
+        seen = await asyncio.to_thread(lambda: x.get("LookupError"))
+        log.append(f"thread:x={seen}")
 
     with asyncio.Runner(loop_factory=VirtualLoop) as r:
         r.run(a())
@@ -449,7 +464,8 @@ show("test_runner_runs_share_a_context")
 
 
 # test_runner_inside_a_loop_is_refused: loops do not nest, neither a
-# Runner's nor another loop's run_until_complete.
+# Runner's nor another loop's run_until_complete; but a pool thread is
+# another thread, and may run a loop of its own.
 def runner_nested():
     async def inner():
         pass
@@ -474,6 +490,13 @@ def runner_nested():
             log.append("other loop: EBUSY" if str(e) == busy else str(e))
         coro.close()
         other.close()
+
+        # Loops do not nest on one thread; a pool thread may run its own.
+        async def answer():
+            return 42
+
+        v = await asyncio.to_thread(lambda: asyncio.run(answer()))
+        log.append(f"thread's own loop: {v}")
 
     asyncio.run(main())
 
