@@ -22,7 +22,7 @@ NOTRACE_OBJS := \
 	$(patsubst solutions/%.S,$(NOTRACE)/obj/%.o,$(wildcard solutions/*.S))
 
 all: $(OUT)/switch $(OUT)/switch_boost $(OUT)/gen_send $(OUT)/sched \
-	$(OUT)/sched_notrace $(OUT)/exc $(OUT)/ctxvar
+	$(OUT)/sched_notrace $(OUT)/exc $(OUT)/ctxvar $(OUT)/ch07
 
 $(OUT)/switch: tests/bench/switch.c tests/bench/bench.h $(LIB)/libcorolab.a
 	@mkdir -p $(@D)
@@ -45,6 +45,10 @@ $(OUT)/exc: tests/bench/exc.c tests/bench/bench.h $(LIB)/libcorolab.a
 	$(CC) $(BFLAGS) $< $(LIB)/libcorolab.a -pthread -o $@
 
 $(OUT)/ctxvar: tests/bench/ctxvar.c tests/bench/bench.h $(LIB)/libcorolab.a
+	@mkdir -p $(@D)
+	$(CC) $(BFLAGS) $< $(LIB)/libcorolab.a -pthread -o $@
+
+$(OUT)/ch07: tests/bench/ch07.c tests/bench/bench.h $(LIB)/libcorolab.a
 	@mkdir -p $(@D)
 	$(CC) $(BFLAGS) $< $(LIB)/libcorolab.a -pthread -o $@
 

@@ -4,11 +4,12 @@
 #	tests/bench/run.sh [PROGRAM...]
 #
 # PROGRAM is the path of a built benchmark (switch, switch_boost, gen_send,
-# sched, sched_notrace, exc, ctxvar) or of gen_send.py, sched.py, exc.py or
-# ctxvar.py. Without arguments it runs, from build/bench/ (or $BENCH_DIR),
-# whichever of those programs are there, plus tests/bench/gen_send.py,
-# sched.py, exc.py and ctxvar.py with $PYTHON (default python3). It builds
-# nothing: `make bench` builds, then calls this.
+# sched, sched_notrace, exc, ctxvar, ch07) or of gen_send.py, sched.py,
+# exc.py, ctxvar.py or ch07.py. Without arguments it runs, from build/bench/
+# (or $BENCH_DIR), whichever of those programs are there, plus
+# tests/bench/gen_send.py, sched.py, exc.py, ctxvar.py and ch07.py with
+# $PYTHON (default python3). It builds nothing: `make bench` builds, then
+# calls this.
 #
 # Chapter 04's poller_cost and echo.sh (the echo servers against libuv and
 # asyncio, driven by the load client) run after the rounds, once each;
@@ -45,12 +46,24 @@
 #	ctxvar_getN <method> <ns per var.get()>, N variables set (1, 10,
 #		100, 10000); also ctxvar_setN, copy_contextN, context_runN
 #	context_memN <method> <bytes per context, 1,000 copies one set each>
+#	queue_pair <method> <ns per item, Queue(maxsize=1) between two tasks>
+#		also queue_pair_unbounded (Queue(), sleep(0) every 64 puts)
+#	lock_uncontended <method> <ns per acquire+release, one task>
+#	lock_100waiters <method> <ns per hand-off among 100 tasks>
+#	to_thread <method> <ns per to_thread call of an empty function>
+#	thread_create_join pthread <ns per pthread_create+join>
+#	threadfloor futex_eventfd <ns per futex wake, eventfd, epoll_wait>
+#	agen_for <method> <ns per item of async for over 1,000,000>
 #	ratio <method>/corolab <n>		for every switch and gensend
 #						method: n times corolab's time
 #	ratio <kind> <method>/corolab <n>	the same for the other kinds,
 #						which share method names
 #	ratio <kind> corolab/corolab_notrace <n>  what tracing compiled in
 #						(and off) costs
+#	ratio to_thread <method>/threadfloor <n>  a to_thread call against
+#						the bare round trip to a
+#						thread (and /thread_create_join,
+#						against a thread per call)
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -91,7 +104,7 @@ fi
 
 if [ $# -eq 0 ]; then
 	for p in switch switch_boost gen_send gen_send.py sched sched_notrace \
-	    sched.py exc exc.py ctxvar ctxvar.py; do
+	    sched.py exc exc.py ctxvar ctxvar.py ch07 ch07.py; do
 		case $p in
 		*.py) set -- "$@" "$here/$p" ;;
 		*)
@@ -114,6 +127,7 @@ run_one() {
 	*/sched.py) "$python" "$1" -r "$reps" -t "$target" -m "$parked" ;;
 	*/exc.py) "$python" "$1" -r "$reps" -t "$target" ;;
 	*/ctxvar.py) "$python" "$1" -r "$reps" -t "$target" ;;
+	*/ch07.py) "$python" "$1" -r "$reps" -t "$target" ;;
 	*/sched) "$1" -r "$reps" -t "$target" -m "$parked" ;;
 	*) "$1" -r "$reps" -t "$target" ;;
 	esac
@@ -152,7 +166,10 @@ done
 # were first seen, methods in the order first seen; then the ratios.
 # switch and gensend keep the short "ratio X/corolab" lines they had before
 # the scheduler kinds came, whose methods (cpython...) recur in several
-# kinds: their ratio lines name the kind.
+# kinds: their ratio lines name the kind. Chapter 07's to_thread is also
+# divided by the two C references its program times: threadfloor (the
+# bare round trip to a waiting thread and back through an eventfd) and
+# thread_create_join (a new thread per call).
 awk '
 	NF != 3 { next }
 	{
@@ -191,6 +208,20 @@ awk '
 					ratio(m "/corolab", x / base)
 				else
 					ratio(kind " " m "/corolab", x / base)
+			}
+		}
+		nref = split("threadfloor thread_create_join", refs, " ")
+		for (r = 1; r <= nref; r++) {
+			ref = refs[r]
+			if (!(ref in nmeth) || !("to_thread" in nmeth))
+				continue
+			base = best[ref " " meth[ref, 0]] + 0
+			if (base <= 0)
+				continue
+			for (j = 0; j < nmeth["to_thread"]; j++) {
+				m = meth["to_thread", j]
+				ratio("to_thread " m "/" ref, \
+				    best["to_thread " m] / base)
 			}
 		}
 	}
