@@ -74,11 +74,15 @@ void cl_runner_close(struct cl_runner *r)
 {
 	if (r == NULL)
 		return;
-	cl__trace_loop_start(r->loop->virtual_clock);
-	cl__run_cancel_leftovers(r->loop);
-	cl__task_abandon_all(r->loop);
-	cl_loop_shutdown_asyncgens(r->loop);
-	cl__trace_loop_end();
+	/* Inside a running loop (a misuse asyncio refuses) nothing can
+	 * run: the runner's tasks are dropped with its loop. */
+	if (cl_get_running_loop() == NULL) {
+		cl__trace_loop_start(r->loop->virtual_clock);
+		cl__run_cancel_leftovers(r->loop);
+		cl__task_abandon_all(r->loop);
+		cl_loop_shutdown_asyncgens(r->loop);
+		cl__trace_loop_end();
+	}
 	cl_loop_free(r->loop); /* shuts the default pool down */
 	cl_context_decref(r->ctx);
 	free(r);

@@ -31,6 +31,10 @@ struct cl__xcall {
 	cl_callback fn;
 	void *arg;
 	struct cl_context *ctx;		 /* run it in this one (a reference) */
+	int now;	/* the pool's own: run by the drain itself, not
+			   queued (asyncio's call_soon_threadsafe puts it
+			   straight on the ready queue; this saves the
+			   iteration that queuing here would cost) */
 };
 
 /*
@@ -41,6 +45,8 @@ struct cl__xthread {
 	pthread_mutex_t lock;
 	struct cl__xcall *head, **tail; /* oldest first */
 	int holds;	/* cl_loop_hold minus cl_loop_unhold */
+	int watched;	/* rfd has the loop's reader (the loop's thread) */
+	int unwatching;	/* xthread_unwatch is queued (the loop's thread) */
 	int signalled;	/* a wake-up is written and not yet read */
 	int rfd, wfd;	/* eventfd (rfd == wfd), or a pipe's two ends */
 	struct cl__job *jobs; /* the pool's calls not freed yet: the loop's
@@ -101,11 +107,11 @@ static void xthread_write_wakeup(struct cl__xthread *x)
 }
 
 /* TODO(ch07): xthread_post (any thread): append c to loop->xt's
- * list under its lock and wake the loop, writing only when no
- * wake-up is pending; -ENOTCONN when the loop is not held.
- * xthread_drain (the loop's thread, the fd readable): read the
- * wake-ups, take the whole list, call_soon each call in order.
- * Mirrors base_events.call_soon_threadsafe, _write_to_self; section 6.
+ * list under its lock, wake the loop only if no wake-up is pending;
+ * -ENOTCONN when not held. xthread_drain (the loop's thread, fd
+ * readable): read the wake-ups, take the whole list, call_soon each
+ * call in order (c->now: call it there and then, the pool's).
+ * Mirrors base_events.call_soon_threadsafe, _write_to_self; sec. 6.
  * Hints: make hint CH=7 TODO=threadsafe (3 levels). */
 static int xthread_post(struct cl_loop *loop, struct cl__xcall *c)
 {
@@ -128,6 +134,7 @@ int cl_loop_call_soon_threadsafe(struct cl_loop *loop, cl_callback fn,
 		return -ENOMEM;
 	c->fn = fn;
 	c->arg = arg;
+	c->now = 0;
 	c->ctx = cl_context_copy_unshared(cl_context_current());
 	if (c->ctx == NULL) {
 		free(c);
@@ -149,15 +156,35 @@ int cl_loop_hold(struct cl_loop *loop)
 	if (loop->xt == NULL && (err = xthread_open(loop)) < 0)
 		return err;
 	x = loop->xt;
-	if (x->holds == 0) {
+	if (!x->watched) {
 		err = cl_loop_add_reader(loop, x->rfd, xthread_drain, loop);
 		if (err < 0)
 			return err;
+		x->watched = 1;
 	}
 	pthread_mutex_lock(&x->lock);
 	x->holds++;
 	pthread_mutex_unlock(&x->lock);
 	return 0;
+}
+
+/*
+ * Queued by the last unhold: if nobody held the loop again meanwhile,
+ * stop watching the inbox, after running what is in it. One iteration
+ * late, so that a task calling to_thread in a loop does not add and
+ * remove the descriptor (two epoll_ctl calls) at every call.
+ */
+static void xthread_unwatch(void *arg)
+{
+	struct cl_loop *loop = arg;
+	struct cl__xthread *x = loop->xt;
+
+	x->unwatching = 0;
+	if (x->holds > 0 || !x->watched)
+		return;
+	xthread_drain(loop);
+	cl_loop_remove_reader(loop, x->rfd);
+	x->watched = 0;
 }
 
 void cl_loop_unhold(struct cl_loop *loop)
@@ -170,12 +197,11 @@ void cl_loop_unhold(struct cl_loop *loop)
 	pthread_mutex_lock(&x->lock);
 	holds = --x->holds;
 	pthread_mutex_unlock(&x->lock);
-	/* Calls already handed over still run: the reader stays until the
-	 * inbox is empty (xthread_drain is run by hand for them). */
-	if (holds == 0) {
-		xthread_drain(loop);
-		cl_loop_remove_reader(loop, x->rfd);
-	}
+	if (holds == 0 && !x->unwatching &&
+	    cl_loop_call_soon(loop, xthread_unwatch, loop) != NULL)
+		x->unwatching = 1;
+	else if (holds == 0 && !x->unwatching)
+		xthread_unwatch(loop); /* no memory for the handle: now */
 }
 
 int cl_loop_holds(struct cl_loop *loop)
@@ -203,6 +229,9 @@ struct cl__job {
 				   job_cancelled's registration */
 	struct cl__job *prev, *next_live; /* in the loop's xt->jobs */
 	int worker;		/* which thread of the pool ran it, from 1 */
+	int traced;		/* the loop's tracer was on at the submit:
+				   the pool's thread takes the times (the
+				   flag is the loop thread's own) */
 	void (*after)(void *arg); /* the loop's thread, when fn is over */
 	void *after_arg;
 	uint64_t begin, end;	/* when, on the loop's real clock (us) */
@@ -231,7 +260,8 @@ struct cl_executor {
 	struct cl__job *head, **tail;
 	pthread_t *threads;
 	int nthreads, max_workers;
-	int idle;		   /* threads waiting for a job */
+	int idle;		   /* threads waiting for a job, or about to */
+	int nqueued;		   /* jobs in the queue, not taken yet */
 	int nstarted;		   /* threads that began to run: their ids */
 	int shutdown;
 };
@@ -243,7 +273,8 @@ struct cl_executor *cl_executor_new(int max_workers)
 	if (max_workers <= 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 
-		max_workers = n > 0 && n + 4 < 32 ? (int)n + 4 : 32;
+		/* os.cpu_count() or 1, plus 4, at most 32 */
+		max_workers = n <= 0 ? 5 : n + 4 < 32 ? (int)n + 4 : 32;
 	}
 	if (ex == NULL ||
 	    (ex->threads = calloc((size_t)max_workers, sizeof *ex->threads)) ==
@@ -334,11 +365,7 @@ static uint64_t job_clock(const struct cl__job *j)
 /* Run one job on this thread, catching what it raises. */
 static void job_run(struct cl__job *j)
 {
-	/* The loop's thread may turn the tracer off meanwhile: a relaxed
-	 * read, and a time too many costs nothing. */
-	int traced = __atomic_load_n(&cl__trace_enabled, __ATOMIC_RELAXED);
-
-	if (traced)
+	if (j->traced)
 		j->begin = job_clock(j);
 	CL_TRY {
 		j->result = j->ctx != NULL
@@ -347,7 +374,7 @@ static void job_run(struct cl__job *j)
 	} CL_CATCH(e) {
 		j->exc = e;
 	} CL_END_TRY;
-	if (traced)
+	if (j->traced)
 		j->end = job_clock(j);
 }
 
@@ -364,6 +391,7 @@ static void job_post(struct cl__job *j)
 		c->fn = job_done;
 		c->arg = j;
 		c->ctx = NULL;
+		c->now = 1;
 		err = xthread_post(j->loop, c);
 	}
 	if (err < 0) {
@@ -384,38 +412,42 @@ static void *worker(void *arg)
 
 	pthread_mutex_lock(&ex->lock);
 	me = ++ex->nstarted;
-	pthread_mutex_unlock(&ex->lock);
-
+	ex->idle++; /* ready for a call */
 	for (;;) {
-		pthread_mutex_lock(&ex->lock);
-		while (ex->head == NULL && !ex->shutdown) {
-			ex->idle++;
+		while (ex->head == NULL && !ex->shutdown)
 			pthread_cond_wait(&ex->more, &ex->lock);
-			ex->idle--;
-		}
 		j = ex->head;
-		if (j != NULL) {
-			if ((ex->head = j->next) == NULL)
-				ex->tail = &ex->head;
-			j->started = 1;
-			j->worker = me;
-		}
-		pthread_mutex_unlock(&ex->lock);
-		if (j == NULL)
+		if (j == NULL) /* shut down, and nothing queued */
 			break;
+		if ((ex->head = j->next) == NULL)
+			ex->tail = &ex->head;
+		ex->nqueued--;
+		ex->idle--;
+		j->started = 1;
+		j->worker = me;
+		pthread_mutex_unlock(&ex->lock);
 		if (!j->skip) /* under the lock above: it cannot change now */
 			job_run(j);
 		cl_context_decref(j->ctx); /* the thread's to drop */
 		j->ctx = NULL;
+		/* Ready again before the loop hears of the result: a call it
+		 * submits next finds this thread counted, not a new one. */
+		pthread_mutex_lock(&ex->lock);
+		ex->idle++;
+		pthread_mutex_unlock(&ex->lock);
 		job_post(j);
+		pthread_mutex_lock(&ex->lock);
 	}
+	ex->idle--;
+	pthread_mutex_unlock(&ex->lock);
 	/* What this thread kept for reuse goes with it. */
 	cl__context_free_spares();
 	cl__future_free_spares();
 	return NULL;
 }
 
-/* Queue j; start a thread if none is idle and the pool may grow
+/* Queue j; start a thread if the calls queued outnumber the threads
+ * ready for them and the pool may grow
  * (ThreadPoolExecutor._adjust_thread_count). 0 or a negative errno. */
 static int executor_submit(struct cl_executor *ex, struct cl__job *j)
 {
@@ -429,7 +461,10 @@ static int executor_submit(struct cl_executor *ex, struct cl__job *j)
 	j->next = NULL;
 	*ex->tail = j;
 	ex->tail = &j->next;
-	if (ex->idle == 0 && ex->nthreads < ex->max_workers) {
+	/* A thread asleep is claimed by one queued call: start one more
+	 * when the calls queued outnumber them (_adjust_thread_count's
+	 * _idle_semaphore). */
+	if (++ex->nqueued > ex->idle && ex->nthreads < ex->max_workers) {
 		err = -pthread_create(&ex->threads[ex->nthreads], NULL, worker,
 				      ex);
 		if (err == 0)
@@ -442,6 +477,7 @@ static int executor_submit(struct cl_executor *ex, struct cl__job *j)
 	else { /* no thread to run it: take it back */
 		ex->head = NULL;
 		ex->tail = &ex->head;
+		ex->nqueued = 0;
 	}
 	pthread_mutex_unlock(&ex->lock);
 	return err;
@@ -492,6 +528,7 @@ static struct cl_future *run_in_executor(struct cl_loop *loop,
 	j->ex = ex;
 	j->after = after;
 	j->after_arg = after_arg;
+	j->traced = cl__trace_enabled;
 	j->refs = 2;
 	if ((err = cl_future_add_done_callback(j->fut, job_cancelled, j)) < 0) {
 		cl_loop_unhold(loop);
@@ -621,7 +658,7 @@ void cl__threads_loop_free(struct cl_loop *loop)
 	loop->executor = NULL;
 	if (x == NULL)
 		return;
-	if (x->holds > 0)
+	if (x->watched)
 		cl_loop_remove_reader(loop, x->rfd);
 	for (c = x->head; c != NULL; c = next) {
 		next = c->next;

@@ -27,7 +27,10 @@
  *	cl_loop_unhold(loop);		the loop's thread, once it will not
  *
  * cl_loop_call_soon_threadsafe refuses (-ENOTCONN) while the loop is not
- * held. run_in_executor and to_thread hold the loop for each call.
+ * held. run_in_executor and to_thread hold the loop for each call. A
+ * thread of your own must be done calling (joined) before the loop is
+ * freed: its last call may still be writing the wake-up after the loop
+ * has run it.
  *
  * Blocking work goes to a pool of threads, so that it does not stop the
  * loop:

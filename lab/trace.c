@@ -42,10 +42,12 @@
 #define CL__TRACE_EVENT_MAX 2048
 
 /*
- * The flag CL_TRACE tests. It is a plain global, outside the struct below,
- * so that the test compiles to one load and one compare.
+ * The flag CL_TRACE tests. It is outside the struct below, so that the
+ * test compiles to one load and one compare, and it is the thread's own:
+ * only the thread running the traced loop records (chapter 07's pool
+ * threads see 0 and record nothing, so the tracer needs no lock).
  */
-int cl__trace_enabled;
+_Thread_local int cl__trace_enabled;
 
 /*
  * The tracer's state. Only this file touches it, always from the thread
@@ -68,6 +70,8 @@ static struct {
 	int in_loop;		 /* between loop_start and loop_end */
 	int virtual_clock;	 /* what the running loop's clock is */
 	int env_tried;		 /* COROLAB_TRACE was looked at already */
+	pthread_t owner;	 /* the thread whose loop is traced (while
+				    in_loop) */
 	int hooked;		 /* the atexit and atfork hooks are set */
 } tr = { .fd = -1 };
 
@@ -228,6 +232,11 @@ void cl__trace_loop_start(int virtual_clock)
 	const char *env;
 	int rc;
 
+	/* One loop at a time is traced: a loop another thread runs
+	 * meanwhile (a pool thread's own) is not. */
+	if (tr.in_loop && !pthread_equal(tr.owner, pthread_self()))
+		return;
+	tr.owner = pthread_self();
 	/* The environment variable is read once per process: a second
 	 * loop must append its run to the file, not truncate it. */
 	if (tr.fd < 0 && !tr.env_tried) {
@@ -250,6 +259,8 @@ void cl__trace_loop_start(int virtual_clock)
 
 void cl__trace_loop_end(void)
 {
+	if (!tr.in_loop || !pthread_equal(tr.owner, pthread_self()))
+		return;
 	/* loop.end tells a reader that the run is complete: a run without
 	 * it was cut short (the program died inside the loop). */
 	if (cl__trace_enabled)

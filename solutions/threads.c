@@ -107,12 +107,11 @@ static void xthread_write_wakeup(struct cl__xthread *x)
 }
 
 // LAB ch07 threadsafe: xthread_post (any thread): append c to loop->xt's
-// LAB ch07: list under its lock and wake the loop, writing only when no
-// LAB ch07: wake-up is pending; -ENOTCONN when the loop is not held.
-// LAB ch07: xthread_drain (the loop's thread, the fd readable): read the
-// LAB ch07: wake-ups, take the whole list, call_soon each call in order
-// LAB ch07: (those marked now, the pool's, are called there and then).
-// LAB ch07: Mirrors base_events.call_soon_threadsafe, _write_to_self; section 6.
+// LAB ch07: list under its lock, wake the loop only if no wake-up is pending;
+// LAB ch07: -ENOTCONN when not held. xthread_drain (the loop's thread, fd
+// LAB ch07: readable): read the wake-ups, take the whole list, call_soon each
+// LAB ch07: call in order (c->now: call it there and then, the pool's).
+// LAB ch07: Mirrors base_events.call_soon_threadsafe, _write_to_self; sec. 6.
 // HINT1 ch07: Decide "must I write?" under the lock (signalled), but write
 // HINT1 ch07: after unlocking: the loop may drain in between, which only
 // HINT1 ch07: costs one empty wake-up.
@@ -287,6 +286,9 @@ struct cl__job {
 				   job_cancelled's registration */
 	struct cl__job *prev, *next_live; /* in the loop's xt->jobs */
 	int worker;		/* which thread of the pool ran it, from 1 */
+	int traced;		/* the loop's tracer was on at the submit:
+				   the pool's thread takes the times (the
+				   flag is the loop thread's own) */
 	void (*after)(void *arg); /* the loop's thread, when fn is over */
 	void *after_arg;
 	uint64_t begin, end;	/* when, on the loop's real clock (us) */
@@ -315,7 +317,8 @@ struct cl_executor {
 	struct cl__job *head, **tail;
 	pthread_t *threads;
 	int nthreads, max_workers;
-	int idle;		   /* threads waiting for a job */
+	int idle;		   /* threads waiting for a job, or about to */
+	int nqueued;		   /* jobs in the queue, not taken yet */
 	int nstarted;		   /* threads that began to run: their ids */
 	int shutdown;
 };
@@ -327,7 +330,8 @@ struct cl_executor *cl_executor_new(int max_workers)
 	if (max_workers <= 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 
-		max_workers = n > 0 && n + 4 < 32 ? (int)n + 4 : 32;
+		/* os.cpu_count() or 1, plus 4, at most 32 */
+		max_workers = n <= 0 ? 5 : n + 4 < 32 ? (int)n + 4 : 32;
 	}
 	if (ex == NULL ||
 	    (ex->threads = calloc((size_t)max_workers, sizeof *ex->threads)) ==
@@ -418,11 +422,7 @@ static uint64_t job_clock(const struct cl__job *j)
 /* Run one job on this thread, catching what it raises. */
 static void job_run(struct cl__job *j)
 {
-	/* The loop's thread may turn the tracer off meanwhile: a relaxed
-	 * read, and a time too many costs nothing. */
-	int traced = __atomic_load_n(&cl__trace_enabled, __ATOMIC_RELAXED);
-
-	if (traced)
+	if (j->traced)
 		j->begin = job_clock(j);
 	CL_TRY {
 		j->result = j->ctx != NULL
@@ -431,7 +431,7 @@ static void job_run(struct cl__job *j)
 	} CL_CATCH(e) {
 		j->exc = e;
 	} CL_END_TRY;
-	if (traced)
+	if (j->traced)
 		j->end = job_clock(j);
 }
 
@@ -469,38 +469,42 @@ static void *worker(void *arg)
 
 	pthread_mutex_lock(&ex->lock);
 	me = ++ex->nstarted;
-	pthread_mutex_unlock(&ex->lock);
-
+	ex->idle++; /* ready for a call */
 	for (;;) {
-		pthread_mutex_lock(&ex->lock);
-		while (ex->head == NULL && !ex->shutdown) {
-			ex->idle++;
+		while (ex->head == NULL && !ex->shutdown)
 			pthread_cond_wait(&ex->more, &ex->lock);
-			ex->idle--;
-		}
 		j = ex->head;
-		if (j != NULL) {
-			if ((ex->head = j->next) == NULL)
-				ex->tail = &ex->head;
-			j->started = 1;
-			j->worker = me;
-		}
-		pthread_mutex_unlock(&ex->lock);
-		if (j == NULL)
+		if (j == NULL) /* shut down, and nothing queued */
 			break;
+		if ((ex->head = j->next) == NULL)
+			ex->tail = &ex->head;
+		ex->nqueued--;
+		ex->idle--;
+		j->started = 1;
+		j->worker = me;
+		pthread_mutex_unlock(&ex->lock);
 		if (!j->skip) /* under the lock above: it cannot change now */
 			job_run(j);
 		cl_context_decref(j->ctx); /* the thread's to drop */
 		j->ctx = NULL;
+		/* Ready again before the loop hears of the result: a call it
+		 * submits next finds this thread counted, not a new one. */
+		pthread_mutex_lock(&ex->lock);
+		ex->idle++;
+		pthread_mutex_unlock(&ex->lock);
 		job_post(j);
+		pthread_mutex_lock(&ex->lock);
 	}
+	ex->idle--;
+	pthread_mutex_unlock(&ex->lock);
 	/* What this thread kept for reuse goes with it. */
 	cl__context_free_spares();
 	cl__future_free_spares();
 	return NULL;
 }
 
-/* Queue j; start a thread if none is idle and the pool may grow
+/* Queue j; start a thread if the calls queued outnumber the threads
+ * ready for them and the pool may grow
  * (ThreadPoolExecutor._adjust_thread_count). 0 or a negative errno. */
 static int executor_submit(struct cl_executor *ex, struct cl__job *j)
 {
@@ -514,7 +518,10 @@ static int executor_submit(struct cl_executor *ex, struct cl__job *j)
 	j->next = NULL;
 	*ex->tail = j;
 	ex->tail = &j->next;
-	if (ex->idle == 0 && ex->nthreads < ex->max_workers) {
+	/* A thread asleep is claimed by one queued call: start one more
+	 * when the calls queued outnumber them (_adjust_thread_count's
+	 * _idle_semaphore). */
+	if (++ex->nqueued > ex->idle && ex->nthreads < ex->max_workers) {
 		err = -pthread_create(&ex->threads[ex->nthreads], NULL, worker,
 				      ex);
 		if (err == 0)
@@ -527,6 +534,7 @@ static int executor_submit(struct cl_executor *ex, struct cl__job *j)
 	else { /* no thread to run it: take it back */
 		ex->head = NULL;
 		ex->tail = &ex->head;
+		ex->nqueued = 0;
 	}
 	pthread_mutex_unlock(&ex->lock);
 	return err;
@@ -577,6 +585,7 @@ static struct cl_future *run_in_executor(struct cl_loop *loop,
 	j->ex = ex;
 	j->after = after;
 	j->after_arg = after_arg;
+	j->traced = cl__trace_enabled;
 	j->refs = 2;
 	if ((err = cl_future_add_done_callback(j->fut, job_cancelled, j)) < 0) {
 		cl_loop_unhold(loop);

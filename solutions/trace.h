@@ -46,7 +46,7 @@
 
 /* Nonzero while events are being written. Read by CL_TRACE, and by the
  * loop, which reads the clock before each callback only for the trace. */
-extern int cl__trace_enabled;
+extern _Thread_local int cl__trace_enabled;
 
 /*
  * CL_TRACE(event, fmt, ...) writes one event whose fields are the printf

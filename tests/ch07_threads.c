@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agen.h"
@@ -419,6 +420,11 @@ END_TEST
 
 /* --- the pool ------------------------------------------------------------ */
 
+static void *nothing_fn(void *arg)
+{
+	return arg;
+}
+
 static void *times_six(void *arg)
 {
 	return CL_INT(CL_TOINT(arg) * 6);
@@ -785,6 +791,73 @@ START_TEST(test_debug_mode_checks_the_thread)
 }
 END_TEST
 
+static struct gate burst_gate = GATE_INIT;
+
+/* Wait at most 2 s for the gate: 1 if it opened. */
+static int gate_wait_for(struct gate *g, int seconds)
+{
+	struct timespec until;
+	int open;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += seconds;
+	pthread_mutex_lock(&g->lock);
+	while (!g->open &&
+	       pthread_cond_timedwait(&g->cond, &g->lock, &until) == 0)
+		;
+	open = g->open;
+	pthread_mutex_unlock(&g->lock);
+	return open;
+}
+
+static void *burst_a(void *arg)
+{
+	(void)arg;
+	return gate_wait_for(&burst_gate, 2) ? "a saw b" : "a timed out";
+}
+
+static void *burst_b(void *arg)
+{
+	(void)arg;
+	gate_open(&burst_gate);
+	return "b ran";
+}
+
+static void *burst_pool_main(void *arg)
+{
+	struct cl_loop *loop = cl_get_running_loop();
+	struct cl_executor *ex = cl_executor_new(2);
+	struct cl_future *w, *f[2], *g;
+	void **r;
+
+	(void)arg;
+	w = cl_loop_run_in_executor(loop, ex, nothing_fn, NULL);
+	cl_await(w); /* one thread, warm and idle */
+	cl_future_decref(w);
+	f[0] = cl_loop_run_in_executor(loop, ex, burst_a, NULL);
+	f[1] = cl_loop_run_in_executor(loop, ex, burst_b, NULL);
+	g = cl_gather(2, f);
+	r = cl_await(g);
+	note("%s, %s, threads=%d", (const char *)r[0], (const char *)r[1],
+	     cl_executor_nthreads(ex));
+	cl_future_decref(g);
+	cl_future_decref(f[0]);
+	cl_future_decref(f[1]);
+	cl_executor_shutdown(ex);
+	return NULL;
+}
+
+/* ch07_threads.py, test_pool_grows_for_a_burst: one thread is warm and
+ * idle when two calls come together, the first waiting for the second:
+ * each queued call claims a ready thread, so the pool starts a second
+ * one and the first call sees the second run. */
+START_TEST(test_pool_grows_for_a_burst)
+{
+	run_ok(burst_pool_main, NULL);
+	EXPECT_TRAIL("a saw b, b ran, threads=2");
+}
+END_TEST
+
 /* --- the limiter ------------------------------------------------------- */
 
 static struct cl_limiter limiter;
@@ -1129,6 +1202,7 @@ static void add_thread_tests(void)
 	cl_test(test_to_thread_copies_the_context, 2, SEC_POOL);
 	cl_test(test_pool_is_bounded, 2, SEC_POOL);
 	cl_test(test_pool_queue_is_fifo, 1, SEC_POOL);
+	cl_test(test_pool_grows_for_a_burst, 2, SEC_POOL);
 	cl_test(test_cancelled_before_it_runs_never_runs, 2, SEC_POOL);
 	cl_test(test_to_thread_cancelled_while_running, 2, SEC_POOL);
 	cl_test(test_debug_mode_checks_the_thread, 2, SEC_POOL);

@@ -503,3 +503,33 @@ def runner_nested():
 
 runner_nested()
 show("test_runner_inside_a_loop_is_refused")
+
+
+# test_pool_grows_for_a_burst: one thread is warm and idle when two calls
+# come together, the first waiting for the second: each queued call claims
+# an idle thread, so the pool starts a second one, and the first call
+# sees the second run.
+def burst():
+    gate = threading.Event()
+
+    def a():
+        return "a saw b" if gate.wait(timeout=2) else "a timed out"
+
+    def b():
+        gate.set()
+        return "b ran"
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        ex = concurrent.futures.ThreadPoolExecutor(max_workers=2)
+        await loop.run_in_executor(ex, lambda: None)  # one thread, warm
+        r = await asyncio.gather(loop.run_in_executor(ex, a),
+                                 loop.run_in_executor(ex, b))
+        log.append(f"{r[0]}, {r[1]}, threads={len(ex._threads)}")
+        ex.shutdown()
+
+    asyncio.run(main())
+
+
+burst()
+show("test_pool_grows_for_a_burst")
