@@ -4,10 +4,16 @@
  *	T1 main --awaits--> fut:1 (gather)
  *	T3 parse --awaits--> fut:2 --result of--> T2 fetch --awaits--> timer:3
  *
- * A task that waits points at what it awaits (a future, a timer, an fd);
- * a future that is another task's result points at that task. Each node
- * has at most one arrow out (a task awaits one thing at a time, a future
- * is one task's result), so following the arrows from any node either
+ * A task that waits points at what it awaits (a future, a timer, an fd,
+ * a lock or a queue of chapter 07); a future that is another task's
+ * result points at that task, and a lock at the task that holds it:
+ *
+ *	T2 transfer --awaits--> lock:2 --held by--> T3 refund --awaits-->
+ *	lock:1 --held by--> T2 transfer			(a lock-order deadlock)
+ *
+ * Each node has at most one arrow out (a task awaits one thing at a
+ * time, a future is one task's result, a lock has one holder), so
+ * following the arrows from any node either
  * ends (something will happen: a timer, an fd, a task that runs) or comes
  * back around: then every task on the loop waits for itself, and nothing
  * but cancellation can help. That loop is drawn red and named.
@@ -118,6 +124,9 @@ static int task_node(struct agraph *a, const struct task *tk)
 	return i;
 }
 
+static void sync_label(const struct model *m, const struct ref *on,
+		       const char *txt, char *buf, size_t size);
+
 /* The node for what a wait is on, labelled with what we know of it. */
 static int target_node(struct agraph *a, const struct event *aw)
 {
@@ -144,14 +153,64 @@ static int target_node(struct agraph *a, const struct event *aw)
 	case REF_FD:
 		return node(a, txt, "hexagon", txt);
 	case REF_FUT:
-		snprintf(label, sizeof(label), "%s%s%s%s", txt,
+		snprintf(label, sizeof(label), "%s%s%s%s%s", txt,
 			 aw->what ? "\\n" : "",
 			 aw->what ? gv_escape(aw->what, what, sizeof(what)) : "",
+			 model_call(m, on->id) != NULL &&
+				 model_call(m, on->id)->run == NULL
+			     ? "\\na call on a thread"
+			     : "",
 			 model_fut_done(m, on->id) ? "\\n(done)" : "");
 		return node(a, txt, "ellipse", label);
 	default:
-		return node(a, txt, "ellipse", txt);
+		/* Chapter 07: a lock, a queue, a semaphore... */
+		sync_label(m, on, txt, label, sizeof(label));
+		return node(a, txt,
+			    on->kind == REF_OTHER ? "octagon" : "ellipse",
+			    label);
 	}
+}
+
+/*
+ * What we know of a chapter 07 object, under its name: who holds a
+ * lock, how full a queue is. Others (a semaphore, an event) only by
+ * name: the trace says no more of them.
+ */
+static void sync_label(const struct model *m, const struct ref *on,
+		       const char *txt, char *buf, size_t size)
+{
+	const struct event *held;
+	char tl[64], esc[128];
+	struct queue q;
+
+	if (ref_is(on, "lock")) {
+		held = model_lock_held(m, on->id);
+		if (held == NULL)
+			snprintf(buf, size, "%s\\nfree", txt);
+		else if (held->task == 0 || model_task(m, held->task) == NULL)
+			snprintf(buf, size, "%s\\nheld, not by a task", txt);
+		else
+			snprintf(buf, size, "%s\\nheld by %s", txt,
+				 gv_escape(task_label(model_task(m, held->task),
+						      tl, sizeof(tl)),
+					   esc, sizeof(esc)));
+		return;
+	}
+	q = model_queue(m, on->id);
+	if (ref_is(on, "queue") && q.last != NULL) {
+		long max = q.created != NULL ? q.created->maxsize : 0;
+		if (max > 0)
+			snprintf(buf, size, "%s\\n%ld of %ld items%s", txt,
+				 q.size, max,
+				 q.size >= max ? ": full"
+				 : q.size == 0 ? ": empty" : "");
+		else
+			snprintf(buf, size, "%s\\n%ld item%s%s", txt, q.size,
+				 q.size == 1 ? "" : "s",
+				 q.size == 0 ? ": empty" : "");
+		return;
+	}
+	snprintf(buf, size, "%s", txt);
 }
 
 /* Link from -> to with an arrow labelled why (the first link stays). */
@@ -168,11 +227,13 @@ static void wait_for(struct agraph *a, int from, int to, const char *why)
  *  1. every task still alive is a node;
  *  2. a waiting task gets an arrow to what it awaits;
  *  3. a future that is a task's result (what=task:N) gets an arrow to
- *     that task, which brings the task in even if it is done.
+ *     that task, which brings the task in even if it is done; a lock
+ *     (chapter 07) gets an arrow to the task that holds it.
  */
 static int build(struct agraph *a)
 {
 	const struct model *m = a->m;
+	const struct event *held;
 	long id;
 	int t, f;
 
@@ -189,6 +250,17 @@ static int build(struct agraph *a)
 		if ((f = target_node(a, aw)) < 0)
 			return -1;
 		wait_for(a, t, f, "awaits");
+		/* A lock held by a task: its holder is what the lock waits
+		 * for (chapter 07). Two tasks that each hold the lock the
+		 * other awaits are a cycle: a lock-order deadlock. */
+		held = ref_is(&aw->on, "lock") ? model_lock_held(m, aw->on.id)
+					       : NULL;
+		if (held != NULL && model_task(m, held->task) != NULL) {
+			if ((t = task_node(a, model_task(m, held->task))) < 0)
+				return -1;
+			wait_for(a, f, t, "held by");
+			continue;
+		}
 		if (aw->what != NULL &&
 		    sscanf(aw->what, "task:%ld", &id) == 1 &&
 		    model_task(m, id) != NULL) {
@@ -242,17 +314,20 @@ static int find_cycles(struct agraph *a, char *names, size_t size)
 
 /*
  * Could anything still wake a waiting task? Not if no task is running or
- * ready (no task code will run), no timer is pending and no task awaits
- * an fd. Then the loop has stalled, cycle or not: libtask's "no runnable
- * tasks", asyncio's run() hanging forever. (A future completed from
- * another thread is the exception; the trace does not see threads.)
+ * ready (no task code will run), no timer is pending, no call is out on
+ * a thread of the pool (chapter 07: thread.submit without its
+ * thread.run) and no task awaits an fd. Then the loop has stalled, cycle
+ * or not: libtask's "no runnable tasks", asyncio's run() hanging
+ * forever. (A thread of the program's own that will call
+ * call_soon_threadsafe is the exception: the trace does not see it.)
  */
 static int stalled(const struct agraph *a, const int *count)
 {
 	const struct model *m = a->m;
 
 	if (count[TS_RUNNING] + count[TS_CREATED] + count[TS_QUEUED] > 0 ||
-	    count[TS_WAITING] == 0 || model_pending_timers(m) > 0)
+	    count[TS_WAITING] == 0 || model_pending_timers(m) > 0 ||
+	    model_calls_in_flight(m) > 0)
 		return 0;
 	for (size_t i = 0; i < m->ntasks; i++) {
 		const struct task *tk = &m->tasks[i];
@@ -338,7 +413,8 @@ static int emit(struct agraph *a, const char *out, const char *label)
 			continue;
 		e = agedge(g, gn[i], gn[a->n[i].next], NULL, 1);
 		agsafeset(e, "label", a->n[i].why, "");
-		if (strcmp(a->n[i].why, "result of") == 0)
+		if (strcmp(a->n[i].why, "result of") == 0 ||
+		    strcmp(a->n[i].why, "held by") == 0)
 			agsafeset(e, "style", "dashed", "");
 		if (a->n[i].in_cycle && a->n[a->n[i].next].in_cycle) {
 			agsafeset(e, "color", "red", "");

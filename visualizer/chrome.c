@@ -12,6 +12,9 @@
  *	a wake		a flow: "s" inside the waker's slice, "f" with
  *			"bp":"e" inside the step it caused (Perfetto draws
  *			the arrow between the two slices)
+ *	a pool thread	a thread with tid LOOP_TID + its number (chapter 07)
+ *	a call on it	an X event "fut:N", begin to end (thread.run);
+ *			the wake its result caused flows from its end
  *	anything else	an instant, ph "i"
  *
  * Two adjustments make the picture honest in a slice viewer. Times start
@@ -37,10 +40,14 @@ struct chrome {
 	double *tc; /* time of each replayed event, spread, from 0 */
 	double eps; /* the spread */
 	int first;  /* no event written yet (for the commas) */
+	double *cs, *ce; /* each call's slice (by index in m->calls) */
 };
 
+/* Tasks keep their ids; the loop is LOOP_TID, worker k LOOP_TID + k. */
 static long tid(long lane)
 {
+	if (IS_WORKER_LANE(lane))
+		return LOOP_TID + LANE_WORKER(lane);
 	return lane == LOOP_LANE ? LOOP_TID : lane;
 }
 
@@ -100,6 +107,73 @@ static void lane_names(struct chrome *c)
 		begin(c, "thread_sort_index", NULL, 'M', 0, lane);
 		fprintf(c->out, ",\"args\":{\"sort_index\":%zu}}", i);
 	}
+	for (size_t i = 0; i < c->m->nworkers; i++) {
+		long lane = WORKER_LANE(c->m->workers[i]);
+		snprintf(name, sizeof(name), "worker %ld", c->m->workers[i]);
+		begin(c, "thread_name", NULL, 'M', 0, lane);
+		fprintf(c->out, ",\"args\":{\"name\":");
+		json_str(c->out, name);
+		fprintf(c->out, "}}");
+		begin(c, "thread_sort_index", NULL, 'M', 0, lane);
+		fprintf(c->out, ",\"args\":{\"sort_index\":%zu}}",
+			c->m->ntasks + 1 + i);
+	}
+}
+
+/*
+ * The pool's calls (chapter 07), a slice each on its worker's thread.
+ * On a real clock thread.run's begin and end are the run's own clock;
+ * on a virtual one they are not, and the slice goes from the submit to
+ * the result instead. A worker runs one call at a time: a slice starts
+ * no earlier than the worker's previous one ends, so they never overlap.
+ */
+static int calls(struct chrome *c)
+{
+	const struct model *m = c->m;
+	double *prev = calloc(m->nworkers + 1, sizeof(*prev));
+	char name[32];
+
+	c->cs = calloc(m->ncalls + 1, sizeof(double));
+	c->ce = calloc(m->ncalls + 1, sizeof(double));
+	if (prev == NULL || c->cs == NULL || c->ce == NULL) {
+		free(prev);
+		return -1;
+	}
+	for (size_t i = 0; i < m->ncalls; i++) {
+		const struct call *k = &m->calls[i];
+		const struct event *r = k->run;
+		long row;
+		double s, e;
+		if (r == NULL)
+			continue; /* no worker took it yet, as far as we know */
+		row = model_worker_row(m, r->worker);
+		if (!m->run->virtual_clock && !r->skipped && r->begin > 0 &&
+		    r->end >= r->begin) {
+			s = (double)(r->begin - m->t0);
+			e = (double)(r->end - m->t0);
+		} else {
+			s = k->submit != NULL ? tc(c, k->submit) : tc(c, r);
+			e = tc(c, r);
+		}
+		if (r->skipped)
+			s = tc(c, r) - c->eps;
+		if (row >= 0 && s < prev[row])
+			s = prev[row];
+		e = e < s + c->eps ? s + c->eps : e;
+		if (row >= 0)
+			prev[row] = e;
+		c->cs[i] = s;
+		c->ce[i] = e;
+		snprintf(name, sizeof(name), "fut:%ld", k->fut);
+		begin(c, name, "thread", 'X', s, WORKER_LANE(r->worker));
+		fprintf(c->out,
+			",\"dur\":%.3f,\"args\":{\"seq\":%ld,\"fut\":%ld,"
+			"\"worker\":%ld,\"skipped\":%ld,\"task\":%ld}}",
+			e - s, r->seq, k->fut, r->worker, r->skipped,
+			k->awaiter ? k->awaiter : k->task);
+	}
+	free(prev);
+	return 0;
 }
 
 /* Steps, waits and polls: X events. */
@@ -156,7 +230,20 @@ static void wake_flow(struct chrome *c, const struct mark *k)
 	const struct span *from =
 	    k->from_step >= 0 ? &c->m->spans[k->from_step] : NULL;
 	double ts = tc(c, k->ev);
+	const struct call *call;
 
+	/* From a pool thread (chapter 07): the end of the call's slice. */
+	if (IS_WORKER_LANE(k->from) && k->ev->via.kind == REF_FUT &&
+	    (call = model_call(c->m, k->ev->via.id)) != NULL &&
+	    call->run != NULL) {
+		size_t i = (size_t)(call - c->m->calls);
+		begin(c, "wake", "wake", 's', c->ce[i] - c->eps / 2, k->from);
+		fprintf(c->out, ",\"id\":%ld}", k->ev->seq);
+		begin(c, "wake", "wake", 'f', tc(c, step->from) + c->eps / 2,
+		      k->lane);
+		fprintf(c->out, ",\"bp\":\"e\",\"id\":%ld}", k->ev->seq);
+		return;
+	}
 	if (from != NULL && from->to != NULL && tc(c, from->to) <= ts)
 		ts = tc(c, from->to) - c->eps / 2;
 	if (from == NULL) {
@@ -202,7 +289,15 @@ static void instants(struct chrome *c)
 			lane = model_mark_at(m, e->seq)->lane;
 			break;
 		case EV_TIMER_SET:
+		case EV_THREAD_SUBMIT: /* chapter 07 */
+		case EV_QUEUE_NEW:
+		case EV_QUEUE_PUT:
+		case EV_QUEUE_GET:
 			lane = running;
+			break;
+		case EV_LOCK_ACQUIRE:
+		case EV_LOCK_RELEASE:
+			lane = e->task != 0 ? e->task : running;
 			break;
 		case EV_TIMER_FIRE:
 		case EV_FD_READY:
@@ -224,6 +319,10 @@ static void instants(struct chrome *c)
 		}
 		if (e->id != 0)
 			fprintf(c->out, ",\"id\":%ld", e->id);
+		if (e->kind == EV_QUEUE_PUT || e->kind == EV_QUEUE_GET)
+			fprintf(c->out, ",\"size\":%ld", e->size);
+		if (e->kind == EV_QUEUE_NEW)
+			fprintf(c->out, ",\"maxsize\":%ld", e->maxsize);
 		if (e->type != NULL) {
 			/* task.done's exc= shares exc.raise's type field. */
 			fprintf(c->out, e->kind == EV_TASK_DONE ? ",\"exc\":"
@@ -241,7 +340,7 @@ static void instants(struct chrome *c)
 int view_chrome(const struct model *m, FILE *out)
 {
 	struct chrome c = {m, out, NULL, m->run->virtual_clock ? 1.0 : 0.002,
-			   1};
+			   1, NULL, NULL};
 	double prev = -1;
 
 	c.tc = calloc(m->nev + 1, sizeof(double));
@@ -261,11 +360,20 @@ int view_chrome(const struct model *m, FILE *out)
 		(long long)m->t0);
 	lane_names(&c);
 	slices(&c);
+	if (calls(&c) < 0) {
+		fprintf(stderr, "cotrace: out of memory\n");
+		free(c.tc);
+		free(c.cs);
+		free(c.ce);
+		return 1;
+	}
 	for (size_t i = 0; i < m->nmarks; i++)
 		if (m->marks[i].kind == MK_WAKE && m->marks[i].step >= 0)
 			wake_flow(&c, &m->marks[i]);
 	instants(&c);
 	fprintf(out, "\n]}\n");
 	free(c.tc);
+	free(c.cs);
+	free(c.ce);
 	return 0;
 }

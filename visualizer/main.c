@@ -2,7 +2,7 @@
  * main.c - cotrace: read a corolab trace, make one view of it.
  *
  *	cotrace timeline TRACE -o out.svg [--colour-by VAR]
- *	cotrace awaits TRACE -o out.svg [--at SEQ]
+ *	cotrace awaits TRACE -o out.svg [--at SEQ|deadlock]
  *	cotrace chrome TRACE -o out.json
  *	cotrace stats TRACE
  *	cotrace tail TRACE [-n K]
@@ -31,7 +31,7 @@
 #define TAIL_MAX      100000
 
 static const char usage[] =
-    "usage: cotrace VIEW TRACE [-o OUT] [--run N] [--at SEQ] [-n K]\n"
+    "usage: cotrace VIEW TRACE [-o OUT] [--run N] [--at SEQ|deadlock] [-n K]\n"
     "                          [--colour-by VAR]\n"
     "       cotrace dot GRAPH.dot [-o OUT]\n"
     "\n"
@@ -56,6 +56,9 @@ static const char usage[] =
     "  --run N   the Nth run of a trace holding several (default 1;\n"
     "            tail: the last)\n"
     "  --at SEQ  awaits: the moment just after event SEQ\n"
+    "  --at deadlock\n"
+    "            awaits: the first moment the waits close a cycle (a\n"
+    "            task awaiting a task, or a lock, that comes back to it)\n"
     "  -n K      tail: how many events (default 12)\n"
     "  --colour-by VAR, --color-by VAR\n"
     "            timeline: fill each step with a colour for the value\n"
@@ -119,6 +122,7 @@ int main(int argc, char **argv)
 	};
 	const char *out = NULL, *view, *path, *colour_by = NULL;
 	long run = 0, at = 0, keep = TAIL_DEFAULT;
+	int at_deadlock = 0;
 	struct read_opts opts = {0, 0, -1};
 	struct trace t;
 	struct model m;
@@ -134,7 +138,8 @@ int main(int argc, char **argv)
 				goto bad_usage;
 			break;
 		case 'a':
-			if ((at = positive(optarg)) < 0)
+			at_deadlock = strcmp(optarg, "deadlock") == 0;
+			if (!at_deadlock && (at = positive(optarg)) < 0)
 				goto bad_usage;
 			break;
 		case 'c':
@@ -201,6 +206,23 @@ int main(int argc, char **argv)
 			"cotrace: %s holds %zu runs; showing the first "
 			"(--run N for another)\n",
 			path, t.nruns);
+	/* --at deadlock: find the moment, then replay up to it. */
+	if (at_deadlock && is_view(view, "awaits")) {
+		at = model_first_cycle(&m, &t, (size_t)run - 1);
+		if (at == 0) {
+			fprintf(stderr,
+				"cotrace: %s, run %ld: the waits never close "
+				"a cycle (no deadlock to show; --at SEQ shows "
+				"any moment)\n",
+				path, run);
+			model_free(&m);
+			trace_free(&t);
+			return EXIT_USAGE;
+		}
+		model_free(&m);
+		if (at < 0)
+			at = 0; /* the replay fails again below, and says so */
+	}
 	if (model_build(&m, &t, (size_t)run - 1,
 			strcmp(view, "awaits") == 0 ? at : 0) < 0) {
 		/* tail still shows how far the replay got: that is where

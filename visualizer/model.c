@@ -95,6 +95,8 @@ static struct task *need_task(struct model *m, const struct event *e, long id)
 	return tk;
 }
 
+static struct call *call_of(const struct model *m, long fut);
+
 static long open_span(struct model *m, enum span_kind kind, long lane,
 		      const struct event *from)
 {
@@ -340,6 +342,11 @@ static int on_await(struct model *m, const struct event *e)
 	if (tk->state == TS_DONE)
 		return fail(m, e, "task %ld is already done", e->task);
 	tk->await = e;
+	if (e->on.kind == REF_FUT) {
+		struct call *c = call_of(m, e->on.id);
+		if (c != NULL && c->awaiter == 0)
+			c->awaiter = tk->id;
+	}
 	/* Written after the step ended: it still says what the wait is. */
 	if (tk->state == TS_WAITING && m->spans[tk->open].await == NULL)
 		m->spans[tk->open].await = e;
@@ -445,6 +452,251 @@ static int on_task_event(struct model *m, const struct event *e)
 	}
 }
 
+/* The pool's call whose future is fut, or NULL. */
+static struct call *call_of(const struct model *m, long fut)
+{
+	const long *ix = table_get(&m->call_ix, fut);
+
+	return ix != NULL && *ix > 0 ? &m->calls[*ix - 1] : NULL;
+}
+
+/* A new call for future fut (the caller checked there is none). */
+static struct call *new_call(struct model *m, const struct event *e, long fut)
+{
+	long *ix = table_put(&m->call_ix, fut);
+	struct call *c;
+
+	if (ix == NULL) {
+		fail(m, e,
+		     fut >= MAX_ID ? "future id %ld too large"
+				   : "out of memory (id %ld)",
+		     fut);
+		return NULL;
+	}
+	c = grow(m->calls, m->ncalls, &m->ncalls_cap, sizeof(*m->calls));
+	if (c == NULL) {
+		fail(m, e, "out of memory");
+		return NULL;
+	}
+	m->calls = c;
+	c = &m->calls[m->ncalls];
+	memset(c, 0, sizeof(*c));
+	c->fut = fut;
+	c->wake = -1;
+	*ix = (long)++m->ncalls;
+	return c;
+}
+
+/* thread.submit: the loop handed a call to its pool. */
+static int on_thread_submit(struct model *m, const struct event *e)
+{
+	const struct call *old = call_of(m, e->id);
+	struct call *c;
+
+	if (old != NULL)
+		return fail(m, e,
+			    "future %ld was handed to a thread already "
+			    "(line %d)",
+			    e->id,
+			    (old->submit ? old->submit : old->run)->line);
+	if ((c = new_call(m, e, e->id)) == NULL)
+		return -1;
+	c->submit = e;
+	c->task = m->running;
+	return 0;
+}
+
+/* Note worker k, keeping the list sorted. */
+static int add_worker(struct model *m, const struct event *e, long k)
+{
+	size_t i;
+	long *w;
+
+	for (i = 0; i < m->nworkers && m->workers[i] < k; i++)
+		;
+	if (i < m->nworkers && m->workers[i] == k)
+		return 0;
+	w = grow(m->workers, m->nworkers, &m->nworkers_cap,
+		 sizeof(*m->workers));
+	if (w == NULL)
+		return fail(m, e, "out of memory");
+	m->workers = w;
+	memmove(&w[i + 1], &w[i], (m->nworkers - i) * sizeof(*w));
+	w[i] = k;
+	m->nworkers++;
+	return 0;
+}
+
+/*
+ * thread.run: the loop has the call's result, which thread ran it and
+ * when. The loop wrote it last, in the callback that took the result:
+ * the fut.done it caused and the wakes of the tasks awaiting the future
+ * came just before, since that callback began (m->last_cb). Those wakes
+ * come from the worker's lane, not the loop's: the thread did the work.
+ */
+static int on_thread_run(struct model *m, const struct event *e)
+{
+	struct call *c = call_of(m, e->id);
+	long lane = WORKER_LANE(e->worker);
+
+	if (e->worker <= 0)
+		return fail(m, e, "worker ids start at 1");
+	if (e->worker >= MAX_ID)
+		return fail(m, e, "worker id %ld too large", e->worker);
+	if (c == NULL && (c = new_call(m, e, e->id)) == NULL)
+		return -1;
+	if (c->run != NULL)
+		return fail(m, e,
+			    "future %ld came back from a thread already "
+			    "(line %d)",
+			    e->id, c->run->line);
+	c->run = e;
+	if (add_worker(m, e, e->worker) < 0)
+		return -1;
+	for (size_t i = m->nmarks; i-- > 0;) {
+		struct mark *k = &m->marks[i];
+		if (k->ev->seq <= m->last_cb ||
+		    (c->submit != NULL && k->ev->seq <= c->submit->seq))
+			break;
+		if (k->kind == MK_FUT && k->ev->id == e->id) {
+			k->lane = k->from = lane;
+			break;
+		}
+		if (k->kind == MK_WAKE && k->ev->via.kind == REF_FUT &&
+		    k->ev->via.id == e->id) {
+			k->from = lane;
+			k->from_step = -1;
+			c->wake = (long)i;
+		}
+	}
+	return 0;
+}
+
+/* lock.acquire, lock.release: who holds which lock. */
+static int on_lock(struct model *m, const struct event *e)
+{
+	struct lock *l;
+
+	if (e->task != 0 && need_task(m, e, e->task) == NULL)
+		return -1;
+	if ((l = table_put(&m->locks, e->id)) == NULL)
+		return fail(m, e,
+			    e->id >= MAX_ID ? "lock id %ld too large"
+					    : "out of memory (id %ld)",
+			    e->id);
+	if (e->kind == EV_LOCK_RELEASE) {
+		l->held = NULL; /* free now, whoever held it (asyncio's
+				   locks have no owner) */
+		return 0;
+	}
+	if (l->held != NULL)
+		return fail(m, e,
+			    "lock %ld is held already, by task %ld "
+			    "(lock.acquire at line %d)",
+			    e->id, l->held->task, l->held->line);
+	l->held = e;
+	return 0;
+}
+
+/* queue.new, queue.put, queue.get: how full each queue is. */
+static int on_queue(struct model *m, const struct event *e)
+{
+	struct queue *q = table_put(&m->queues, e->id);
+
+	if (q == NULL)
+		return fail(m, e,
+			    e->id >= MAX_ID ? "queue id %ld too large"
+					    : "out of memory (id %ld)",
+			    e->id);
+	if (e->kind == EV_QUEUE_NEW) {
+		if (q->last != NULL)
+			return fail(m, e, "queue %ld is made twice (line %d)",
+				    e->id, q->last->line);
+		q->created = e;
+		q->last = e;
+		return 0;
+	}
+	if (q->created != NULL && q->created->maxsize > 0 &&
+	    e->size > q->created->maxsize)
+		return fail(m, e,
+			    "queue %ld holds %ld items, more than its "
+			    "maxsize %ld (line %d)",
+			    e->id, e->size, q->created->maxsize,
+			    q->created->line);
+	q->size = e->size;
+	q->peak = e->size > q->peak ? e->size : q->peak;
+	q->puts += e->kind == EV_QUEUE_PUT;
+	q->gets += e->kind == EV_QUEUE_GET;
+	q->last = e;
+	return 0;
+}
+
+/* One event into the model: its handler checks it and records it. */
+static int replay(struct model *m, const struct event *e)
+{
+	int rc = 0;
+
+	m->t1 = e->ts;
+	/* clang-format off */
+	switch (e->kind) {
+	case EV_TASK_NEW: rc = on_task_new(m, e); break;
+	case EV_WAKE: rc = on_wake(m, e); break;
+	case EV_STEP_BEGIN: rc = on_step_begin(m, e); break;
+	case EV_STEP_END: rc = on_step_end(m, e); break;
+	case EV_AWAIT: rc = on_await(m, e); break;
+	case EV_FUT_DONE: rc = on_fut_done(m, e); break;
+	case EV_TIMER_SET:
+	case EV_TIMER_FIRE:
+	case EV_TIMER_CANCEL: rc = on_timer(m, e); break;
+	case EV_FD_READY:
+		rc = add_mark(m, MK_FD, e, LOOP_LANE, LOOP_LANE) < 0 ? -1 : 0;
+		break;
+	case EV_POLL_BEGIN:
+	case EV_POLL_END: rc = on_poll(m, e); break;
+	case EV_EXC_RAISE:
+	case EV_CANCEL:
+	case EV_TIMEOUT:
+	case EV_TASK_DONE: rc = on_task_event(m, e); break;
+	case EV_CB: m->last_cb = e->seq; break; /* the timeline draws it */
+	case EV_LOCK_ACQUIRE:
+	case EV_LOCK_RELEASE: rc = on_lock(m, e); break;
+	case EV_THREAD_SUBMIT: rc = on_thread_submit(m, e); break;
+	case EV_THREAD_RUN: rc = on_thread_run(m, e); break;
+	case EV_QUEUE_NEW:
+	case EV_QUEUE_PUT:
+	case EV_QUEUE_GET: rc = on_queue(m, e); break;
+	case EV_LOOP_WAKER: m->waker_fd = e->id; break;
+	case EV_LOOP_END:
+	case EV_LOOP_ITER: /* the timeline reads these from the events */
+	case EV_CTX_NEW: /* model_var_values reads these */
+	case EV_VAR_SET:
+	case EV_UNKNOWN: break; /* the format may grow */
+	}
+	/* clang-format on */
+	return rc;
+}
+
+/* An empty model of run number run of t, ready to replay. */
+static void model_begin(struct model *m, const struct trace *t, size_t run)
+{
+	memset(m, 0, sizeof(*m));
+	m->t = t;
+	m->run = &t->runs[run];
+	/* A run of no events (a header alone) may have no array at all:
+	 * NULL + 0 is undefined behaviour in C. */
+	m->ev = t->ev != NULL ? t->ev + m->run->first : NULL;
+	m->poll = -1;
+	m->waker_fd = -1;
+	m->task_ix.size = sizeof(long);
+	m->futs.size = sizeof(const struct event *);
+	m->timers.size = sizeof(struct timer);
+	m->locks.size = sizeof(struct lock);
+	m->queues.size = sizeof(struct queue);
+	m->call_ix.size = sizeof(long);
+	if (m->run->n > 0)
+		m->t0 = m->t1 = m->ev[0].ts;
+}
+
 /*
  * Replay the run. The steps:
  *  1. find the run's events; stop at upto if it is given;
@@ -455,58 +707,72 @@ static int on_task_event(struct model *m, const struct event *e)
  */
 int model_build(struct model *m, const struct trace *t, size_t run, long upto)
 {
-	const struct event *e;
 	int rc = 0;
 
-	memset(m, 0, sizeof(*m));
-	m->t = t;
-	m->run = &t->runs[run];
-	/* A run of no events (a header alone) may have no array at all:
-	 * NULL + 0 is undefined behaviour in C. */
-	m->ev = t->ev != NULL ? t->ev + m->run->first : NULL;
-	m->poll = -1;
-	m->task_ix.size = sizeof(long);
-	m->futs.size = sizeof(const struct event *);
-	m->timers.size = sizeof(struct timer);
-	if (m->run->n > 0)
-		m->t0 = m->t1 = m->ev[0].ts;
+	model_begin(m, t, run);
 	for (m->nev = 0; m->nev < m->run->n && rc == 0; m->nev++) {
-		e = &m->ev[m->nev];
+		const struct event *e = &m->ev[m->nev];
 		if (upto != 0 && e->seq > upto)
 			break;
-		m->t1 = e->ts;
-		/* clang-format off */
-		switch (e->kind) {
-		case EV_TASK_NEW: rc = on_task_new(m, e); break;
-		case EV_WAKE: rc = on_wake(m, e); break;
-		case EV_STEP_BEGIN: rc = on_step_begin(m, e); break;
-		case EV_STEP_END: rc = on_step_end(m, e); break;
-		case EV_AWAIT: rc = on_await(m, e); break;
-		case EV_FUT_DONE: rc = on_fut_done(m, e); break;
-		case EV_TIMER_SET:
-		case EV_TIMER_FIRE:
-		case EV_TIMER_CANCEL: rc = on_timer(m, e); break;
-		case EV_FD_READY:
-			rc = add_mark(m, MK_FD, e, LOOP_LANE, LOOP_LANE) < 0
-				     ? -1
-				     : 0;
-			break;
-		case EV_POLL_BEGIN:
-		case EV_POLL_END: rc = on_poll(m, e); break;
-		case EV_EXC_RAISE:
-		case EV_CANCEL:
-		case EV_TIMEOUT:
-		case EV_TASK_DONE: rc = on_task_event(m, e); break;
-		case EV_LOOP_END:
-		case EV_LOOP_ITER:
-		case EV_CB: /* the timeline reads these from the events */
-		case EV_CTX_NEW: /* model_var_values reads these */
-		case EV_VAR_SET:
-		case EV_UNKNOWN: break; /* the format may grow */
-		}
-		/* clang-format on */
+		rc = replay(m, e);
 	}
 	return rc;
+}
+
+long model_waits_for(const struct model *m, const struct task *tk)
+{
+	const struct event *aw, *held;
+	long id;
+
+	if (tk->state != TS_WAITING || tk->open < 0 ||
+	    (aw = m->spans[tk->open].await) == NULL)
+		return 0;
+	if (aw->what != NULL && sscanf(aw->what, "task:%ld", &id) == 1)
+		return model_task(m, id) != NULL ? id : 0;
+	if (ref_is(&aw->on, "lock") &&
+	    (held = model_lock_held(m, aw->on.id)) != NULL)
+		return held->task;
+	return 0;
+}
+
+/* Does following tk's waits come back to tk? At most one arrow leaves
+ * each task, so ntasks steps without coming back is a no. */
+static int closes_cycle(const struct model *m, const struct task *tk)
+{
+	const struct task *cur = tk;
+
+	for (size_t n = 0; n < m->ntasks && cur != NULL; n++) {
+		long id = model_waits_for(m, cur);
+		if (id == 0)
+			return 0;
+		if (id == tk->id)
+			return 1;
+		cur = model_task(m, id);
+	}
+	return 0;
+}
+
+/*
+ * A cycle closes when its last task starts to wait: at a step.end that
+ * leaves a task waiting (or an await written after it). The locks the
+ * waits point at change hands inside steps, while their holder runs, so
+ * no other moment can close one.
+ */
+long model_first_cycle(struct model *m, const struct trace *t, size_t run)
+{
+	model_begin(m, t, run);
+	for (m->nev = 0; m->nev < m->run->n;) {
+		const struct event *e = &m->ev[m->nev];
+		const struct task *tk;
+		if (replay(m, e) < 0)
+			return -1;
+		m->nev++;
+		if ((e->kind == EV_STEP_END || e->kind == EV_AWAIT) &&
+		    (tk = model_task(m, e->task)) != NULL &&
+		    tk->state == TS_WAITING && closes_cycle(m, tk))
+			return e->seq;
+	}
+	return 0;
 }
 
 void model_free(struct model *m)
@@ -517,6 +783,11 @@ void model_free(struct model *m)
 	free(m->task_ix.v);
 	free(m->futs.v);
 	free(m->timers.v);
+	free(m->locks.v);
+	free(m->queues.v);
+	free(m->call_ix.v);
+	free(m->calls);
+	free(m->workers);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -567,6 +838,52 @@ long model_pending_timers(const struct model *m)
 		n += tm->set != NULL && tm->fire == NULL;
 	}
 	return n;
+}
+
+const struct call *model_call(const struct model *m, long fut)
+{
+	return call_of(m, fut);
+}
+
+long model_calls_in_flight(const struct model *m)
+{
+	long n = 0;
+
+	for (size_t i = 0; i < m->ncalls; i++)
+		n += m->calls[i].submit != NULL && m->calls[i].run == NULL;
+	return n;
+}
+
+long model_worker_row(const struct model *m, long k)
+{
+	for (size_t i = 0; i < m->nworkers; i++)
+		if (m->workers[i] == k)
+			return (long)i;
+	return -1;
+}
+
+const struct event *model_lock_held(const struct model *m, long id)
+{
+	const struct lock *l = table_get(&m->locks, id);
+
+	return l != NULL ? l->held : NULL;
+}
+
+struct queue model_queue(const struct model *m, long id)
+{
+	const struct queue *q = table_get(&m->queues, id);
+	struct queue none;
+
+	memset(&none, 0, sizeof(none));
+	return q != NULL ? *q : none;
+}
+
+int ref_is(const struct ref *r, const char *word)
+{
+	size_t n = strlen(word);
+
+	return r->kind == REF_OTHER && r->text != NULL &&
+	       strncmp(r->text, word, n) == 0 && r->text[n] == ':';
 }
 
 /* Spans are added as events open them, so their from seqs increase. */

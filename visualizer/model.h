@@ -25,6 +25,12 @@
 /* The event loop's lane. Task ids start at 1. */
 #define LOOP_LANE 0
 
+/* The lane of the pool's thread number k (thread.run worker=k, from 1):
+ * below 0, so that no task's lane is one. */
+#define WORKER_LANE(k) (-(k))
+#define IS_WORKER_LANE(lane) ((lane) < 0)
+#define LANE_WORKER(lane) (-(lane))
+
 /* Ids are small integers handed out at creation: below this. */
 #define MAX_ID 1000000L
 
@@ -104,6 +110,40 @@ struct timer {
 	const struct event *fire; /* its timer.fire, or NULL (pending) */
 };
 
+/*
+ * A blocking call on the pool's threads (chapter 07): run_in_executor or
+ * to_thread. The loop writes thread.submit when it hands the call to
+ * the pool and, once the loop has the result, thread.run with the
+ * thread that ran it and when (begin, end: the loop's real clock).
+ */
+struct call {
+	long fut;			/* the call's future: fut:N */
+	const struct event *submit;	/* thread.submit, or NULL (before
+					   the run: a Runner's earlier one) */
+	const struct event *run;	/* thread.run, or NULL: in the pool
+					   when the replay stopped */
+	long task;			/* the task that submitted it, or 0 */
+	long awaiter;			/* the first task to await fut, or 0 */
+	long wake;			/* the wake its result caused: an
+					   index in marks, or -1 */
+};
+
+/* A lock (chapter 07): who holds it, as lock.acquire said. */
+struct lock {
+	const struct event *held; /* the lock.acquire while it is held, or
+				     NULL: free (or never seen) */
+};
+
+/* A queue (chapter 07), from queue.new, queue.put and queue.get. */
+struct queue {
+	const struct event *created; /* queue.new, or NULL (made earlier) */
+	long size;		     /* items in it now */
+	long peak;		     /* the most it held */
+	long puts, gets;
+	const struct event *last;    /* the latest of its events, or NULL:
+					never seen */
+};
+
 struct model {
 	const struct trace *t;
 	const struct run *run;
@@ -118,7 +158,17 @@ struct model {
 	struct table task_ix; /* id -> index in tasks + 1 (long) */
 	struct table futs;    /* id -> its fut.done (const event *) */
 	struct table timers;  /* id -> struct timer */
+	struct table locks;   /* id -> struct lock (chapter 07) */
+	struct table queues;  /* id -> struct queue */
+	struct table call_ix; /* future id -> index in calls + 1 (long) */
+	struct call *calls;   /* the pool's calls, in submit order */
+	size_t ncalls, ncalls_cap;
+	long *workers;	      /* the pool's threads seen (worker=), sorted */
+	size_t nworkers, nworkers_cap;
 	long running;	      /* the task in a step, or 0 */
+	long last_cb;	      /* seq of the latest cb event, or 0 */
+	long waker_fd;	      /* the fd other threads wake the loop with
+				 (loop.waker), or -1 */
 	long poll;	      /* the open SP_POLL span, or -1 */
 	int64_t t0, t1;	      /* first and last timestamp replayed */
 	size_t caps[3];	      /* allocated tasks, spans, marks */
@@ -155,6 +205,44 @@ struct timer model_timer(const struct model *m, long id);
 
 /* Timers set and neither fired nor cancelled so far. */
 long model_pending_timers(const struct model *m);
+
+/* The pool's call whose future is fut, or NULL (chapter 07). */
+const struct call *model_call(const struct model *m, long fut);
+
+/* Calls submitted and not yet back (no thread.run) so far. */
+long model_calls_in_flight(const struct model *m);
+
+/* Where the pool's call runs on the picture: its row among the workers
+ * (0 for the lowest worker number), or -1 if worker k never ran one. */
+long model_worker_row(const struct model *m, long k);
+
+/* Lock id's lock.acquire if the lock is held now, else NULL. */
+const struct event *model_lock_held(const struct model *m, long id);
+
+/* Queue id's state so far (created NULL and last NULL if never seen). */
+struct queue model_queue(const struct model *m, long id);
+
+/*
+ * "lock:3", "queue:1": a reference to a chapter 07 object, which the
+ * reader leaves as REF_OTHER; its id in *id if it is of kind word.
+ */
+int ref_is(const struct ref *r, const char *word);
+
+/*
+ * For "cotrace awaits --at deadlock": the seq of the first moment of run
+ * number run where the waits close a cycle (a task awaits a task's
+ * result or a lock that, through others, comes back to itself), or 0
+ * if none ever does; -1 with m->err set if the run does not replay.
+ * The model is left built up to that moment (or to the end).
+ */
+long model_first_cycle(struct model *m, const struct trace *t, size_t run);
+
+/*
+ * What the task waits for, through one arrow of the await graph: the
+ * task whose result it awaits (what=task:N), or the holder of the lock
+ * it awaits. 0 if none (or not waiting).
+ */
+long model_waits_for(const struct model *m, const struct task *tk);
 
 /* The span the event with this seq opened, or NULL. */
 const struct span *model_span_at(const struct model *m, long seq);

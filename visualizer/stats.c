@@ -147,6 +147,78 @@ static void print_notes(const struct model *m, FILE *out)
 			     "inside the loop\n");
 }
 
+/*
+ * Chapter 07, under the notes: the pool's threads (how many calls each
+ * ran, how long it was busy, on the loop's real clock whatever the
+ * run's), the calls not back when the run ends, the queues (how full
+ * they got: a bounded queue never past its maxsize), the locks held at
+ * the end.
+ */
+static void print_07(const struct model *m, FILE *out)
+{
+	long inflight = 0, skipped = 0;
+	char t[32], name[64];
+
+	if (m->nworkers > 0)
+		fprintf(out, "%-10s  %5s  %9s\n", "worker", "calls", "busy");
+	for (size_t i = 0; i < m->nworkers; i++) {
+		long n = 0;
+		int64_t busy = 0;
+		for (size_t j = 0; j < m->ncalls; j++) {
+			const struct event *r = m->calls[j].run;
+			if (r == NULL || r->worker != m->workers[i])
+				continue;
+			n++;
+			if (r->end > r->begin)
+				busy += r->end - r->begin;
+		}
+		snprintf(name, sizeof(name), "worker %ld", m->workers[i]);
+		fprintf(out, "%-10s  %5ld  %9s\n", name, n,
+			fmt_time(busy, t, sizeof(t)));
+	}
+	for (size_t j = 0; j < m->ncalls; j++) {
+		inflight += m->calls[j].submit && !m->calls[j].run;
+		skipped += m->calls[j].run && m->calls[j].run->skipped;
+	}
+	if (skipped > 0)
+		fprintf(out, "%ld call%s skipped: cancelled before a thread "
+			     "took %s\n",
+			skipped, skipped == 1 ? "" : "s",
+			skipped == 1 ? "it" : "them");
+	if (inflight > 0)
+		fprintf(out, "%ld call%s on the pool's threads not back when "
+			     "the run ends\n",
+			inflight, inflight == 1 ? "" : "s");
+	for (size_t id = 0; id < m->queues.n; id++) {
+		struct queue q = model_queue(m, (long)id);
+		if (q.last == NULL)
+			continue;
+		fprintf(out, "queue:%zu", id);
+		if (q.created != NULL && q.created->maxsize > 0)
+			fprintf(out, " (%s, maxsize %ld)",
+				q.created->qkind ? q.created->qkind : "?",
+				q.created->maxsize);
+		else if (q.created != NULL)
+			fprintf(out, " (%s, unbounded)",
+				q.created->qkind ? q.created->qkind : "?");
+		fprintf(out, ": %ld puts, %ld gets, at most %ld item%s, "
+			     "%ld at the end\n",
+			q.puts, q.gets, q.peak, q.peak == 1 ? "" : "s",
+			q.size);
+	}
+	for (size_t id = 0; id < m->locks.n; id++) {
+		const struct event *held = model_lock_held(m, (long)id);
+		if (held == NULL)
+			continue;
+		fprintf(out, "lock:%zu is held at the end", id);
+		if (model_task(m, held->task) != NULL)
+			fprintf(out, ", by %s",
+				task_label(model_task(m, held->task), name,
+					   sizeof(name)));
+		fprintf(out, " (acquired at line %d)\n", held->line);
+	}
+}
+
 int view_stats(const struct model *m, FILE *out)
 {
 	struct task_stats *st = calloc(m->ntasks + 1, sizeof(*st));
@@ -204,6 +276,7 @@ int view_stats(const struct model *m, FILE *out)
 		fputc('\n', out);
 	}
 	print_notes(m, out);
+	print_07(m, out);
 	free(st);
 	return 0;
 }

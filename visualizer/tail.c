@@ -34,7 +34,8 @@ static void print_state(FILE *out, const struct model *m,
 	const struct span *open = tk->open >= 0 ? &m->spans[tk->open] : NULL;
 	const struct span *step =
 	    tk->last_step >= 0 ? &m->spans[tk->last_step] : NULL;
-	const struct event *aw;
+	const struct event *aw, *held;
+	const struct call *call;
 
 	print_task(out, tk);
 	switch (tk->state) {
@@ -50,7 +51,18 @@ static void print_state(FILE *out, const struct model *m,
 			fprintf(out, " waits on %s%s%s%s", ref_str(&aw->on),
 				aw->what ? " (" : "", aw->what ? aw->what : "",
 				aw->what ? ")" : "");
-		else
+		if (aw != NULL && ref_is(&aw->on, "lock") &&
+		    (held = model_lock_held(m, aw->on.id)) != NULL &&
+		    model_task(m, held->task) != NULL) {
+			fprintf(out, " (held by ");
+			print_task(out, model_task(m, held->task));
+			fprintf(out, ")");
+		}
+		if (aw != NULL && aw->on.kind == REF_FUT &&
+		    (call = model_call(m, aw->on.id)) != NULL &&
+		    call->run == NULL)
+			fprintf(out, " (a call on a thread)");
+		if (aw == NULL)
 			fprintf(out, " waits (on nothing the trace names)");
 		fprintf(out, " since event %ld (step %ld)\n",
 			open != NULL ? open->from->seq : 0L,
@@ -104,5 +116,14 @@ int view_tail(const struct model *m, FILE *out)
 		}
 	if (left == 0)
 		fprintf(out, "(none: every task finished)\n");
+	/* Chapter 07: calls a thread of the pool may still be running. */
+	for (size_t i = 0; i < m->ncalls; i++) {
+		const struct call *c = &m->calls[i];
+		if (c->submit == NULL || c->run != NULL)
+			continue;
+		fprintf(out, "fut:%ld is a call on the pool's threads, handed "
+			     "over at event %ld, not back yet\n",
+			c->fut, c->submit->seq);
+	}
 	return 0;
 }

@@ -73,6 +73,11 @@
 #define C_FD	    "#1f5fbf"
 #define C_CB	    "#707070"
 #define C_BAND	    "#0000000d" /* see-through: lanes show under it */
+#define C_THREAD    "#fde7b0"	/* a call on a pool thread (chapter 07) */
+#define C_THREAD_LN "#a07800"
+#define C_QUEUE	    "#9ecae1" /* items in a queue */
+#define C_QUEUE_LN  "#3182bd"
+#define C_MAXSIZE   "#c0392b"
 
 /*
  * --colour-by VAR: a step's fill says which value the context variable
@@ -108,6 +113,10 @@ struct timeline {
 	const char **values; /* its value in each span (model_var_values) */
 	const char **seen;   /* the values in the order they first appear */
 	size_t nseen;
+	double *cx0, *cx1; /* chapter 07: each call's box on its worker's
+			      lane (by index in m->calls); cx1 < 0: none */
+	long *qids;	   /* the queues that have a lane, by id */
+	size_t nq;
 };
 
 static double xof(const struct timeline *tl, const struct event *e)
@@ -115,13 +124,37 @@ static double xof(const struct timeline *tl, const struct event *e)
 	return tl->x[e - tl->m->ev];
 }
 
-/* Lanes go top down in creation order; the loop's is the lowest. */
+/*
+ * Rows go top down: the tasks in creation order, the event loop, then
+ * (chapter 07) a row per thread of the pool that ran a call, and one
+ * per queue, whose lane draws how many items it holds.
+ */
+static size_t nrows(const struct timeline *tl)
+{
+	return tl->m->ntasks + 1 + tl->m->nworkers + tl->nq;
+}
+
+static double row_y(const struct timeline *tl, size_t row)
+{
+	return 90.0 + (double)(nrows(tl) - 1 - row) * LANE_H;
+}
+
 static double lane_y(const struct timeline *tl, long lane)
 {
 	const struct task *tk = model_task(tl->m, lane);
 	size_t row = tk != NULL ? (size_t)(tk - tl->m->tasks) : tl->m->ntasks;
+	long w;
 
-	return 90.0 + (double)(tl->m->ntasks - row) * LANE_H;
+	if (IS_WORKER_LANE(lane) &&
+	    (w = model_worker_row(tl->m, LANE_WORKER(lane))) >= 0)
+		row = tl->m->ntasks + 1 + (size_t)w;
+	return row_y(tl, row);
+}
+
+/* The lane of the i-th queue drawn. */
+static double queue_y(const struct timeline *tl, size_t i)
+{
+	return row_y(tl, tl->m->ntasks + 1 + tl->m->nworkers + i);
 }
 
 static int cmp_i64(const void *a, const void *b)
@@ -285,6 +318,9 @@ static int takes_room(const struct model *m, const struct event *e)
 	case EV_FD_READY:
 	case EV_CB:
 	case EV_TIMEOUT:
+	case EV_THREAD_SUBMIT: /* an arrow down to the worker */
+	case EV_QUEUE_PUT:     /* a step of the queue's size */
+	case EV_QUEUE_GET:
 		return 1;
 	case EV_TASK_DONE:
 		/* Outside a step it ends the lane in a box of its own. */
@@ -375,6 +411,16 @@ static void draw_lanes(struct timeline *tl)
 {
 	char name[64];
 
+	/* Chapter 07: the pool's threads, under the loop: not the loop's,
+	 * so no band of its iterations crosses them. */
+	for (size_t i = 0; i < tl->m->nworkers; i++) {
+		double y = lane_y(tl, WORKER_LANE(tl->m->workers[i]));
+		snprintf(name, sizeof(name), "worker %ld", tl->m->workers[i]);
+		canvas_line(tl->c, tl->x_start, y, tl->x_end, y, "color",
+			    C_LANE, "penwidth", "0.8", "style", "dashed", NULL);
+		canvas_text(tl->c, tl->x_start - 10, y, 'r', 10, name,
+			    "tooltip", "a thread of the loop's pool", NULL);
+	}
 	for (size_t i = 0; i <= tl->m->ntasks; i++) {
 		long lane = i < tl->m->ntasks ? tl->m->tasks[i].id : LOOP_LANE;
 		double y = lane_y(tl, lane);
@@ -576,7 +622,7 @@ static int arrow_at(const struct timeline *tl, const struct mark *k, double *x,
 	if (k->from == k->lane) { /* itself: a short arrow onto its box */
 		*y1 += BOX_H / 2;
 		*y0 = *y1 + 14;
-	} else if (k->from != LOOP_LANE)
+	} else if (k->from != LOOP_LANE && !IS_WORKER_LANE(k->from))
 		*y0 += *y1 > *y0 ? BOX_H / 2 : -BOX_H / 2;
 	return 1;
 }
@@ -597,6 +643,8 @@ static void draw_arrow(struct timeline *tl, const struct mark *k)
 		color = C_CANCEL, style = "dashed", text = "cancel";
 	else if (e->by.kind == REF_SPAWN)
 		color = C_SPAWN, style = "dashed", text = "spawn";
+	else if (IS_WORKER_LANE(k->from) && e->via.kind != REF_NONE)
+		text = ref_str(&e->via); /* the future the task awaited */
 	/* cancel msg=: "cancel: why" (cut; the tooltip has it all). */
 	if (msg != NULL) {
 		n = label_len(msg, LABEL_TEXT / 2, &more);
@@ -613,7 +661,11 @@ static void draw_arrow(struct timeline *tl, const struct mark *k)
 		 fmt_time(e->ts - m->t0, t, sizeof(t)),
 		 msg != NULL ? ", msg " : "", n, msg != NULL ? msg : "",
 		 msg != NULL && more ? "..." : "");
-	if (k->from == LOOP_LANE)
+	if (IS_WORKER_LANE(k->from))
+		snprintf(tip + strlen(tip), sizeof(tip) - strlen(tip),
+			 "; the result of a call that worker %ld ran",
+			 LANE_WORKER(k->from));
+	if (k->from == LOOP_LANE || IS_WORKER_LANE(k->from))
 		canvas_dot(tl->c, x, y0, 5, color, "tooltip", tip, NULL);
 	canvas_arrow(tl->c, x, y0, x, y1, "color", color, "style", style,
 		     "penwidth", "1.3", "arrowsize", "0.7", "tooltip", tip,
@@ -657,8 +709,12 @@ static void draw_mark(struct timeline *tl, const struct mark *k)
 			   C_WAKE, tip);
 		break;
 	case MK_FD:
-		snprintf(text, sizeof(text), "fd:%ld %s", e->id,
-			 e->events ? e->events : "");
+		/* The loop's own eventfd (chapter 07): another thread
+		 * handed it something (call_soon_threadsafe, a pool call's
+		 * result). */
+		snprintf(text, sizeof(text), "fd:%ld %s%s", e->id,
+			 e->events ? e->events : "",
+			 e->id == tl->m->waker_fd ? " (inbox)" : "");
 		canvas_dot(tl->c, x, y, 5, C_FD, "tooltip", text, NULL);
 		/* fds ready together sit 12 points apart: stack labels. */
 		struct spot fd[] = {{x, y + 12, 'c'}, {x, y - 12, 'c'},
@@ -759,6 +815,290 @@ static void draw_callbacks(struct timeline *tl)
 }
 
 /*
+ * Chapter 07: x at time t (us, the run's clock): between the events
+ * around t, in proportion. For a pool thread's begin and end, which are
+ * on the loop's real clock: the events' own clock when the run's clock
+ * is real (clock=monotonic).
+ */
+static double x_at(const struct timeline *tl, int64_t t)
+{
+	const struct model *m = tl->m;
+	size_t lo = 0, hi = m->nev, i;
+
+	while (lo < hi) { /* the first event after t */
+		size_t mid = lo + (hi - lo) / 2;
+		if (m->ev[mid].ts <= t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return m->nev > 0 ? tl->x[0] : tl->x_start;
+	if (lo == m->nev)
+		return tl->x[m->nev - 1];
+	i = lo - 1;
+	return tl->x[i] + (tl->x[lo] - tl->x[i]) * (double)(t - m->ev[i].ts) /
+			      (double)(m->ev[lo].ts - m->ev[i].ts);
+}
+
+/* Where the result of call c reached the loop: its first wake, or the
+ * thread.run the loop wrote after it. */
+static double call_back_x(const struct timeline *tl, const struct call *c)
+{
+	return c->wake >= 0 ? xof(tl, tl->m->marks[c->wake].ev)
+			    : xof(tl, c->run);
+}
+
+/*
+ * Each call's box on its worker's lane. The steps:
+ *  1. a call still in the pool when the replay stops: from its submit
+ *     to the end, on no lane (no worker has said it took it yet);
+ *  2. on a real clock, from begin to end, which thread.run gives; on a
+ *     virtual one (the thread's real time is another clock), from the
+ *     submit to the result;
+ *  3. kept inside the time the loop could know of it: not before the
+ *     submit, not after the result came back; not before the same
+ *     worker's previous call ends (a thread runs one call at a time).
+ */
+static int place_calls(struct timeline *tl)
+{
+	const struct model *m = tl->m;
+	double *prev = calloc(m->nworkers + 1, sizeof(*prev));
+
+	tl->cx0 = calloc(m->ncalls + 1, sizeof(double));
+	tl->cx1 = calloc(m->ncalls + 1, sizeof(double));
+	if (prev == NULL || tl->cx0 == NULL || tl->cx1 == NULL) {
+		free(prev);
+		return -1;
+	}
+	for (size_t i = 0; i < m->nworkers; i++)
+		prev[i] = -1e9;
+	for (size_t i = 0; i < m->ncalls; i++) {
+		const struct call *c = &m->calls[i];
+		double xs, xr, x0, x1;
+		long row;
+		tl->cx1[i] = -1;
+		if (c->run == NULL) {
+			if (c->submit != NULL) {
+				tl->cx0[i] = xof(tl, c->submit);
+				tl->cx1[i] = tl->x_end - 8;
+			}
+			continue;
+		}
+		row = model_worker_row(m, c->run->worker);
+		xs = c->submit != NULL ? xof(tl, c->submit) : tl->x_start;
+		xr = call_back_x(tl, c);
+		if (!m->run->virtual_clock && !c->run->skipped &&
+		    c->run->begin > 0 && c->run->end >= c->run->begin) {
+			x0 = x_at(tl, c->run->begin);
+			x1 = x_at(tl, c->run->end);
+		} else {
+			x0 = xs;
+			x1 = xr;
+		}
+		if (c->run->skipped) /* never ran: a small box at the end */
+			x0 = xr - 40;
+		x0 = x0 < xs ? xs : x0;
+		x1 = x1 > xr ? xr : x1;
+		if (row >= 0 && x0 < prev[row] + 2)
+			x0 = prev[row] + 2;
+		x1 = x1 < x0 + 4 ? x0 + 4 : x1;
+		if (row >= 0)
+			prev[row] = x1;
+		tl->cx0[i] = x0;
+		tl->cx1[i] = x1;
+	}
+	free(prev);
+	return 0;
+}
+
+/* The queues that get a lane: those with a put or a get in the run, in
+ * the order of their ids. */
+static int find_queues(struct timeline *tl)
+{
+	const struct model *m = tl->m;
+
+	tl->qids = calloc(m->queues.n + 1, sizeof(long));
+	if (tl->qids == NULL)
+		return -1;
+	for (size_t id = 0; id < m->queues.n; id++) {
+		struct queue q = model_queue(m, (long)id);
+		if (q.puts + q.gets > 0)
+			tl->qids[tl->nq++] = (long)id;
+	}
+	return 0;
+}
+
+/* "worker 2: fut:14 for T5 resize-2, ran 16.5 ms .. 24.7 ms (8.2 ms)..." */
+static void call_tooltip(const struct timeline *tl, const struct call *c,
+			 char *buf, size_t size)
+{
+	const struct model *m = tl->m;
+	const struct task *who =
+	    model_task(m, c->awaiter ? c->awaiter : c->task);
+	/* begin and end count from the loop's start, as a monotonic run's
+	 * ts do; on a virtual clock, shown as they are. */
+	int64_t t0 = m->run->virtual_clock ? 0 : m->t0;
+	char name[64], t[4][32];
+	int n;
+
+	if (c->run != NULL)
+		n = snprintf(buf, size, "worker %ld: fut:%ld", c->run->worker,
+			     c->fut);
+	else
+		n = snprintf(buf, size, "fut:%ld, in the pool when the trace "
+					"ends", c->fut);
+	if (who != NULL && n > 0 && (size_t)n < size)
+		n += snprintf(buf + n, size - (size_t)n, " for %s",
+			      task_label(who, name, sizeof(name)));
+	if (c->run != NULL && c->run->skipped && n > 0 && (size_t)n < size)
+		n += snprintf(buf + n, size - (size_t)n,
+			      ", skipped: cancelled before a thread took it");
+	else if (c->run != NULL && c->run->end >= c->run->begin &&
+		 c->run->begin > 0 && n > 0 && (size_t)n < size)
+		n += snprintf(buf + n, size - (size_t)n,
+			      ", ran %s .. %s (%s) on the loop's real clock",
+			      fmt_time(c->run->begin - t0, t[0], sizeof(t[0])),
+			      fmt_time(c->run->end - t0, t[1], sizeof(t[1])),
+			      fmt_time(c->run->end - c->run->begin, t[2],
+				       sizeof(t[2])));
+	if (c->submit != NULL && n > 0 && (size_t)n < size)
+		n += snprintf(buf + n, size - (size_t)n,
+			      "; submitted at seq %ld (%s)", c->submit->seq,
+			      fmt_time(c->submit->ts - m->t0, t[3],
+				       sizeof(t[3])));
+	if (c->run != NULL && n > 0 && (size_t)n < size)
+		snprintf(buf + n, size - (size_t)n, ", back at seq %ld",
+			 c->run->seq);
+}
+
+/*
+ * The pool's calls: a box on the worker's lane while the thread ran it
+ * (labelled with how long, where that fits), and a grey dashed arrow
+ * from the task that handed it over, at that moment, down to the lane
+ * of the thread that took it. The wake its result caused comes up from
+ * the worker's lane (draw_arrow: the model moved it there).
+ */
+static void draw_calls(struct timeline *tl)
+{
+	const struct model *m = tl->m;
+	char label[48], tip[400], t[32];
+
+	for (size_t i = 0; i < m->ncalls; i++) {
+		const struct call *c = &m->calls[i];
+		double x0 = tl->cx0[i], x1 = tl->cx1[i], y, x, y0;
+		if (x1 < 0 || c->run == NULL)
+			continue; /* in the pool: no worker lane to draw on */
+		y = lane_y(tl, WORKER_LANE(c->run->worker));
+		call_tooltip(tl, c, tip, sizeof(tip));
+		if (c->run->skipped)
+			snprintf(label, sizeof(label), "skipped");
+		else if (c->run->begin > 0 && c->run->end >= c->run->begin)
+			fmt_time(c->run->end - c->run->begin, label,
+				 sizeof(label));
+		else
+			snprintf(label, sizeof(label), "fut:%ld", c->fut);
+		if (text_width(label, 8) + 6 > x1 - x0)
+			label[0] = '\0';
+		canvas_box(tl->c, x0, x1, y, BOX_H, label, "fillcolor",
+			   c->run->skipped ? C_CANCELLED : C_THREAD, "color",
+			   C_THREAD_LN, "fontsize", "8", "tooltip", tip, NULL);
+		if (c->submit == NULL)
+			continue;
+		x = xof(tl, c->submit);
+		y0 = lane_y(tl, c->task);
+		if (c->task != LOOP_LANE)
+			y0 -= BOX_H / 2;
+		snprintf(tip, sizeof(tip),
+			 "seq %ld: fut:%ld handed to the pool at %s; worker "
+			 "%ld took it",
+			 c->submit->seq, c->fut,
+			 fmt_time(c->submit->ts - m->t0, t, sizeof(t)),
+			 c->run->worker);
+		canvas_arrow(tl->c, x, y0, x, y + BOX_H / 2, "color", C_SPAWN,
+			     "style", "dashed", "penwidth", "1.1", "arrowsize",
+			     "0.6", "tooltip", tip, NULL);
+		struct spot spots[] = {
+		    {x + 3, y + BOX_H / 2 + 9, 'l'},
+		    {x - 3, y + BOX_H / 2 + 9, 'r'},
+		};
+		place_text(tl, spots, 2, 0, 8, "to thread", C_SPAWN, tip);
+	}
+}
+
+/*
+ * A queue's lane: how many items it holds, as a bar that rises at each
+ * put and falls at each get, scaled to its maxsize (or to the most it
+ * held, unbounded); a red dashed line at the maxsize. A producer held at
+ * a full queue is back-pressure: the bar stays at the line while the
+ * producer's lane says "await queue:N".
+ */
+static void draw_queue(struct timeline *tl, size_t qi)
+{
+	const struct model *m = tl->m;
+	long id = tl->qids[qi];
+	struct queue q = model_queue(m, id);
+	long maxsize = q.created != NULL ? q.created->maxsize : 0;
+	long top = maxsize > q.peak ? maxsize : q.peak;
+	double y = queue_y(tl, qi), h = LANE_H * 0.6, yb = y - h / 2;
+	double xprev = tl->x_start, hh;
+	long size = 0;
+	char name[64], tip[160], t[2][32];
+	long from_seq = 0;
+
+	top = top > 0 ? top : 1;
+	if (maxsize > 0)
+		snprintf(name, sizeof(name), "queue:%ld max %ld", id, maxsize);
+	else
+		snprintf(name, sizeof(name), "queue:%ld", id);
+	canvas_line(tl->c, tl->x_start, yb, tl->x_end, yb, "color", C_LANE,
+		    "penwidth", "0.8", NULL);
+	canvas_text(tl->c, tl->x_start - 10, y, 'r', 10, name, "tooltip",
+		    "how many items the queue holds", NULL);
+	for (size_t i = 0; i <= m->nev; i++) {
+		const struct event *e = i < m->nev ? &m->ev[i] : NULL;
+		double x;
+		if (e != NULL && !((e->kind == EV_QUEUE_PUT ||
+				    e->kind == EV_QUEUE_GET) &&
+				   e->id == id))
+			continue;
+		x = e != NULL ? xof(tl, e) : tl->x_end;
+		if (size > 0 && x > xprev) {
+			hh = h * (double)size / (double)top;
+			snprintf(tip, sizeof(tip),
+				 "queue:%ld holds %ld item%s, %s .. %s "
+				 "(from seq %ld)",
+				 id, size, size == 1 ? "" : "s",
+				 fmt_time(i > 0 ? m->ev[i - 1].ts - m->t0 : 0,
+					  t[0], sizeof(t[0])),
+				 fmt_time((e != NULL ? e->ts : m->t1) - m->t0,
+					  t[1], sizeof(t[1])),
+				 from_seq);
+			/* A box's tooltip would name its start; the time
+			 * it held size starts at from_seq. */
+			canvas_box(tl->c, xprev, x, yb + hh / 2, hh, "",
+				   "style", "filled", "fillcolor", C_QUEUE,
+				   "color", C_QUEUE_LN, "penwidth", "0.5",
+				   "tooltip", tip, NULL);
+		}
+		if (e == NULL)
+			break;
+		size = e->size;
+		xprev = x;
+		from_seq = e->seq;
+	}
+	if (maxsize > 0) {
+		double ym = yb + h * (double)maxsize / (double)top;
+		canvas_line(tl->c, tl->x_start, ym, tl->x_end, ym, "color",
+			    C_MAXSIZE, "style", "dashed", "penwidth", "0.8",
+			    NULL);
+	}
+	snprintf(name, sizeof(name), "at most %ld", q.peak);
+	canvas_text(tl->c, tl->x_end + 4, y, 'l', 8, name, "fontcolor",
+		    C_QUEUE_LN, NULL);
+}
+
+/*
  * Before any label is placed, take the room of what labels must not
  * cover: the boxes and the arrows.
  */
@@ -793,6 +1133,23 @@ static int take_obstacles(struct timeline *tl)
 			    &tl->pl,
 			    (struct rect){x - 2, y0 < y1 ? y0 : y1, x + 2,
 					  y0 < y1 ? y1 : y0, ROOM_ARROW});
+	}
+	for (size_t i = 0; i < m->ncalls; i++) {
+		const struct call *c = &m->calls[i];
+		if (tl->cx1[i] < 0 || c->run == NULL)
+			continue;
+		y1 = lane_y(tl, WORKER_LANE(c->run->worker));
+		rc |= placer_take(&tl->pl,
+				  (struct rect){tl->cx0[i], y1 - BOX_H / 2,
+						tl->cx1[i], y1 + BOX_H / 2,
+						ROOM_BOX});
+		if (c->submit == NULL)
+			continue;
+		x = xof(tl, c->submit);
+		y0 = lane_y(tl, c->task);
+		rc |= placer_take(&tl->pl,
+				  (struct rect){x - 2, y1, x + 2, y0,
+						ROOM_ARROW});
 	}
 	return rc;
 }
@@ -884,6 +1241,35 @@ static void draw_legend(struct timeline *tl, double y)
 	canvas_text(c, x + 12, y, 'l', 9, "spawned", NULL);
 }
 
+/* Chapter 07: a row of the key for what only its runs have. */
+static void draw_legend_07(struct timeline *tl, double y)
+{
+	struct canvas *c = tl->c;
+	double x = tl->x_start;
+
+	if (tl->m->ncalls > 0) {
+		canvas_box(c, x, x + 26, y, 14, "", "fillcolor", C_THREAD,
+			   "color", C_THREAD_LN, NULL);
+		canvas_text(c, x + 31, y, 'l', 9,
+			    "a call on a pool thread (to_thread)", NULL);
+		x += 31 + text_width("a call on a pool thread (to_thread)", 9) +
+		     18;
+		canvas_arrow(c, x + 4, y + 7, x + 4, y - 7, "color", C_SPAWN,
+			     "style", "dashed", "arrowsize", "0.6", NULL);
+		canvas_text(c, x + 12, y, 'l', 9, "handed to a thread", NULL);
+		x += 12 + text_width("handed to a thread", 9) + 18;
+	}
+	if (tl->nq > 0) {
+		canvas_box(c, x, x + 26, y, 14, "", "style", "filled",
+			   "fillcolor", C_QUEUE, "color", C_QUEUE_LN, NULL);
+		canvas_text(c, x + 31, y, 'l', 9, "items in a queue", NULL);
+		x += 31 + text_width("items in a queue", 9) + 18;
+		canvas_line(c, x, y, x + 22, y, "color", C_MAXSIZE, "style",
+			    "dashed", NULL);
+		canvas_text(c, x + 27, y, 'l', 9, "its maxsize", NULL);
+	}
+}
+
 /*
  * --colour-by: a second row of the key, a box in each value's colour,
  * in the order the values first appear (the first MAX_KEYED of them).
@@ -954,10 +1340,15 @@ static int draw(const struct model *m, const struct model *whole,
 		const char *out, const char *var)
 {
 	struct timeline tl = {.m = m, .var = var};
-	double y_axis = lane_y(&tl, LOOP_LANE) - 30;
+	double y_axis;
 	int rc = 1;
 
 	tl.c = canvas_new("timeline");
+	if (find_queues(&tl) < 0) {
+		fprintf(stderr, "cotrace: out of memory\n");
+		goto out;
+	}
+	y_axis = row_y(&tl, nrows(&tl) - 1) - 30;
 	if (var != NULL) {
 		tl.values = model_var_values(m, var);
 		tl.seen = calloc(m->nspans + 1, sizeof(*tl.seen));
@@ -966,7 +1357,8 @@ static int draw(const struct model *m, const struct model *whole,
 			goto out;
 		}
 	}
-	if (tl.c == NULL || choose_scale(&tl) < 0 || place_events(&tl) < 0) {
+	if (tl.c == NULL || choose_scale(&tl) < 0 || place_events(&tl) < 0 ||
+	    place_calls(&tl) < 0) {
 		fprintf(stderr, "cotrace: out of memory\n");
 		goto out;
 	}
@@ -982,12 +1374,17 @@ static int draw(const struct model *m, const struct model *whole,
 	draw_callbacks(&tl);
 	for (size_t i = 0; i < m->nspans; i++)
 		draw_span(&tl, &m->spans[i]);
+	draw_calls(&tl);
+	for (size_t i = 0; i < tl.nq; i++)
+		draw_queue(&tl, i);
 	for (size_t i = 0; i < m->nmarks; i++)
 		draw_mark(&tl, &m->marks[i]);
 	draw_axis(&tl, y_axis);
 	draw_legend(&tl, y_axis - 40);
 	if (var != NULL)
 		draw_value_key(&tl, y_axis - 62);
+	if (m->ncalls > 0 || tl.nq > 0)
+		draw_legend_07(&tl, y_axis - (var != NULL ? 84 : 62));
 	rc = canvas_write(tl.c, out);
 out:
 	canvas_free(tl.c);
@@ -996,6 +1393,9 @@ out:
 	free(tl.ticks);
 	free(tl.values);
 	free(tl.seen);
+	free(tl.cx0);
+	free(tl.cx1);
+	free(tl.qids);
 	return rc;
 }
 

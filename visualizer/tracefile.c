@@ -120,6 +120,33 @@ static const struct event_spec specs[] = {
 		{ "ctx", V_ID, F(ctx), REQ },
 		{ "var", V_WORD, F(var), REQ },
 		{ "value", V_VALUE, F(value), REQ } } },
+	{ "lock.acquire", EV_LOCK_ACQUIRE, {
+		{ "lock", V_ID, F(id), REQ },
+		{ "task", V_ID, F(task), REQ } } },
+	{ "lock.release", EV_LOCK_RELEASE, {
+		{ "lock", V_ID, F(id), REQ },
+		{ "task", V_ID, F(task), REQ } } },
+	{ "thread.submit", EV_THREAD_SUBMIT, {
+		{ "fut", V_ID, F(id), REQ } } },
+	{ "thread.run", EV_THREAD_RUN, {
+		{ "fut", V_ID, F(id), REQ },
+		{ "worker", V_ID, F(worker), REQ },
+		{ "begin", V_INT, F(begin), 0 },
+		{ "end", V_INT, F(end), 0 },
+		{ "skipped", V_ID, F(skipped), 0 } } },
+	{ "queue.new", EV_QUEUE_NEW, {
+		{ "queue", V_ID, F(id), REQ },
+		{ "kind", V_WORD, F(qkind), 0 },
+		{ "maxsize", V_ID, F(maxsize), 0 } } },
+	{ "queue.put", EV_QUEUE_PUT, {
+		{ "queue", V_ID, F(id), REQ },
+		{ "size", V_ID, F(size), REQ } } },
+	{ "queue.get", EV_QUEUE_GET, {
+		{ "queue", V_ID, F(id), REQ },
+		{ "size", V_ID, F(size), REQ } } },
+	{ "loop.waker", EV_LOOP_WAKER, {
+		{ "fd", V_ID, F(id), REQ },
+		{ "kind", V_WORD, F(qkind), 0 } } },
 };
 /* clang-format on */
 

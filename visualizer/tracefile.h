@@ -45,6 +45,14 @@ enum ev_kind {
 	EV_TIMEOUT,
 	EV_CTX_NEW, /* chapter 06: context variables */
 	EV_VAR_SET,
+	EV_LOCK_ACQUIRE, /* chapter 07: locks, the pool's threads, queues */
+	EV_LOCK_RELEASE,
+	EV_THREAD_SUBMIT,
+	EV_THREAD_RUN,
+	EV_QUEUE_NEW,
+	EV_QUEUE_PUT,
+	EV_QUEUE_GET,
+	EV_LOOP_WAKER,
 };
 
 /*
@@ -66,24 +74,36 @@ struct event {
 	unsigned char state;  /* enum fut_state: fut.done, task.done state= */
 	const char *name;     /* the event name as written (also unknown) */
 
-	long task;  /* task= */
-	long step;  /* step= */
-	long cause; /* cause=: seq of the wake that led to this step */
+	long task; /* task=; lock.acquire, lock.release: 0 = not a task */
 	union {
-		long id;  /* fut=, timer=, fd= of the event's own object */
+		long step;    /* step= */
+		long skipped; /* thread.run skipped=: 1, the call never ran */
+	};
+	union {
+		long cause;  /* cause=: seq of the wake that led to this step */
+		int64_t end; /* thread.run end= (us, the loop's real clock) */
+	};
+	union {
+		long id;  /* fut=, timer=, fd=, lock=, queue= of the event's
+			     own object (thread.*: the call's future;
+			     loop.waker: its fd) */
 		long ctx; /* step.begin, ctx.new, var.set ctx=: a context;
 			     0 = not given */
 	};
 	union {
-		long qlen;   /* step.begin qlen=: the ready queue's length */
-		long parent; /* task.new parent=: 0 = none */
-		long nfds;   /* poll.begin nfds= */
-		long nready; /* poll.end nready= */
-		long from;   /* ctx.new from=: the context copied; 0 = none */
+		long qlen;    /* step.begin qlen=: the ready queue's length */
+		long parent;  /* task.new parent=: 0 = none */
+		long nfds;    /* poll.begin nfds= */
+		long nready;  /* poll.end nready= */
+		long from;    /* ctx.new from=: the context copied; 0 = none */
+		long worker;  /* thread.run worker=: the pool's thread (1..) */
+		long size;    /* queue.put, queue.get size=: items after it */
+		long maxsize; /* queue.new maxsize=: 0 = unbounded */
 	};
 	union {
 		int64_t at;	 /* timer.set at= (us) */
 		int64_t timeout; /* poll.begin timeout= (-1: block) */
+		int64_t begin;	 /* thread.run begin= (us, real clock) */
 	};
 	struct ref by; /* wake, fut.done, cancel, cb by= */
 	union {
@@ -95,6 +115,8 @@ struct event {
 		const char *what;   /* await what=; cb kind= */
 		const char *events; /* fd.ready events= */
 		const char *var;    /* var.set var=: the variable's name */
+		const char *qkind;  /* queue.new kind=: fifo, lifo ...;
+				       loop.waker kind=: eventfd, pipe */
 	};
 	union {
 		const char *type;  /* exc.raise type=; task.done exc= */

@@ -1,8 +1,10 @@
 #!/bin/sh
 # pictures.sh - "make pictures": redraw the timelines the chapters show.
 #
-#	pictures.sh BUILD/ref COTRACE
+#	pictures.sh BUILD/ref COTRACE [CHAPTER...]
 #
+# With CHAPTER names (07-threads ...), only those chapters' pictures are
+# redrawn; without, every chapter's.
 # Every example of a chapter that has an img/ folder runs once with the
 # tracer on; its trace and timeline land in that chapter's img/ as
 # <example>.trace and <example>.svg, which are committed so that the
@@ -12,17 +14,24 @@
 # Two extras, for the chapters that need them:
 #   - img/<example>.opts, if there is one, holds more options for that
 #     example's "cotrace timeline", on one line: chapter 06's
-#     img/kv_logged.opts says "--colour-by rid";
+#     img/kv_logged.opts says "--colour-by rid". A line that starts
+#     with a view's name draws that view instead: chapter 07's
+#     img/deadlock.opts says "awaits --at deadlock" (the await graph at
+#     the moment the lock cycle closed);
 #   - an example named <name>_dot is no traced program: it writes a
 #     Graphviz graph on standard output, which "cotrace dot" draws as
 #     img/<name>.svg (chapter 06's hamt_dot makes img/hamt.svg). It runs
 #     without the tracer; if it fails, so does this script.
 set -eu
 ref=$1 cotrace=$2
+shift 2
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT INT TERM
 for dir in chapters/*/img; do
 	ch=$(basename "$(dirname "$dir")")
+	if [ $# -gt 0 ]; then
+		case " $* " in *" $ch "*) ;; *) continue ;; esac
+	fi
 	for ex in "$ref/examples/$ch"/*; do
 		[ -x "$ex" ] || continue
 		name=$(basename "$ex")
@@ -40,10 +49,13 @@ for dir in chapters/*/img; do
 		COROLAB_CLOCK=virtual COROLAB_TRACE=$dir/$name.trace "$ex" \
 			>/dev/null 2>&1 || true
 		[ -s "$dir/$name.trace" ] || { rm -f "$dir/$name.trace"; continue; }
-		opts=""
+		opts="" view=timeline
 		[ -f "$dir/$name.opts" ] && opts=$(cat "$dir/$name.opts")
+		case $opts in
+		timeline* | awaits*) view=${opts%% *} opts=${opts#"$view"} ;;
+		esac
 		# shellcheck disable=SC2086 # the options are words to split
-		"$cotrace" timeline "$dir/$name.trace" -o "$dir/$name.svg" $opts
+		"$cotrace" "$view" "$dir/$name.trace" -o "$dir/$name.svg" $opts
 		echo "$dir/$name.svg"
 	done
 done

@@ -13,6 +13,10 @@ import json
 import sys
 
 
+def ns(us):
+    return round(us * 1000)
+
+
 def check(path):
     events = json.load(open(path))["traceEvents"]
     slices = {}
@@ -21,7 +25,11 @@ def check(path):
             if key not in e:
                 return "event without %s: %r" % (key, e)
         if e["ph"] == "X":
-            slices.setdefault(e["tid"], []).append((e["ts"], e["ts"] + e["dur"]))
+            # In whole nanoseconds, as cotrace writes them (three decimals
+            # of a microsecond) and Perfetto reads them: in floating point,
+            # 14056.010 + 0.004 is a hair past 14056.014.
+            t0 = ns(e["ts"])
+            slices.setdefault(e["tid"], []).append((t0, t0 + ns(e["dur"])))
     for tid, sl in slices.items():
         sl.sort()
         for (a0, a1), (b0, b1) in zip(sl, sl[1:]):
@@ -31,7 +39,7 @@ def check(path):
     for e in events:
         if e["ph"] in ("s", "f"):
             flows += 1
-            if not any(a <= e["ts"] < b for a, b in slices.get(e["tid"], [])):
+            if not any(a <= ns(e["ts"]) < b for a, b in slices.get(e["tid"], [])):
                 return "flow end outside any slice: %r" % e
     print("%s: %d events, %d flow ends, each in a slice" % (path, len(events), flows))
     return None

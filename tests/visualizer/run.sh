@@ -6,7 +6,8 @@
 # COTRACE is the cotrace binary to test (build/visualizer/cotrace). The
 # checks:
 #   1. golden: the views of the hand-written traces here (basic, io,
-#      deadlock, multi, taskgroup, ctx) are exactly the *.dot, *.json and
+#      deadlock, multi, taskgroup, ctx) and of chapter 07's examples,
+#      cut (threads, locks, queues) are exactly the *.dot, *.json and
 #      *.txt files next to them (never SVG or PNG: those change with
 #      Graphviz and fonts), and the JSON is what Perfetto needs
 #      (check_chrome.py, python3); ctx.trace's chapter 06 events change
@@ -48,6 +49,7 @@ trap 'rm -rf "$tmp"' EXIT INT TERM
 export LSAN_OPTIONS="suppressions=$here/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 passed=0
 failed=0
+py_labels="${PYTHON:-python3} check_labels.py"
 
 ok() { passed=$((passed + 1)); echo "  ok    $*"; }
 bad() { failed=$((failed + 1)); echo "  FAIL  $*"; }
@@ -130,11 +132,27 @@ golden taskgroup.json chrome taskgroup.trace
 golden taskgroup.stats.txt stats taskgroup.trace
 # Chapter 06: steps coloured by the value of a context variable.
 golden ctx.timeline-rid.dot timeline ctx.trace --colour-by rid
+# Chapter 07, traces of its examples, cut. threads.trace (to_thread.c):
+# four calls on the pool's threads, a lane per worker, the wakes from
+# the workers; at seq 120 three calls are still out. locks.trace
+# (deadlock.c): a lock-order deadlock, drawn at the moment the cycle
+# closed. queues.trace (pipeline.c): two bounded queues, a lane each.
+golden threads.timeline.dot timeline threads.trace
+golden threads.json chrome threads.trace
+golden threads.stats.txt stats threads.trace
+golden threads.awaits-120.dot awaits threads.trace --at 120
+golden locks.awaits-deadlock.dot awaits locks.trace --at deadlock
+golden locks.stats.txt stats locks.trace
+golden locks.json chrome locks.trace
+golden queues.timeline.dot timeline queues.trace
+golden queues.awaits.dot awaits queues.trace
+golden queues.stats.txt stats queues.trace
 
 # What Perfetto needs beyond the golden bytes: JSON, nested slices, and
 # every flow end inside a slice (checked on the goldens and on the
 # tracer's own output below).
 if ${PYTHON:-python3} check_chrome.py basic.json io.json multi-2.json taskgroup.json \
+	threads.json locks.json \
 	>"$tmp/chrome.log" 2>&1; then
 	ok "chrome JSON: valid, slices nest, every flow end is in a slice"
 else
@@ -176,6 +194,61 @@ if [ "$st" = 0 ] && grep -q 'holds 2 runs' "$tmp/err" &&
 	grep -q 'run 1 of 2' "$tmp/out"; then
 	ok "a trace of two runs shows the first and says so"
 else bad "multi.trace: status $st, $(cat "$tmp/err")"; fi
+
+echo "== chapter 07: threads, locks, queues"
+# No label covers another on the new lanes (workers, queues).
+if $py_labels threads.timeline.dot queues.timeline.dot >"$tmp/labels.log" 2>&1; then
+	ok "the worker and queue lanes: no label covers another"
+else bad "chapter 07 timelines: $(head -n 1 "$tmp/labels.log")"; fi
+# The wakes a pool call's result caused come from its worker's lane.
+if [ "$(grep -o 'the result of a call that worker [0-9]*' threads.timeline.dot |
+	sort -u | wc -l)" = 4 ]; then
+	ok "the four results wake their tasks from the workers' lanes"
+else bad "threads.timeline.dot: the wakes do not come from the workers"; fi
+# lock.acquire and lock.release change no timeline: they are for awaits.
+grep -v -e ' lock.acquire ' -e ' lock.release ' locks.trace >"$tmp/nolocks.trace"
+run timeline "$tmp/nolocks.trace"
+cp "$tmp/out" "$tmp/nolocks.dot"
+run timeline locks.trace
+if [ "$st" = 0 ] && cmp -s "$tmp/out" "$tmp/nolocks.dot"; then
+	ok "lock.acquire and lock.release change no timeline"
+else bad "locks.trace's timeline differs from the one without its lock events"; fi
+# --at deadlock: the moment a cycle closed, or a usage error if none.
+run awaits basic.trace --at deadlock
+if [ "$st" = 1 ] && grep -q 'never close a cycle' "$tmp/err"; then
+	ok "awaits --at deadlock on a run without a cycle: status 1, said so"
+else bad "awaits basic.trace --at deadlock: status $st, $first"; fi
+run awaits deadlock.trace --at deadlock
+if [ "$st" = 0 ] && grep -q 'DEADLOCK: T2 -> fut:3 -> T3 -> fut:2 -> T2' "$tmp/out"; then
+	ok "awaits --at deadlock finds an await cycle of tasks too"
+else bad "awaits deadlock.trace --at deadlock: status $st, $first"; fi
+# tail of a run cut while calls were out, and while the locks were
+# taken: what each task waits for, and who holds the lock.
+head -n 100 threads.trace >"$tmp/threads-cut.trace"
+run tail "$tmp/threads-cut.trace" -n 2
+if [ "$st" = 0 ] && grep -q 'waits on fut:13 (a call on a thread)' "$tmp/out" &&
+	grep -q "^fut:13 is a call on the pool's threads, handed over at event 112, not back yet" "$tmp/out"; then
+	ok "tail: the calls still out on the pool's threads"
+else bad "tail of threads.trace cut: status $st, $(tail -n 2 "$tmp/out")"; fi
+head -n 44 locks.trace >"$tmp/locks-cut.trace"
+run tail "$tmp/locks-cut.trace" -n 2
+if [ "$st" = 0 ] &&
+	grep -q 'T2 "transfer" waits on lock:2 (held by T3 "refund")' "$tmp/out" &&
+	grep -q 'T3 "refund" waits on lock:1 (held by T2 "transfer")' "$tmp/out"; then
+	ok "tail: who holds the lock a task waits on"
+else bad "tail of locks.trace cut: status $st, $(tail -n 3 "$tmp/out")"; fi
+run stats "$tmp/locks-cut.trace"
+if [ "$st" = 0 ] && grep -q '^lock:1 is held at the end, by T2 transfer' "$tmp/out"; then
+	ok "stats: the locks held at the end, and by whom"
+else bad "stats of locks.trace cut: status $st"; fi
+# A virtual clock: a call's box goes from its submit to its result
+# (the thread's times are another clock), and the JSON still nests.
+sed 's/clock=monotonic/clock=virtual/' threads.trace >"$tmp/threads-v.trace"
+run chrome "$tmp/threads-v.trace" -o "$tmp/threads-v.json"
+if [ "$st" = 0 ] && ${PYTHON:-python3} check_chrome.py "$tmp/threads-v.json" \
+	>"$tmp/chrome.log" 2>&1; then
+	ok "chrome: the pool's calls on a virtual clock nest too"
+else bad "chrome of threads.trace on a virtual clock: $(tail -n 1 "$tmp/chrome.log")"; fi
 
 echo "== text that is not UTF-8, control characters, backslashes"
 # notutf8.trace has a task name with a byte 0xff and a trailing
@@ -312,6 +385,16 @@ done-quoted-exc 6 task.done: exc= takes no quoted text
 var-bad-value 3 bad value '12x' for value=
 var-no-name 3 var.set: missing var=
 step-bad-ctx 4 bad number '-1' for ctx=
+lock-twice 5 lock 1 is held already, by task 1 (lock.acquire at line 4)
+lock-unknown-task 3 unknown task 4
+lock-no-task 3 lock.release: missing task=
+huge-lock 2 lock id 5000000 too large
+queue-overfull 5 queue 1 holds 3 items, more than its maxsize 2 (line 2)
+queue-twice 3 queue 1 is made twice (line 2)
+thread-submit-twice 3 future 5 was handed to a thread already (line 2)
+thread-run-twice 4 future 5 came back from a thread already (line 3)
+thread-worker-zero 3 worker ids start at 1
+thread-no-worker 3 thread.run: missing worker=
 EOF
 # A bad trace is refused before anything is drawn, by every view.
 crashed=0
