@@ -111,8 +111,8 @@ extern const struct cl_exc_type cl_BrokenBarrierError;
  * node lives in the waiting function's frame, on the task's stack, for
  * exactly as long as the task waits: no allocation but the future's.
  */
-struct cl__waiter {
-	struct cl__waiter *prev, *next;
+struct cl__syncwaiter {
+	struct cl__syncwaiter *prev, *next;
 	struct cl_future *fut; /* the frame's reference */
 };
 
@@ -121,7 +121,7 @@ struct cl__waiter {
  * futures). locks.c only.
  */
 struct cl__waitq {
-	struct cl__waiter *head, *tail; /* oldest first */
+	struct cl__syncwaiter *head, *tail; /* oldest first */
 	size_t len;		/* len(self._waiters): woken ones count
 				   until their task has run */
 	unsigned long what_id;	/* CL_SYNC_ID of the object: its waiters'

@@ -222,6 +222,8 @@ void cl_trace_flush(void)
 
 void cl__trace_clock(uint64_t now_us, uint64_t iteration)
 {
+	if (!cl__trace_enabled) /* not recording, or not this thread's */
+		return;
 	tr.now_us = now_us;
 	tr.iteration = iteration;
 	tr.stamp_len = 0;

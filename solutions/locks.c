@@ -179,7 +179,7 @@ static struct cl_exc *cl__await_caught(struct cl_future *fut)
  */
 static struct cl_exc *cl__waitq_wait(struct cl__waitq *q, int *cancelled)
 {
-	struct cl__waiter w;
+	struct cl__syncwaiter w;
 	struct cl_exc *err;
 
 	w.fut = cl__waiter_new(q, &err);
@@ -220,7 +220,7 @@ static size_t cl__waitq_wake(struct cl__waitq *q, size_t n, void *result)
 {
 	size_t woken = 0;
 
-	for (struct cl__waiter *w = q->head; w != NULL && woken < n;
+	for (struct cl__syncwaiter *w = q->head; w != NULL && woken < n;
 	     w = w->next) {
 		if (!cl_future_done(w->fut)) {
 			cl_future_set_result(w->fut, result);
@@ -238,7 +238,7 @@ static size_t cl__waitq_wake(struct cl__waitq *q, size_t n, void *result)
  */
 static int cl__waitq_blocked(const struct cl__waitq *q)
 {
-	for (const struct cl__waiter *w = q->head; w != NULL; w = w->next)
+	for (const struct cl__syncwaiter *w = q->head; w != NULL; w = w->next)
 		if (!cl_future_cancelled(w->fut))
 			return 1;
 	return 0;
