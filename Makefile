@@ -35,7 +35,7 @@ HAVE_SOLUTIONS := $(wildcard solutions/README.md)
 OUT := $(BUILD)/visualizer
 include visualizer/cotrace.mk
 
-.PHONY: help deps demo examples pictures test grade hint lab lab-check \
+.PHONY: help deps deps-chat demo examples pictures test grade hint lab lab-check \
 	handout bench valgrind tsan mutants clean ref
 
 help:
@@ -64,6 +64,11 @@ help:
 deps:
 	@sh tests/kit/deps.sh
 
+# Chapter 08's tests start a redis-server and a headless Chromium: the
+# targets that run them install those too (a few hundred MB).
+deps-chat:
+	@sh tests/kit/deps.sh chat
+
 $(BUILD)/labgen: tests/labgen.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $< $(LDFLAGS) -o $@
@@ -90,7 +95,7 @@ endif
 pictures: ref $(COTRACE)
 	@sh tests/kit/pictures.sh $(BUILD)/ref $(COTRACE)
 
-test: deps $(BUILD)/labgen $(COTRACE)
+test: deps-chat $(BUILD)/labgen $(COTRACE)
 ifeq ($(HAVE_SOLUTIONS),)
 	@echo "make test checks the kit against solutions/, which this copy does not have."
 	@echo "Grade your lab with: make grade"
@@ -104,7 +109,7 @@ GRADE_SRC := $(LAB)
 ifneq ($(BORROW),)
 GRADE_SRC := $(BUILD)/borrow/src
 endif
-grade: deps $(BUILD)/labgen $(COTRACE)
+grade: deps-chat $(BUILD)/labgen $(COTRACE)
 ifneq ($(BORROW),)
 ifeq ($(HAVE_SOLUTIONS),)
 	@echo "BORROW is unavailable here: this copy of the kit has no solutions/."

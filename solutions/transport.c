@@ -871,6 +871,11 @@ struct cl_protocol *cl_transport_get_protocol(const struct cl_transport *t)
 	return t->protocol;
 }
 
+void cl_transport_set_protocol(struct cl_transport *t, struct cl_protocol *p)
+{
+	t->protocol = p;
+}
+
 /* Connecting. */
 
 /*

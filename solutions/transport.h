@@ -253,6 +253,14 @@ int cl_transport_get_fd(const struct cl_transport *t);
 struct cl_protocol *cl_transport_get_protocol(const struct cl_transport *t);
 
 /*
+ * transport.set_protocol(p): from now on the transport calls p's
+ * callbacks (an HTTP connection that upgrades to WebSocket hands itself
+ * over this way). connection_made is not called again; the old protocol
+ * is neither called nor freed: it is its owner's.
+ */
+void cl_transport_set_protocol(struct cl_transport *t, struct cl_protocol *p);
+
+/*
  * A transport lives from its creation until its connection_lost has
  * returned. Keep it longer (to ask is_closing after the end, say) with
  * a reference of your own.

@@ -1,12 +1,14 @@
 #!/bin/sh
 # deps.sh - make sure what the kit builds with is installed.
 #
-#	deps.sh [bench]
+#	deps.sh [chat|bench]
 #
-# Checks for Check (libcheck), Graphviz with its C libraries, pkg-config
-# and Python 3 (make test runs the CPython twins of the tests,
-# tests/kit/twins.py); with "bench", also for libuv, Boost.Context and
-# uvloop, the peers the benchmarks measure against (uvloop is checked in
+# Checks for Check (libcheck), Graphviz with its C libraries, pkg-config,
+# Python 3 (make test runs the CPython twins of the tests,
+# tests/kit/twins.py), and OpenSSL's libcrypto and hiredis, which
+# chapter 08 links. With "chat", also redis-server and Chromium, which
+# chapter 08's tests start (make test and make grade ask for them); with
+# "bench", also for libuv, Boost.Context and uvloop, the peers the benchmarks measure against (uvloop is checked in
 # /usr/bin/python3, the interpreter Debian's python3-uvloop is for). What
 # is missing is installed with apt-get when we are root on Debian;
 # otherwise we stop and print the command.
@@ -20,6 +22,15 @@ have_pc check || missing="$missing check"
 command -v dot >/dev/null 2>&1 || missing="$missing graphviz"
 have_pc libgvc || missing="$missing libgraphviz-dev"
 command -v python3 >/dev/null 2>&1 || missing="$missing python3"
+# Chapter 08 links libcrypto (SHA-1 for the WebSocket handshake) and
+# hiredis; its tests start a redis-server and a headless Chromium.
+have_pc libcrypto || missing="$missing libssl-dev"
+have_pc hiredis || missing="$missing libhiredis-dev"
+if [ "${1:-}" = chat ]; then
+	command -v redis-server >/dev/null 2>&1 ||
+		missing="$missing redis-server"
+	command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+fi
 if [ "${1:-}" = bench ]; then
 	have_pc libuv || missing="$missing libuv1-dev"
 	[ -f /usr/include/boost/context/detail/fcontext.hpp ] ||

@@ -592,9 +592,13 @@ class Worker:
 			if not ok:
 				return ok, log
 			tobjs.append(obj)
+		libs = subprocess.run(["pkg-config", "--libs", "libcrypto",
+				       "hiredis"], stdout=subprocess.PIPE,
+				      universal_newlines=True, check=True)
 		self.link_cmd = ([cc] + self.cflags + tobjs +
 				 [os.path.join(self.out, "libcorolab.a")] +
 				 self.ldflags + check_libs +
+				 libs.stdout.split() + ["-pthread"] +
 				 ["-o", os.path.join(self.out, "grade")])
 		ok, log = self.relink()
 		for name in self.originals:

@@ -29,6 +29,9 @@ $(shell mkdir -p $(OUT); \
 
 CHECK_CFLAGS := $(shell pkg-config --cflags check)
 CHECK_LIBS := $(shell pkg-config --libs check)
+# Chapter 08 takes SHA-1 from OpenSSL's libcrypto and speaks to Redis
+# through hiredis: whatever links the whole library links them too.
+LIB_LIBS := $(shell pkg-config --libs libcrypto hiredis) -pthread
 
 all: $(OUT)/grade
 examples: $(EXAMPLE_BINS)
@@ -47,13 +50,13 @@ $(OUT)/libcorolab.a: $(OBJS)
 
 $(OUT)/grade: tests/grade.c tests/grade.h tests/trail.h $(TESTS) $(OUT)/libcorolab.a
 	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -I$(SRC) -Itests tests/grade.c \
-		$(TESTS) $(OUT)/libcorolab.a $(LDFLAGS) $(CHECK_LIBS) -o $@
+		$(TESTS) $(OUT)/libcorolab.a $(LDFLAGS) $(CHECK_LIBS) $(LIB_LIBS) -o $@
 
 # chapters/NN-name/examples/foo.c -> OUT/examples/NN-name/foo
 define example_rule
 $(OUT)/examples/$(notdir $(patsubst %/examples/,%,$(dir $(1))))/$(basename $(notdir $(1))): $(1) $(OUT)/libcorolab.a
 	@mkdir -p $$(@D)
-	$$(CC) $$(CFLAGS) -I$(SRC) $$< $(OUT)/libcorolab.a $$(LDFLAGS) -o $$@
+	$$(CC) $$(CFLAGS) -I$(SRC) $$< $(OUT)/libcorolab.a $$(LDFLAGS) $(LIB_LIBS) -o $$@
 endef
 $(foreach e,$(EXAMPLES),$(eval $(call example_rule,$(e))))
 
