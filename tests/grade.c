@@ -63,6 +63,7 @@ struct test {
 	int index; /* its run index: all[index], trace_buf(index) */
 	int points;
 	const char *reread;
+	int timeout; /* seconds; TIMEOUT_SECONDS unless cl_test_timeout */
 	int passed; /* set in step 4 */
 	int ran;
 	const char *msg;
@@ -129,8 +130,17 @@ void cl_test(const TTest *t, int points, const char *reread)
 				"too many tests\n", t->name);
 		exit(2);
 	}
-	adding->tests[adding->ntests++] =
-		(struct test){ .t = t, .points = points, .reread = reread };
+	adding->tests[adding->ntests++] = (struct test){
+		.t = t, .points = points, .reread = reread,
+		.timeout = TIMEOUT_SECONDS
+	};
+}
+
+void cl_test_timeout(const TTest *t, int points, const char *reread,
+		     int seconds)
+{
+	cl_test(t, points, reread);
+	adding->tests[adding->ntests - 1].timeout = seconds;
 }
 
 static int by_number(const void *a, const void *b)
@@ -433,7 +443,7 @@ static void explain(const struct test *t, int chapter)
 		printf("     It did not finish in %d seconds: something loops "
 		       "or waits forever. The end of its trace\n"
 		       "     below says what each task was waiting for.\n",
-		       TIMEOUT_SECONDS);
+		       t->timeout);
 	else if (strstr(msg, "signal 4 ") != NULL)
 		printf("     SIGILL is one of corolab's two traps: a "
 		       "finished context was switched to again\n"
@@ -788,7 +798,7 @@ int main(int argc, char **argv)
 			if (subset != NULL && !listed(subset, c->tests[j].t->name))
 				continue;
 			TCase *tc = tcase_create(c->tests[j].t->name);
-			tcase_set_timeout(tc, TIMEOUT_SECONDS);
+			tcase_set_timeout(tc, c->tests[j].timeout);
 			all[nall] = &c->tests[j];
 			c->tests[j].index = nall;
 			tcase_add_loop_test(tc, &run_one_ttest, nall,

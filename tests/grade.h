@@ -32,6 +32,11 @@
 /* Add one graded test to the chapter being registered. */
 void cl_test(const TTest *t, int points, const char *reread);
 
+/* The same, for a test that needs more than the usual 5 seconds (one
+ * that starts a browser or a server of its own): its timeout. */
+void cl_test_timeout(const TTest *t, int points, const char *reread,
+		     int seconds);
+
 /* Called by CL_CHAPTER before main runs; not for direct use. */
 void cl__register_chapter(int number, const char *dir, const char *title,
 			  void (*add)(void));
