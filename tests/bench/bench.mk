@@ -22,7 +22,14 @@ NOTRACE_OBJS := \
 	$(patsubst solutions/%.S,$(NOTRACE)/obj/%.o,$(wildcard solutions/*.S))
 
 all: $(OUT)/switch $(OUT)/switch_boost $(OUT)/gen_send $(OUT)/sched \
-	$(OUT)/sched_notrace $(OUT)/exc $(OUT)/ctxvar $(OUT)/ch07
+	$(OUT)/sched_notrace $(OUT)/exc $(OUT)/ctxvar $(OUT)/ch07 \
+	$(OUT)/chatload
+
+# Chapter 08's WebSocket load client: standalone (an independent peer,
+# not the kit's own ws.c), libcrypto for the handshake's SHA-1.
+$(OUT)/chatload: tests/bench/chatload.c
+	@mkdir -p $(@D)
+	$(CC) $(BFLAGS) $< -lcrypto -o $@
 
 $(OUT)/switch: tests/bench/switch.c tests/bench/bench.h $(LIB)/libcorolab.a
 	@mkdir -p $(@D)

@@ -38,6 +38,16 @@ if [ "${1:-}" = bench ]; then
 	command -v g++ >/dev/null 2>&1 || missing="$missing g++"
 	/usr/bin/python3 -c 'import uvloop' >/dev/null 2>&1 ||
 		missing="$missing python3-uvloop"
+	# Chapter 08's peers: the chat on websockets, static files on
+	# aiohttp and nginx, wrk to load them, gnuplot for the plot.
+	/usr/bin/python3 -c 'import websockets' >/dev/null 2>&1 ||
+		missing="$missing python3-websockets"
+	/usr/bin/python3 -c 'import aiohttp' >/dev/null 2>&1 ||
+		missing="$missing python3-aiohttp"
+	command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] ||
+		missing="$missing nginx-light"
+	command -v wrk >/dev/null 2>&1 || missing="$missing wrk"
+	command -v gnuplot >/dev/null 2>&1 || missing="$missing gnuplot-nox"
 fi
 [ -z "$missing" ] && exit 0
 
