@@ -320,7 +320,8 @@ static void cl__server_accept(void *arg)
 }
 
 /* One listening socket for ai: fd, or -errno with *msg set. */
-static int cl__listen_on(const struct addrinfo *ai, char *msg, size_t size)
+static int cl__listen_on(const struct addrinfo *ai, int reuse_port,
+			 char *msg, size_t size)
 {
 	int fd, one = 1, err;
 	char where[96];
@@ -336,6 +337,15 @@ static int cl__listen_on(const struct addrinfo *ai, char *msg, size_t size)
 	/* As create_server: reuse_address on POSIX, and an IPv6 socket
 	 * that does not also take the IPv4 port (its own socket does). */
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	/* reuse_port=True: several sockets, one per process, may bind the
+	 * same port, and the kernel spreads the connections over them. */
+	if (reuse_port &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) {
+		err = errno;
+		snprintf(msg, size, "%s", strerror(err));
+		close(fd);
+		return -err;
+	}
 	if (ai->ai_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
 	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
@@ -366,7 +376,8 @@ static int cl__listen_on(const struct addrinfo *ai, char *msg, size_t size)
 static struct cl_server *cl__server_new(struct cl_loop *loop,
 					cl_protocol_factory f, void *farg,
 					cl_client_connected_cb fn, void *arg,
-					const char *host, int port)
+					const char *host, int port,
+					int reuse_port)
 {
 	struct addrinfo hints = { 0 }, *res, *ai;
 	struct cl_server *srv;
@@ -401,7 +412,7 @@ static struct cl_server *cl__server_new(struct cl_loop *loop,
 	srv->fn = fn;
 	srv->arg = arg;
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		fd = cl__listen_on(ai, msg, sizeof msg);
+		fd = cl__listen_on(ai, reuse_port, msg, sizeof msg);
 		if (fd < 0) {
 			err = fd;
 			goto fail;
@@ -440,7 +451,17 @@ void cl_loop_create_server(struct cl_loop *loop, cl_protocol_factory f,
 {
 	if (loop == NULL)
 		cl_raise(cl_exc_new(&cl_RuntimeError, "no running event loop"));
-	*out = cl__server_new(loop, f, arg, NULL, NULL, host, port);
+	*out = cl__server_new(loop, f, arg, NULL, NULL, host, port, 0);
+}
+
+void cl_loop_create_server_reuse_port(struct cl_loop *loop,
+				      cl_protocol_factory f, void *arg,
+				      const char *host, int port,
+				      struct cl_server **out)
+{
+	if (loop == NULL)
+		cl_raise(cl_exc_new(&cl_RuntimeError, "no running event loop"));
+	*out = cl__server_new(loop, f, arg, NULL, NULL, host, port, 1);
 }
 
 void cl_start_server(const char *host, int port, cl_client_connected_cb fn,
@@ -451,7 +472,7 @@ void cl_start_server(const char *host, int port, cl_client_connected_cb fn,
 	if (loop == NULL)
 		cl_raise(cl_exc_new(&cl_RuntimeError, "no running event loop"));
 	*out = cl__server_new(loop, cl__server_stream_factory, NULL, fn, arg,
-			      host, port);
+			      host, port, 0);
 	/* The stream factory's argument is the server itself. Nothing
 	 * is accepted before the loop runs the accept callback. */
 	(*out)->factory_arg = *out;

@@ -92,6 +92,17 @@ void cl_loop_create_server(struct cl_loop *loop, cl_protocol_factory f,
 			   void *arg, const char *host, int port,
 			   struct cl_server **out);
 
+/*
+ * create_server(..., reuse_port=True): the same, with SO_REUSEPORT on
+ * each listening socket, so that several processes (one loop each) can
+ * listen on one port and the kernel spreads the connections over them.
+ * port 0 picks a free port only for the first: pass the port it got.
+ */
+void cl_loop_create_server_reuse_port(struct cl_loop *loop,
+				      cl_protocol_factory f, void *arg,
+				      const char *host, int port,
+				      struct cl_server **out);
+
 /* server.sockets[0].getsockname()[1]: the port it listens on. */
 int cl_server_port(const struct cl_server *srv);
 

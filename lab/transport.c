@@ -28,12 +28,15 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -100,6 +103,23 @@ struct cl_exc *cl_os_error(int err, const char *what)
  */
 static _Thread_local char cl__rbuf[CL__MAX_READ];
 
+/*
+ * A file segment queued by cl_transport_sendfile. In the write buffer,
+ * one placeholder byte stands for it, where its bytes go in the stream:
+ * the buffer is never empty while a file is queued, so that a write()
+ * queues behind it, and the writable-callback is cl__transport_file_ready
+ * (not the write path's) until the last file is sent.
+ */
+struct cl__tfile {
+	struct cl__tfile *next; /* the next segment, in stream order */
+	int fd;			/* our dup() of the caller's file */
+	int copy;		/* sendfile(2) refused it: pread and write */
+	off_t off;		/* where the bytes not sent yet start */
+	size_t left;		/* how many are not sent yet */
+	size_t before;		/* buffered bytes ahead of its placeholder
+				   (after the previous segment's) */
+};
+
 struct cl_transport {
 	/* What every message touches, reading or writing: the first
 	 * cache line (cl__lines_alloc starts it on one). */
@@ -134,9 +154,23 @@ struct cl_transport {
 	struct cl_future *done;	   /* set when connection_made has run */
 	struct cl__conn *conn;	   /* our place in a server, or NULL */
 	char *peername, *sockname; /* get_extra_info's answers, made once */
+	struct cl__tfile *files;   /* sendfile's segments, oldest first */
 };
 
 static void cl__transport_read_ready(void *arg);
+
+/* Close and free the file segments sendfile queued (the connection is
+ * over, or its buffer was dropped). */
+static void cl__transport_drop_files(struct cl_transport *t)
+{
+	struct cl__tfile *f;
+
+	while ((f = t->files) != NULL) {
+		t->files = f->next;
+		close(f->fd);
+		free(f);
+	}
+}
 
 struct cl_transport *cl_transport_incref(struct cl_transport *t)
 {
@@ -152,6 +186,7 @@ void cl_transport_decref(struct cl_transport *t)
 		close(t->fd); /* not reached: connection_lost closed it */
 	cl_exc_decref(t->lost_exc);
 	cl_future_decref(t->done);
+	cl__transport_drop_files(t);
 	free(t->buf);
 	free(t->peername);
 	free(t->sockname);
@@ -220,6 +255,7 @@ static void cl__transport_call_lost(struct cl_transport *t)
 	}
 	close(t->fd);
 	t->fd = -1;
+	cl__transport_drop_files(t);
 	if (t->conn != NULL) {
 		cl__server_detach(t->conn);
 		t->conn = NULL;
@@ -261,6 +297,7 @@ static void cl__transport_force_close(struct cl_transport *t,
 		return;
 	}
 	t->head = t->tail = 0;
+	cl__transport_drop_files(t);
 	cl__transport_unwatch_writer(t);
 	t->closing = 1;
 	cl__transport_unwatch_reader(t);
@@ -703,7 +740,208 @@ void cl_transport_get_write_buffer_limits(const struct cl_transport *t,
 
 size_t cl_transport_get_write_buffer_size(const struct cl_transport *t)
 {
-	return t->tail - t->head;
+	size_t n = t->tail - t->head;
+
+	/* A queued file counts with its bytes, not its placeholder. */
+	for (const struct cl__tfile *f = t->files; f != NULL; f = f->next)
+		n += f->left - 1;
+	return n;
+}
+
+/* Sending files. */
+
+/*
+ * sendfile(2) has no MSG_NOSIGNAL: a peer gone would raise SIGPIPE. As
+ * CPython does at start-up (and io.c for descriptors that are not
+ * sockets), ignore it, unless the program has a handler of its own.
+ */
+static void cl__transport_ignore_sigpipe(void)
+{
+	static int done;
+	struct sigaction old;
+
+	if (done)
+		return;
+	done = 1;
+	if (sigaction(SIGPIPE, NULL, &old) == 0 && old.sa_handler == SIG_DFL)
+		signal(SIGPIPE, SIG_IGN);
+}
+
+/*
+ * Send what is left of file segment f straight to the socket: sendfile(2)
+ * until the socket is full, or pread and write for a file sendfile
+ * refuses. Returns 1 when all of it is sent, 0 when the socket is full,
+ * or a negative errno value (-EIO: the file ended early).
+ */
+static int cl__transport_send_file(struct cl_transport *t,
+				   struct cl__tfile *f)
+{
+	char tmp[16384];
+	ssize_t n, got;
+
+	cl__transport_ignore_sigpipe();
+	while (f->left > 0) {
+		if (!f->copy) {
+			n = sendfile(t->fd, f->fd, &f->off,
+				     f->left < 0x40000000 ? f->left
+							  : 0x40000000);
+			if (n > 0) {
+				f->left -= (size_t)n;
+				continue;
+			}
+			if (n == 0)
+				return -EIO;
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			if (errno != EINVAL && errno != ENOSYS)
+				return -errno;
+			f->copy = 1;
+		}
+		got = pread(f->fd, tmp,
+			    f->left < sizeof tmp ? f->left : sizeof tmp,
+			    f->off);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			return got < 0 ? -errno : -EIO;
+		n = cl_io_write(t->fd, tmp, (size_t)got);
+		if (n == -EAGAIN || n == -EWOULDBLOCK || n == -EINTR)
+			return 0;
+		if (n < 0)
+			return (int)n;
+		f->off += n;
+		f->left -= (size_t)n;
+		if (n < got)
+			return 0;
+	}
+	return 1;
+}
+
+/* sendfile's pause_writing and resume_writing, which count a queued
+ * file's bytes as buffered (cl_transport_get_write_buffer_size). */
+static void cl__transport_file_flow(struct cl_transport *t)
+{
+	size_t size = cl_transport_get_write_buffer_size(t);
+
+	if (!t->protocol_paused && size > t->high) {
+		t->protocol_paused = 1;
+		cl__transport_call_flow(t, 1);
+	} else if (t->protocol_paused && size <= t->low) {
+		t->protocol_paused = 0;
+		cl__transport_call_flow(t, 0);
+	}
+}
+
+/*
+ * The writable-callback while files are queued: the buffered bytes up
+ * to the first file's placeholder, the file, its placeholder dropped,
+ * and so on; once all is sent, what the write path's callback does at
+ * the end (stop watching, then a pending close or write_eof).
+ */
+static void cl__transport_file_ready(void *arg)
+{
+	struct cl_transport *t = arg;
+	struct cl__tfile *f;
+	ssize_t sent;
+	int r;
+
+	if (t->lost)
+		return;
+	while ((f = t->files) != NULL) {
+		if (f->before > 0) {
+			sent = cl_io_write(t->fd, t->buf + t->head, f->before);
+			if (cl__write_failed(sent))
+				goto failed;
+			if (sent > 0) {
+				t->head += (size_t)sent;
+				f->before -= (size_t)sent;
+			}
+			if (f->before > 0)
+				goto wait;
+		}
+		r = cl__transport_send_file(t, f);
+		if (r < 0) {
+			sent = r;
+			goto failed;
+		}
+		if (r == 0)
+			goto wait;
+		t->head++; /* the placeholder */
+		t->files = f->next;
+		close(f->fd);
+		free(f);
+	}
+	if (t->head != t->tail) {
+		sent = cl_io_write(t->fd, t->buf + t->head, t->tail - t->head);
+		if (cl__write_failed(sent))
+			goto failed;
+		if (sent > 0)
+			t->head += (size_t)sent;
+	}
+	cl__transport_file_flow(t); /* may write more */
+	if (t->head != t->tail || t->files != NULL || t->lost)
+		return;
+	t->head = t->tail = 0;
+	cl__transport_unwatch_writer(t);
+	if (t->closing)
+		cl__transport_call_lost(t); /* may free t */
+	else if (t->eof)
+		shutdown(t->fd, SHUT_WR);
+	return;
+wait:
+	cl__transport_file_flow(t);
+	return;
+failed:
+	cl__transport_fatal(t, cl_os_error((int)sent, NULL),
+			    "Fatal write error on socket transport");
+}
+
+void cl_transport_sendfile(struct cl_transport *t, int fd, off_t offset,
+			   size_t count)
+{
+	struct cl__tfile first = { .fd = fd, .off = offset, .left = count };
+	struct cl__tfile *f, **at;
+	size_t before = t->tail - t->head;
+	int r, dup_fd;
+
+	if (t->eof)
+		cl_raise(cl_exc_new(&cl_RuntimeError, "Cannot call sendfile() "
+				    "after write_eof()"));
+	if (count == 0 || t->lost)
+		return;
+	if (t->head == t->tail) {
+		/* Nothing ahead of it: send what the socket takes now. */
+		r = cl__transport_send_file(t, &first);
+		if (r < 0) {
+			cl__transport_fatal(t, cl_os_error(r, NULL),
+					    "Fatal write error on socket "
+					    "transport");
+			return;
+		}
+		if (r == 1)
+			return;
+	}
+	dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (dup_fd < 0)
+		cl_raise(cl_os_error(errno, NULL));
+	f = malloc(sizeof *f);
+	if (f == NULL || cl__transport_append(t, "", 1) < 0) {
+		free(f);
+		close(dup_fd);
+		cl_raise(cl_exc_new(&cl_MemoryError, NULL));
+	}
+	*f = first;
+	f->fd = dup_fd;
+	for (at = &t->files; *at != NULL; at = &(*at)->next)
+		before -= (*at)->before + 1;
+	f->before = before;
+	*at = f;
+	/* This callback sends from now on, the buffer's bytes too. */
+	if (cl__transport_watch_writer(t, cl__transport_file_ready) < 0)
+		return;
+	cl__transport_file_flow(t);
 }
 
 /* Extra information. */
@@ -769,6 +1007,11 @@ int cl_transport_get_fd(const struct cl_transport *t)
 struct cl_protocol *cl_transport_get_protocol(const struct cl_transport *t)
 {
 	return t->protocol;
+}
+
+void cl_transport_set_protocol(struct cl_transport *t, struct cl_protocol *p)
+{
+	t->protocol = p;
 }
 
 /* Connecting. */

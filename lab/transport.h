@@ -82,6 +82,7 @@
 #define CL_TRANSPORT_H
 
 #include <stddef.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #include "exc.h"
@@ -193,6 +194,22 @@ void cl_transport_writelines(struct cl_transport *t, const struct iovec *iov,
 			     int iovcnt);
 
 /*
+ * loop.sendfile(transport, file, offset, count): send count bytes of
+ * the file fd from offset, after whatever is buffered, without copying
+ * them through memory: sendfile(2) straight away when nothing is
+ * buffered, and what the socket does not take yet is kept as a pending
+ * file segment (the transport keeps a dup() of fd, closed when the
+ * segment is sent or the connection ends; the caller keeps fd). Writes
+ * made later are sent after it. The segment's bytes count in the write
+ * buffer's size, for the water marks. A file sendfile(2) cannot send
+ * goes by pread and write. Raises RuntimeError after write_eof(),
+ * OSError when fd cannot be duplicated. (asyncio waits until the buffer
+ * is empty, and refuses writes until the file is sent.)
+ */
+void cl_transport_sendfile(struct cl_transport *t, int fd, off_t offset,
+			   size_t count);
+
+/*
  * transport.write_eof(): no more writes; once the buffer is sent, the
  * socket is shut down for writing, and the peer reads EOF. Reading goes
  * on. can_write_eof() says a socket transport can (1).
@@ -251,6 +268,14 @@ int cl_transport_get_fd(const struct cl_transport *t);
 
 /* transport.get_protocol(). */
 struct cl_protocol *cl_transport_get_protocol(const struct cl_transport *t);
+
+/*
+ * transport.set_protocol(p): from now on the transport calls p's
+ * callbacks (an HTTP connection that upgrades to WebSocket hands itself
+ * over this way). connection_made is not called again; the old protocol
+ * is neither called nor freed: it is its owner's.
+ */
+void cl_transport_set_protocol(struct cl_transport *t, struct cl_protocol *p);
 
 /*
  * A transport lives from its creation until its connection_lost has

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "chat.h"
 #include "ctxvar.h"
@@ -51,6 +52,9 @@ struct chat_room {
 	char name[CL_CHAT_NAME_MAX + 1];
 	struct chat_member **m; /* its members in this process */
 	size_t n, cap;
+	int live;		/* its Redis subscription is in place (or
+				   there is no Redis, or it is down) */
+	size_t waiting;		/* members not told "joined" yet */
 	struct chat_room *next; /* in its hash bucket */
 };
 
@@ -62,6 +66,8 @@ struct chat_member {
 	struct chat_room *room;	    /* NULL: in no room */
 	size_t index;		    /* in room->m */
 	char name[CL_CHAT_NAME_MAX + 1];
+	int waiting;		    /* joined, not told yet: the room is
+				       not live (room_live) */
 	double last_seen;	    /* loop time of its last frame */
 	int pinged;		    /* a ping went since then */
 	struct chat_member *prev, *next; /* every member: chat->members */
@@ -73,6 +79,8 @@ struct cl_chat {
 	struct chat_room *rooms[ROOM_BUCKETS];
 	struct chat_member *members; /* every open connection */
 	struct cl_redis_bus *bus;    /* NULL: alone */
+	int bus_down;		     /* the bus said it went down */
+	struct cl_handle *give_up;   /* all rooms live, if Redis is slow */
 	struct cl_handle *sweep;     /* the idle sweep's timer */
 	struct cl_future *all_gone;  /* shutdown waits on it */
 	struct chat_leave *leaves;   /* to announce (member_drop) */
@@ -83,6 +91,9 @@ struct cl_chat {
 	size_t frame_cap;
 	struct cl_chat_stats st;
 };
+
+static void room_live(struct chat_room *r);
+static void all_live(void *arg);
 
 /* The connection id of the member whose callback runs, for the log. */
 static struct cl_contextvar conn_id;
@@ -150,6 +161,7 @@ static struct chat_room *room_get(struct cl_chat *chat, const char *name)
 	if (r == NULL)
 		return NULL;
 	memcpy(r->name, name, n + 1);
+	r->live = chat->bus == NULL || chat->bus_down;
 	r->next = chat->rooms[room_hash(name, n)];
 	chat->rooms[room_hash(name, n)] = r;
 	chat->st.rooms++;
@@ -204,6 +216,8 @@ static void room_remove(struct chat_member *m)
 	struct chat_room *r = m->room;
 	struct chat_member *last = r->m[--r->n];
 
+	r->waiting -= m->waiting;
+	m->waiting = 0;
 	r->m[m->index] = last;
 	last->index = m->index;
 	m->room = NULL;
@@ -304,9 +318,9 @@ static void room_say(struct cl_chat *chat, struct chat_room *r,
 		}
 		k = sprintf(env, "%d\t", chat->cfg.worker);
 		memcpy(env + k, text, len);
-		if (cl_redis_bus_publish(chat->bus, channel_of(ch, r->name),
-					 env, k + len) < 0)
-			chat->st.lost++;
+		/* Not taken (Redis is down): the bus counts it lost. */
+		cl_redis_bus_publish(chat->bus, channel_of(ch, r->name), env,
+				     k + len);
 		free(env);
 	}
 }
@@ -339,11 +353,24 @@ static void bus_state(void *arg, int up)
 	struct cl_chat *chat = arg;
 
 	chat_log(chat, "redis %s", up ? "up" : "down");
+	chat->bus_down = !up;
+	all_live(chat); /* up: subscribed to all; down: nothing to wait for */
+}
+
+static void bus_subscribed(void *arg, const char *channel, size_t clen)
+{
+	struct cl_chat *chat = arg;
+	struct chat_room *r;
+
+	if (clen > 5 && memcmp(channel, "room:", 5) == 0 &&
+	    (r = room_find(chat, channel + 5, clen - 5)) != NULL)
+		room_live(r);
 }
 
 static const struct cl_redis_bus_ops bus_ops = {
 	.message = bus_message,
 	.state = bus_state,
+	.subscribed = bus_subscribed,
 };
 
 /* Members. */
@@ -449,6 +476,48 @@ static void member_error(struct chat_member *m, const char *what)
 	send_line(m, line, (size_t)n);
 }
 
+/* "joined ROOM NAME N": m hears every message of its room from now on. */
+static void tell_joined(struct chat_member *m)
+{
+	char line[2 * CL_CHAT_NAME_MAX + 48];
+	int n = sprintf(line, "joined\t%s\t%s\t%zu", m->room->name, m->name,
+			m->room->n);
+
+	send_line(m, line, (size_t)n);
+}
+
+/*
+ * The room's messages from other processes reach it from now on: tell
+ * its waiting members they joined. Until then a member who is told
+ * "joined" could miss a message another process publishes before Redis
+ * has our SUBSCRIBE.
+ */
+static void room_live(struct chat_room *r)
+{
+	r->live = 1;
+	for (size_t i = 0; i < r->n && r->waiting > 0; i++)
+		if (r->m[i]->waiting) {
+			r->m[i]->waiting = 0;
+			r->waiting--;
+			tell_joined(r->m[i]);
+		}
+}
+
+/* Redis is down or slow: nothing to wait for, every room is live. */
+static void all_live(void *arg)
+{
+	struct cl_chat *chat = arg;
+
+	if (chat->give_up != NULL) {
+		cl_handle_cancel(chat->give_up);
+		cl_handle_decref(chat->give_up);
+		chat->give_up = NULL;
+	}
+	for (int i = 0; i < ROOM_BUCKETS; i++)
+		for (struct chat_room *r = chat->rooms[i]; r; r = r->next)
+			room_live(r);
+}
+
 static void member_join(struct chat_member *m, const char *room, size_t rn,
 			const char *name, size_t nn)
 {
@@ -481,8 +550,15 @@ static void member_join(struct chat_member *m, const char *room, size_t rn,
 		return;
 	}
 	chat_log(chat, "joined %s as %s", r->name, m->name);
-	n = sprintf(line, "joined\t%s\t%s\t%zu", r->name, m->name, r->n);
-	send_line(m, line, (size_t)n);
+	if (r->live) {
+		tell_joined(m);
+	} else {
+		m->waiting = 1;
+		r->waiting++;
+		if (chat->give_up == NULL)
+			chat->give_up = cl_handle_incref(cl_loop_call_later(
+				chat->loop, 1.0, all_live, chat));
+	}
 }
 
 static void member_say(struct chat_member *m, const char *text, size_t tn)
@@ -619,11 +695,7 @@ static void *set_conn_id(void *arg)
 
 static void *member_idle(void *arg)
 {
-	struct chat_member *m = arg;
-
-	chat_log(m->chat, "idle for %.0f s: closing", m->chat->cfg.idle_timeout);
-	cl_ws_close(m->ws, CL_WS_GOING_AWAY, "idle");
-	member_leave(m);
+	member_drop(arg, CL_WS_GOING_AWAY, "idle");
 	return NULL;
 }
 
@@ -663,6 +735,9 @@ static void chat_upgrade(struct cl_chat *chat, struct cl_http_conn *c,
 	cl_context_run(m->ctx, set_conn_id, (void *)(uintptr_t)m->id);
 	m->last_seen = cl_loop_time(chat->loop);
 	t = cl_http_detach(c, &rest, &nrest);
+	if (chat->cfg.sndbuf > 0)
+		setsockopt(cl_transport_get_fd(t), SOL_SOCKET, SO_SNDBUF,
+			   &chat->cfg.sndbuf, sizeof chat->cfg.sndbuf);
 	m->ws = cl_ws_server(t, key, klen, version, vlen, rest, nrest,
 			     &member_ops, m, &lim);
 	if (m->ws == NULL) {
@@ -833,6 +908,10 @@ void cl_chat_free(struct cl_chat *chat)
 			free(r->m);
 			free(r);
 		}
+	if (chat->give_up != NULL) {
+		cl_handle_cancel(chat->give_up);
+		cl_handle_decref(chat->give_up);
+	}
 	if (chat->flush != NULL) {
 		cl_handle_cancel(chat->flush);
 		cl_handle_decref(chat->flush);

@@ -60,6 +60,9 @@ struct cl_chat;
 struct cl_chat_config {
 	size_t max_queue;     /* bytes a member may have waiting to be
 				 sent; 0: 256 KiB */
+	int sndbuf;	      /* each member socket's SO_SNDBUF: what the
+				 kernel may hold beyond max_queue; 0: the
+				 kernel's own, which grows up to 4 MB */
 	double idle_timeout;  /* close a member silent this long (s); a
 				 ping goes at half of it; 0: 60 */
 	const char *redis_host; /* NULL: this process alone */

@@ -410,7 +410,11 @@ static void cl__bus_on_sub(redisAsyncContext *ac, void *r, void *privdata)
 	    chan->type != REDIS_REPLY_STRING)
 		return;
 	if (strcmp(kind->str, "subscribe") == 0) {
-		cl__bus_answered(b);
+		if (b->ops != NULL && b->ops->subscribed != NULL &&
+		    cl__bus_find(b, chan->str, chan->len) != NULL)
+			b->ops->subscribed(b->arg, chan->str, chan->len);
+		if (ac->data == b) /* not let go of by the callback */
+			cl__bus_answered(b);
 	} else if (strcmp(kind->str, "message") == 0 &&
 		   data->type == REDIS_REPLY_STRING) {
 		c = cl__bus_find(b, chan->str, chan->len);

@@ -80,6 +80,9 @@ struct cl_redis_bus_ops {
 	 * connects, then once after each reconnect. A bus that never came
 	 * up does not say it went down. */
 	void (*state)(void *arg, int up);
+	/* Optional: Redis confirmed the subscription to channel (also
+	 * when a reconnect replays it): from now on its messages come. */
+	void (*subscribed)(void *arg, const char *channel, size_t clen);
 };
 
 /*

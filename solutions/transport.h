@@ -82,6 +82,7 @@
 #define CL_TRANSPORT_H
 
 #include <stddef.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #include "exc.h"
@@ -191,6 +192,22 @@ void cl_transport_write(struct cl_transport *t, const void *data, size_t n);
  * write, as asyncio 3.11 joins them). */
 void cl_transport_writelines(struct cl_transport *t, const struct iovec *iov,
 			     int iovcnt);
+
+/*
+ * loop.sendfile(transport, file, offset, count): send count bytes of
+ * the file fd from offset, after whatever is buffered, without copying
+ * them through memory: sendfile(2) straight away when nothing is
+ * buffered, and what the socket does not take yet is kept as a pending
+ * file segment (the transport keeps a dup() of fd, closed when the
+ * segment is sent or the connection ends; the caller keeps fd). Writes
+ * made later are sent after it. The segment's bytes count in the write
+ * buffer's size, for the water marks. A file sendfile(2) cannot send
+ * goes by pread and write. Raises RuntimeError after write_eof(),
+ * OSError when fd cannot be duplicated. (asyncio waits until the buffer
+ * is empty, and refuses writes until the file is sent.)
+ */
+void cl_transport_sendfile(struct cl_transport *t, int fd, off_t offset,
+			   size_t count);
 
 /*
  * transport.write_eof(): no more writes; once the buffer is sent, the

@@ -20,7 +20,9 @@
 #      (tests/visualizer/run.sh);
 #   8. the chapter 04 echo servers, on streams and on a protocol, each
 #      hold 10,000 connections at once and answer every byte
-#      (tests/kit/c10k.sh).
+#      (tests/kit/c10k.sh); and chapter 08's chat holds 10,000 members
+#      on two workers through Redis, every message checked
+#      (tests/kit/chat10k.sh).
 #   9. every C excerpt in a chapter's text is in the code, verbatim
 #      (tests/kit/excerpts.sh);
 #  10. the C tests still expect what CPython 3.11 prints for their twins
@@ -230,6 +232,18 @@ if ${CC:-cc} -std=gnu11 -O2 -g -Wall -Wextra -Werror tests/bench/load.c \
 		failed=$((failed + $3))
 	done
 else bad "the load client does not build (see $KIT/load.build)"; fi
+
+echo "== 10,000 chat members"
+# The chat's load client, an independent WebSocket peer, built plain too.
+if ${CC:-cc} -std=gnu11 -O2 -g -Wall -Wextra -Werror tests/bench/chatload.c \
+	-lcrypto -o "$KIT/chatload" 2>"$KIT/chatload.build"; then
+	chat=$(sh tests/kit/chat10k.sh "$BUILD/ref/examples/08-chat/chatd" \
+		"$KIT/chatload" 2>&1)
+	echo "$chat" | sed '$d' | sed "s/^/  chatd: /"
+	set -- $(echo "$chat" | tail -n 1)
+	passed=$((passed + $1))
+	failed=$((failed + $3))
+else bad "the chat load client does not build (see $KIT/chatload.build)"; fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
