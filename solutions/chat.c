@@ -208,7 +208,7 @@ static int room_add(struct chat_room *r, struct chat_member *m)
 // LAB ch08 room_remove: Take m out of its room in O(1): the room's last
 // LAB ch08: member takes m's place in r->m (and learns its new index), the
 // LAB ch08: count drops, m->room becomes NULL. Order in a room is not
-// LAB ch08: kept. Read section 4.
+// LAB ch08: kept. Read section 7.
 // HINT1 ch08: Every member knows its index: r->m[m->index] == m.
 // HINT2 ch08: Move r->m[r->n - 1] into slot m->index and fix its index.
 static void room_remove(struct chat_member *m)
@@ -260,7 +260,7 @@ static void member_drop(struct chat_member *m, int code, const char *why);
 // LAB ch08: queue (cl_ws_buffered) would pass max_queue with it is a slow
 // LAB ch08: consumer: drop it (member_drop, 1008) instead, which takes it
 // LAB ch08: out of r. Keep st.max_queued the largest queue seen. As
-// LAB ch08: websockets.broadcast; read section 5.
+// LAB ch08: websockets.broadcast; read section 8.
 // HINT1 ch08: Dropping a member moves the room's last member into its slot:
 // HINT1 ch08: walk the array so that no member is skipped or visited twice.
 // HINT2 ch08: Walk from the end down to 0; compare buffered + n > max_queue.

@@ -73,7 +73,7 @@ struct cl__redis_events {
 // LAB ch08: readable, delRead stops that; addWrite and delWrite the same
 // LAB ch08: for writable and redisAsyncHandleWrite. Each is idempotent.
 // LAB ch08: Mirrors hiredis/adapters/ae.h (redisAeAddRead ...) on
-// LAB ch08: fdwatch.h; read section 6.
+// LAB ch08: fdwatch.h; read section 10.
 // HINT1 ch08: Open /usr/include/hiredis/adapters/ae.h: aeCreateFileEvent
 // HINT1 ch08: is cl_loop_add_reader or cl_loop_add_writer, and
 // HINT1 ch08: aeDeleteFileEvent cl_loop_remove_reader or _writer.

@@ -39,7 +39,7 @@
 #include "task.h"
 #include "ws.h"
 
-#define SEC_BROWSER "8. The page, in a browser"
+#define SEC_BROWSER "12. The page, in a browser"
 
 /* cl_run(fn, arg), failing the test with what came out of it, if
  * anything did. */

@@ -39,10 +39,10 @@
 #include "task.h"
 #include "ws.h"
 
-#define SEC_ROOMS "4. Rooms and members"
-#define SEC_BROADCAST "5. Broadcast and the slow consumer"
-#define SEC_TIMEOUTS "6. Idle members and shutdown"
-#define SEC_REDIS "7. More than one loop: Redis"
+#define SEC_ROOMS "7. Rooms and members"
+#define SEC_BROADCAST "8. Broadcast and the slow consumer"
+#define SEC_TIMEOUTS "9. Idle members and shutdown"
+#define SEC_REDIS "11. More than one loop"
 
 /* cl_run(fn, arg), failing the test with what came out of it, if
  * anything did. */

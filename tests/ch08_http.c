@@ -36,8 +36,8 @@
 
 #define SEC_PARSE "2. Parsing a request"
 #define SEC_SERVE "3. A server of protocols"
-#define SEC_FILES "4. Static files"
-#define SEC_FLOW "5. Keep-alive, pipelining and back-pressure"
+#define SEC_FILES "3. A server of protocols"
+#define SEC_FLOW "3. A server of protocols"
 
 /* The parser. */
 

@@ -30,8 +30,8 @@
 #include "task.h"
 #include "trail.h"
 
-#define SEC_ADAPTER "6. Redis on our loop"
-#define SEC_BUS "7. A bus for the workers"
+#define SEC_ADAPTER "10. Redis on our loop"
+#define SEC_BUS "11. More than one loop"
 
 #define NO_REPLY                                                             \
 	"no reply from redis within 1 s: are the adapter's hooks in place?"

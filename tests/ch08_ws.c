@@ -43,9 +43,9 @@
 #include "transport.h"
 #include "ws.h"
 
-#define SEC_HS "2. The WebSocket handshake"
-#define SEC_FRAME "3. WebSocket frames: a parser fed bytes"
-#define SEC_CLOSE "4. Closing a WebSocket"
+#define SEC_HS "4. The WebSocket handshake"
+#define SEC_FRAME "5. WebSocket frames: a parser fed bytes"
+#define SEC_CLOSE "6. Closing a WebSocket"
 
 #define EXPECT_TRAIL(want) CL_EXPECT_STR(trail, want)
 
