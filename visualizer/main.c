@@ -2,6 +2,7 @@
  * main.c - cotrace: read a corolab trace, make one view of it.
  *
  *	cotrace timeline TRACE -o out.svg [--colour-by VAR]
+ *	cotrace timeline TRACE1 TRACE2 ... -o out.svg	(one per process)
  *	cotrace awaits TRACE -o out.svg [--at SEQ|deadlock]
  *	cotrace chrome TRACE -o out.json
  *	cotrace stats TRACE
@@ -33,10 +34,14 @@
 static const char usage[] =
     "usage: cotrace VIEW TRACE [-o OUT] [--run N] [--at SEQ|deadlock] [-n K]\n"
     "                          [--colour-by VAR]\n"
+    "       cotrace timeline TRACE1 TRACE2 ... [-o OUT] [--run N]\n"
     "       cotrace dot GRAPH.dot [-o OUT]\n"
     "\n"
     "views:\n"
-    "  timeline  one lane per task, time left to right, who woke whom\n"
+    "  timeline  one lane per task, time left to right, who woke whom;\n"
+    "            given the traces of several processes (each with its\n"
+    "            corolab-origin line: COROLAB_TRACE=name-%p.trace), one\n"
+    "            band of lanes per process on one time axis\n"
     "  awaits    who waits on whom at a moment (--at SEQ, default the\n"
     "            end); a cycle is drawn as a deadlock\n"
     "  chrome    Chrome Trace Event JSON for ui.perfetto.dev\n"
@@ -84,6 +89,94 @@ static const char *const views[] = {"timeline", "awaits", "chrome",
 static int is_view(const char *view, const char *name)
 {
 	return strcmp(view, name) == 0;
+}
+
+/*
+ * cotrace timeline A.trace B.trace ...: run number run (1-based) of each,
+ * on one axis. Each run must say where its time starts on the clock the
+ * processes share (its corolab-origin line); a virtual clock's time is
+ * no other process's. The first trace that cannot be drawn is named,
+ * with its line, and nothing is drawn.
+ */
+static int timeline_of_many(char **paths, int n, long run, const char *out)
+{
+	static struct trace t[TIMELINE_MAX_RUNS];
+	static struct model m[TIMELINE_MAX_RUNS];
+	struct timeline_run runs[TIMELINE_MAX_RUNS];
+	char titles[TIMELINE_MAX_RUNS][96], tips[TIMELINE_MAX_RUNS][320];
+	int nt = 0, nm = 0, rc = EXIT_BADTRACE, i;
+	const struct run *r;
+	int64_t mono0 = 0;
+
+	if (n > TIMELINE_MAX_RUNS) {
+		fprintf(stderr, "cotrace: timeline: at most %d traces\n",
+			TIMELINE_MAX_RUNS);
+		return EXIT_USAGE;
+	}
+	run = run > 0 ? run : 1;
+	for (i = 0; i < n; i++) {
+		nt++;
+		if ((rc = trace_read(&t[i], paths[i], NULL)) < 0) {
+			fprintf(stderr, "cotrace: %s\n", t[i].err);
+			rc = rc == TRACE_IO_ERROR ? EXIT_USAGE : EXIT_BADTRACE;
+			goto out;
+		}
+		rc = EXIT_BADTRACE;
+		if ((size_t)run > t[i].nruns) {
+			fprintf(stderr, "cotrace: %s holds %zu run%s, not %ld\n",
+				paths[i], t[i].nruns,
+				t[i].nruns == 1 ? "" : "s", run);
+			rc = EXIT_USAGE;
+			goto out;
+		}
+		r = &t[i].runs[run - 1];
+		if (r->virtual_clock) {
+			fprintf(stderr,
+				"cotrace: %s:%d: run %ld is on a virtual "
+				"clock: its time is no other process's, so it "
+				"cannot share a time axis with other traces\n",
+				paths[i], r->line, run);
+			goto out;
+		}
+		if (!r->has_origin) {
+			fprintf(stderr,
+				"cotrace: %s:%d: run %ld has no "
+				"corolab-origin line: nothing says when its "
+				"time starts, so it cannot be aligned with the "
+				"other traces (trace each process with "
+				"COROLAB_TRACE=name-%%p.trace, or "
+				"COROLAB_TRACE_ORIGIN=1)\n",
+				paths[i], r->line, run);
+			goto out;
+		}
+		if (i == 0 || r->mono_ns < mono0)
+			mono0 = r->mono_ns;
+	}
+	for (i = 0; i < n; i++, nm++) {
+		if (model_build(&m[i], &t[i], (size_t)run - 1, 0) < 0) {
+			fprintf(stderr, "cotrace: %s\n", m[i].err);
+			nm++;
+			goto out;
+		}
+		r = &t[i].runs[run - 1];
+		if (r->pname != NULL)
+			snprintf(titles[i], sizeof(titles[i]), "%s (pid %ld)",
+				 r->pname, r->pid);
+		else
+			snprintf(titles[i], sizeof(titles[i]), "pid %ld",
+				 r->pid);
+		snprintf(tips[i], sizeof(tips[i]), "%s, run %ld", paths[i],
+			 run);
+		runs[i] = (struct timeline_run){&m[i], titles[i], tips[i],
+						(r->mono_ns - mono0) / 1000};
+	}
+	rc = view_timeline_runs(runs, (size_t)n, out) ? EXIT_USAGE : 0;
+out:
+	for (i = 0; i < nm; i++)
+		model_free(&m[i]);
+	for (i = 0; i < nt; i++)
+		trace_free(&t[i]);
+	return rc;
 }
 
 /* The text views write to a file or standard output. */
@@ -156,7 +249,8 @@ int main(int argc, char **argv)
 			goto bad_usage;
 		}
 	}
-	if (argc - optind != 2)
+	if (argc - optind < 2 ||
+	    (argc - optind > 2 && strcmp(argv[optind], "timeline") != 0))
 		goto bad_usage;
 	view = argv[optind];
 	path = argv[optind + 1];
@@ -184,6 +278,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "cotrace: %s: unknown output format (name it "
 				".svg, .png, .pdf or .dot)\n", out);
 		return EXIT_USAGE;
+	}
+	/* Several traces, one per process: one timeline. */
+	if (argc - optind > 2) {
+		if (colour_by != NULL) {
+			fprintf(stderr, "cotrace: --colour-by is for the "
+					"timeline of one trace\n");
+			return EXIT_USAGE;
+		}
+		return timeline_of_many(argv + optind + 1, argc - optind - 1,
+					run, out);
 	}
 	/* Not a trace: a Graphviz file to render (chapter 06's HAMT). */
 	if (is_view(view, "dot"))

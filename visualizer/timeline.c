@@ -24,6 +24,12 @@
  *
  * The axis then labels the instants where time moved, not round numbers:
  * x is not linear in time, and the labels say so honestly.
+ *
+ * Several runs, one per process (cotrace timeline a.trace b.trace): each
+ * has its struct timeline and a band of rows of its own, and they share
+ * x. Their events are placed together, in the order of the shared axis
+ * (merge_next: ts plus the run's offset, from its corolab-origin), so
+ * that what happened first in any process is further left.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -55,6 +61,7 @@
  */
 #define MAX_EVENTS 10000
 #define MAX_LANES  200
+#define MAX_RUNS   TIMELINE_MAX_RUNS
 
 /* Colours, the ones of the target picture. */
 #define C_STEP	    "#d6e4ff"
@@ -78,6 +85,9 @@
 #define C_QUEUE	    "#9ecae1" /* items in a queue */
 #define C_QUEUE_LN  "#3182bd"
 #define C_MAXSIZE   "#c0392b"
+#define C_GROUP	    "#3060c00a" /* see-through: a process's band */
+#define C_GROUP_LN  "#9db0d0"
+#define C_GROUP_TEXT "#203a70"
 
 /*
  * --colour-by VAR: a step's fill says which value the context variable
@@ -108,7 +118,8 @@ struct timeline {
 	int64_t long_gap;   /* longer gaps are compressed */
 	struct tick *ticks; /* where time moved, for the axis */
 	size_t nticks;
-	struct placer pl;    /* the room labels have taken */
+	struct placer *pl;   /* the room labels have taken (one for the
+				picture: all runs drawn share it) */
 	const char *var;     /* --colour-by: the variable, or NULL */
 	const char **values; /* its value in each span (model_var_values) */
 	const char **seen;   /* the values in the order they first appear */
@@ -117,6 +128,14 @@ struct timeline {
 			      lane (by index in m->calls); cx1 < 0: none */
 	long *qids;	   /* the queues that have a lane, by id */
 	size_t nq;
+	/* Several runs in one picture (timeline of several traces, one
+	 * per process): each has its struct timeline, and its rows are a
+	 * group of the picture's. One run alone: row0 0, off 0. */
+	size_t row0;	/* the picture's row of this run's first lane */
+	size_t rows;	/* rows in the picture, from the top */
+	int64_t off;	/* add to ts: the time on the picture's axis */
+	int64_t t0;	/* the axis's 0, on this run's clock (ts) */
+	int64_t span;	/* from the axis's 0 to the last event of all */
 };
 
 static double xof(const struct timeline *tl, const struct event *e)
@@ -136,7 +155,7 @@ static size_t nrows(const struct timeline *tl)
 
 static double row_y(const struct timeline *tl, size_t row)
 {
-	return 90.0 + (double)(nrows(tl) - 1 - row) * LANE_H;
+	return 90.0 + (double)(tl->rows - 1 - (tl->row0 + row)) * LANE_H;
 }
 
 static double lane_y(const struct timeline *tl, long lane)
@@ -165,40 +184,97 @@ static int cmp_i64(const void *a, const void *b)
 }
 
 /*
+ * The events of the runs drawn, in the order of the picture's axis: by
+ * time (ts + off), a tie going to the run given first, and a run's own
+ * events in their order. With one run, its events as they are.
+ */
+struct merge {
+	struct timeline *tls;
+	size_t n;
+	size_t next[MAX_RUNS]; /* in each run, the next event */
+};
+
+static void merge_start(struct merge *mg, struct timeline *tls, size_t n)
+{
+	mg->tls = tls;
+	mg->n = n;
+	memset(mg->next, 0, sizeof(mg->next));
+}
+
+/* The next event, its run's timeline in *tl; NULL at the end. */
+static const struct event *merge_next(struct merge *mg, struct timeline **tl)
+{
+	struct timeline *best = NULL;
+	int64_t g = 0;
+
+	for (size_t i = 0; i < mg->n; i++) {
+		struct timeline *t = &mg->tls[i];
+		if (mg->next[i] < t->m->nev &&
+		    (best == NULL || t->m->ev[mg->next[i]].ts + t->off < g)) {
+			best = t;
+			g = t->m->ev[mg->next[i]].ts + t->off;
+		}
+	}
+	if (best == NULL)
+		return NULL;
+	*tl = best;
+	return &best->m->ev[mg->next[best - mg->tls]++];
+}
+
+/*
  * Choose the scale. Idle gaps (no task in a step) longer than LONG_K
  * times the median gap are compressed; the rest keep their proportions,
  * about 100 points per gap (300 to 1000 in all). Time inside a step is
- * never compressed: a step that hogs the loop should look like it.
+ * never compressed: a step that hogs the loop should look like it. With
+ * several runs, a gap is between two events of any of them, and a step
+ * of any keeps it.
  */
-static int choose_scale(struct timeline *tl)
+static int choose_scale(struct timeline *tls, size_t nruns)
 {
-	const struct model *m = tl->m;
-	int64_t *gaps = malloc((m->nev + 1) * sizeof(*gaps));
-	int64_t sum = 0, median;
+	struct merge mg;
+	struct timeline *tl;
+	const struct event *e;
+	size_t total = 0;
+	int64_t *gaps, sum = 0, median, prev = 0, gap;
 	size_t n = 0, kept = 0;
-	int in_step = 0;
+	int in_step[MAX_RUNS] = {0}, steps = 0, first = 1;
 	double budget;
 
-	if (gaps == NULL)
+	for (size_t i = 0; i < nruns; i++)
+		total += tls[i].m->nev;
+	if ((gaps = malloc((total + 1) * sizeof(*gaps))) == NULL)
 		return -1;
-	for (size_t i = 1; i < m->nev; i++)
-		if (m->ev[i].ts > m->ev[i - 1].ts)
-			gaps[n++] = m->ev[i].ts - m->ev[i - 1].ts;
+	merge_start(&mg, tls, nruns);
+	while ((e = merge_next(&mg, &tl)) != NULL) {
+		if (!first && e->ts + tl->off > prev)
+			gaps[n++] = e->ts + tl->off - prev;
+		prev = e->ts + tl->off;
+		first = 0;
+	}
 	qsort(gaps, n, sizeof(*gaps), cmp_i64);
 	median = n > 0 ? gaps[(n - 1) / 2] : 0;
-	tl->long_gap =
+	tls[0].long_gap =
 	    median <= INT64_MAX / LONG_K ? median * LONG_K : INT64_MAX;
-	for (size_t i = 1; i < m->nev; i++) {
-		int64_t gap = m->ev[i].ts - m->ev[i - 1].ts;
-		in_step = m->ev[i - 1].kind == EV_STEP_BEGIN ? 1
-			  : m->ev[i - 1].kind == EV_STEP_END ? 0
-							     : in_step;
-		if (gap > 0 && (in_step || gap <= tl->long_gap))
+	merge_start(&mg, tls, nruns);
+	for (first = 1; (e = merge_next(&mg, &tl)) != NULL; first = 0) {
+		gap = e->ts + tl->off - prev;
+		if (!first && gap > 0 && (steps > 0 || gap <= tls[0].long_gap))
 			sum += gap, kept++;
+		prev = e->ts + tl->off;
+		/* in a step from its begin to its end, in each run */
+		if (e->kind == EV_STEP_BEGIN || e->kind == EV_STEP_END) {
+			int now = e->kind == EV_STEP_BEGIN;
+			steps += now - in_step[tl - tls];
+			in_step[tl - tls] = now;
+		}
 	}
 	budget = 100.0 * (double)kept;
 	budget = budget < 300 ? 300 : budget > 1000 ? 1000 : budget;
-	tl->scale = sum > 0 ? budget / (double)sum : 0;
+	tls[0].scale = sum > 0 ? budget / (double)sum : 0;
+	for (size_t i = 1; i < nruns; i++) {
+		tls[i].long_gap = tls[0].long_gap;
+		tls[i].scale = tls[0].scale;
+	}
 	free(gaps);
 	return 0;
 }
@@ -339,56 +415,88 @@ static int takes_room(const struct model *m, const struct event *e)
  *  3. a step.end closes it no narrower than its label; the same for polls;
  *  4. anything else drawn outside a step (a wake from the loop) is spaced
  *     OUTER_DX from the next.
+ * Several runs share x: their events go in the order of the axis
+ * (merge_next), each run with its own open step; a gap is long when no
+ * run is in a step. The ticks are tls[0]'s.
  */
-static int place_events(struct timeline *tl)
+static int place_events(struct timeline *tls, size_t nruns)
 {
-	const struct model *m = tl->m;
-	const struct span *step = NULL;
-	int in_step = 0;
-	double x, box_x0 = 0, w;
-	int64_t prev_ts = m->t0;
+	const struct span *step[MAX_RUNS] = {NULL};
+	int in_step[MAX_RUNS] = {0}, steps = 0;
+	double x, box_x0[MAX_RUNS] = {0}, w;
+	struct timeline *tl, *t0 = &tls[0];
+	const struct event *e;
+	struct merge mg;
+	size_t total = 0, r, i;
+	int64_t prev_ts, g0 = 0, g1 = 0;
 	char label[128];
+	int any = 0;
 
-	tl->x = calloc(m->nev + 1, sizeof(double));
-	tl->ticks = calloc(m->nev + 1, sizeof(struct tick));
-	if (tl->x == NULL || tl->ticks == NULL)
+	/* The axis's 0: the first event of all (the first run's t0 when
+	 * no run has one). */
+	for (r = 0; r < nruns; r++) {
+		const struct model *m = tls[r].m;
+		if (m->nev == 0 && nruns > 1)
+			continue;
+		if (!any || m->t0 + tls[r].off < g0)
+			g0 = m->t0 + tls[r].off;
+		if (!any || m->t1 + tls[r].off > g1)
+			g1 = m->t1 + tls[r].off;
+		any = 1;
+	}
+	for (r = 0; r < nruns; r++) {
+		total += tls[r].m->nev;
+		tls[r].t0 = g0 - tls[r].off;
+		tls[r].span = g1 - g0;
+		tls[r].x = calloc(tls[r].m->nev + 1, sizeof(double));
+		if (tls[r].x == NULL)
+			return -1;
+	}
+	t0->ticks = calloc(total + 1, sizeof(struct tick));
+	if (t0->ticks == NULL)
 		return -1;
-	x = tl->x_start = X_LEFT;
+	x = X_LEFT;
 	x += 12;
-	tl->ticks[tl->nticks++] = (struct tick){x, m->t0, 0};
-	for (size_t i = 0; i < m->nev; i++) {
-		const struct event *e = &m->ev[i];
-		if (e->ts > prev_ts) {
-			int64_t gap = e->ts - prev_ts;
-			int is_long = !in_step && gap > tl->long_gap;
-			x += is_long ? LONG_W : (double)gap * tl->scale;
-			tl->ticks[tl->nticks++] =
-			    (struct tick){x, e->ts, is_long ? gap : 0};
-			prev_ts = e->ts;
+	t0->ticks[t0->nticks++] = (struct tick){x, 0, 0};
+	prev_ts = g0;
+	merge_start(&mg, tls, nruns);
+	while ((e = merge_next(&mg, &tl)) != NULL) {
+		const struct model *m = tl->m;
+		r = (size_t)(tl - tls);
+		i = (size_t)(e - m->ev);
+		if (e->ts + tl->off > prev_ts) {
+			int64_t gap = e->ts + tl->off - prev_ts;
+			int is_long = steps == 0 && gap > t0->long_gap;
+			x += is_long ? LONG_W : (double)gap * t0->scale;
+			t0->ticks[t0->nticks++] = (struct tick){
+			    x, e->ts + tl->off - g0, is_long ? gap : 0};
+			prev_ts = e->ts + tl->off;
 		}
 		tl->x[i] = x;
 		switch (e->kind) {
 		case EV_STEP_BEGIN:
 		case EV_POLL_BEGIN:
-			step = model_span_at(m, e->seq);
-			in_step = e->kind == EV_STEP_BEGIN;
-			box_x0 = x;
+			step[r] = model_span_at(m, e->seq);
+			steps += (e->kind == EV_STEP_BEGIN) - in_step[r];
+			in_step[r] = e->kind == EV_STEP_BEGIN;
+			box_x0[r] = x;
 			x += STEP_PAD;
 			break;
 		case EV_STEP_END:
 		case EV_POLL_END:
 			w = 34;
-			if (step != NULL && step->kind == SP_STEP)
-				w = text_width(step_label(tl, step, label,
+			if (step[r] != NULL && step[r]->kind == SP_STEP)
+				w = text_width(step_label(tl, step[r], label,
 							  sizeof(label)),
 					       9) +
 				    14;
 			w = w < 30 ? 30 : w;
-			x = x > box_x0 + w ? x : box_x0 + w;
+			x = x > box_x0[r] + w ? x : box_x0[r] + w;
 			tl->x[i] = x;
 			x += STEP_SEP;
-			step = NULL;
-			in_step = 0;
+			step[r] = NULL;
+			steps -= in_step[r];
+			in_step[r] = 0;
 			break;
 		case EV_TASK_DONE:
 			/* Outside a step: room for the box that ends the lane.
@@ -398,12 +506,15 @@ static int place_events(struct timeline *tl)
 			break;
 		default:
 			if (takes_room(m, e))
-				x += step != NULL ? INNER_DX : OUTER_DX;
+				x += step[r] != NULL ? INNER_DX : OUTER_DX;
 			break;
 		}
 	}
 	/* A short run still gets lanes long enough to read. */
-	tl->x_end = x + 16 > tl->x_start + MIN_W ? x + 16 : tl->x_start + MIN_W;
+	for (r = 0; r < nruns; r++) {
+		tls[r].x_start = X_LEFT;
+		tls[r].x_end = x + 16 > X_LEFT + MIN_W ? x + 16 : X_LEFT + MIN_W;
+	}
 	return 0;
 }
 
@@ -448,8 +559,8 @@ static void span_tooltip(const struct timeline *tl, const struct span *s,
 	const struct event *done;
 	int n;
 
-	fmt_time(s->from->ts - m->t0, t0, sizeof(t0));
-	fmt_time(end - m->t0, t1, sizeof(t1));
+	fmt_time(s->from->ts - tl->t0, t0, sizeof(t0));
+	fmt_time(end - tl->t0, t1, sizeof(t1));
 	fmt_time(end - s->from->ts, d, sizeof(d));
 	switch (s->kind) {
 	case SP_STEP:
@@ -525,13 +636,13 @@ static void place_text(struct timeline *tl, const struct spot *spots, int n,
 	 * out, and when no spot is free of text either, so is the first. */
 	for (int round = 0; round < (force ? 3 : 2) && i == n; round++)
 		for (i = 0; i < n; i++)
-			if (placer_is_free(&tl->pl,
+			if (placer_is_free(tl->pl,
 					   text_rect(spots[i], size, text),
 					   masks[round]))
 				break;
 	if (i == n)
 		return;
-	placer_take(&tl->pl, text_rect(spots[i], size, text));
+	placer_take(tl->pl, text_rect(spots[i], size, text));
 	canvas_text(tl->c, spots[i].x, spots[i].y, spots[i].anchor, size, text,
 		    "fontcolor", color, "tooltip", tip, NULL);
 }
@@ -658,7 +769,7 @@ static void draw_arrow(struct timeline *tl, const struct mark *k)
 		 k->kind == MK_CANCEL ? "cancelled" : "woken",
 		 e->by.kind != REF_NONE ? ref_str(&e->by) : "?",
 		 e->via.kind != REF_NONE ? " via " : "", ref_str(&e->via),
-		 fmt_time(e->ts - m->t0, t, sizeof(t)),
+		 fmt_time(e->ts - tl->t0, t, sizeof(t)),
 		 msg != NULL ? ", msg " : "", n, msg != NULL ? msg : "",
 		 msg != NULL && more ? "..." : "");
 	if (IS_WORKER_LANE(k->from))
@@ -733,7 +844,7 @@ static void draw_mark(struct timeline *tl, const struct mark *k)
 		snprintf(
 		    tip, sizeof(tip), "seq %ld: timeout of %s at %s", e->seq,
 		    task_label(model_task(tl->m, k->lane), text, sizeof(text)),
-		    fmt_time(e->ts - tl->m->t0, buf, sizeof(buf)));
+		    fmt_time(e->ts - tl->t0, buf, sizeof(buf)));
 		canvas_dot(tl->c, x, y, 10, C_TIMEOUT, "shape", "diamond",
 			   "label", " ", "tooltip", tip, NULL);
 		struct spot to[] = {
@@ -751,7 +862,7 @@ static void draw_mark(struct timeline *tl, const struct mark *k)
 		    task_label(model_task(tl->m, k->lane), text, sizeof(text)),
 		    e->state ? state_str(e->state) : "?", e->type ? " (" : "",
 		    e->type ? e->type : "", e->type ? ")" : "",
-		    fmt_time(e->ts - tl->m->t0, buf, sizeof(buf)));
+		    fmt_time(e->ts - tl->t0, buf, sizeof(buf)));
 		canvas_box(tl->c, x, x + end_width(e), y, BOX_H,
 			   end_label(e, buf, sizeof(buf)), "fillcolor",
 			   end_fill(e), "tooltip", tip, NULL);
@@ -938,7 +1049,7 @@ static void call_tooltip(const struct timeline *tl, const struct call *c,
 	    model_task(m, c->awaiter ? c->awaiter : c->task);
 	/* begin and end count from the loop's start, as a monotonic run's
 	 * ts do; on a virtual clock, shown as they are. */
-	int64_t t0 = m->run->virtual_clock ? 0 : m->t0;
+	int64_t t0 = m->run->virtual_clock ? 0 : tl->t0;
 	char name[64], t[4][32];
 	int n;
 
@@ -965,7 +1076,7 @@ static void call_tooltip(const struct timeline *tl, const struct call *c,
 	if (c->submit != NULL && n > 0 && (size_t)n < size)
 		n += snprintf(buf + n, size - (size_t)n,
 			      "; submitted at seq %ld (%s)", c->submit->seq,
-			      fmt_time(c->submit->ts - m->t0, t[3],
+			      fmt_time(c->submit->ts - tl->t0, t[3],
 				       sizeof(t[3])));
 	if (c->run != NULL && n > 0 && (size_t)n < size)
 		snprintf(buf + n, size - (size_t)n, ", back at seq %ld",
@@ -1013,7 +1124,7 @@ static void draw_calls(struct timeline *tl)
 			 "seq %ld: fut:%ld handed to the pool at %s; worker "
 			 "%ld took it",
 			 c->submit->seq, c->fut,
-			 fmt_time(c->submit->ts - m->t0, t, sizeof(t)),
+			 fmt_time(c->submit->ts - tl->t0, t, sizeof(t)),
 			 c->run->worker);
 		canvas_arrow(tl->c, x, y0, x, y + BOX_H / 2, "color", C_SPAWN,
 			     "style", "dashed", "penwidth", "1.1", "arrowsize",
@@ -1069,9 +1180,9 @@ static void draw_queue(struct timeline *tl, size_t qi)
 				 "queue:%ld holds %ld item%s, %s .. %s "
 				 "(from seq %ld)",
 				 id, size, size == 1 ? "" : "s",
-				 fmt_time(i > 0 ? m->ev[i - 1].ts - m->t0 : 0,
+				 fmt_time((i > 0 ? m->ev[i - 1].ts : tl->t0) - tl->t0,
 					  t[0], sizeof(t[0])),
-				 fmt_time((e != NULL ? e->ts : m->t1) - m->t0,
+				 fmt_time((e != NULL ? e->ts : m->t1) - tl->t0,
 					  t[1], sizeof(t[1])),
 				 from_seq);
 			/* A box's tooltip would name its start; the time
@@ -1114,7 +1225,7 @@ static int take_obstacles(struct timeline *tl)
 			continue;
 		y0 = lane_y(tl, s->lane);
 		rc |= placer_take(
-		    &tl->pl, (struct rect){xof(tl, s->from), y0 - BOX_H / 2,
+		    tl->pl, (struct rect){xof(tl, s->from), y0 - BOX_H / 2,
 					   s->to ? xof(tl, s->to) : tl->x_end,
 					   y0 + BOX_H / 2, ROOM_BOX});
 	}
@@ -1124,13 +1235,13 @@ static int take_obstacles(struct timeline *tl)
 			x = xof(tl, k->ev);
 			y0 = lane_y(tl, k->lane);
 			rc |= placer_take(
-			    &tl->pl, (struct rect){x, y0 - BOX_H / 2,
+			    tl->pl, (struct rect){x, y0 - BOX_H / 2,
 						   x + end_width(k->ev),
 						   y0 + BOX_H / 2, ROOM_BOX});
 		}
 		if (arrow_at(tl, k, &x, &y0, &y1))
 			rc |= placer_take(
-			    &tl->pl,
+			    tl->pl,
 			    (struct rect){x - 2, y0 < y1 ? y0 : y1, x + 2,
 					  y0 < y1 ? y1 : y0, ROOM_ARROW});
 	}
@@ -1139,7 +1250,7 @@ static int take_obstacles(struct timeline *tl)
 		if (tl->cx1[i] < 0 || c->run == NULL)
 			continue;
 		y1 = lane_y(tl, WORKER_LANE(c->run->worker));
-		rc |= placer_take(&tl->pl,
+		rc |= placer_take(tl->pl,
 				  (struct rect){tl->cx0[i], y1 - BOX_H / 2,
 						tl->cx1[i], y1 + BOX_H / 2,
 						ROOM_BOX});
@@ -1147,7 +1258,7 @@ static int take_obstacles(struct timeline *tl)
 			continue;
 		x = xof(tl, c->submit);
 		y0 = lane_y(tl, c->task);
-		rc |= placer_take(&tl->pl,
+		rc |= placer_take(tl->pl,
 				  (struct rect){x - 2, y1, x + 2, y0,
 						ROOM_ARROW});
 	}
@@ -1161,7 +1272,7 @@ static int take_obstacles(struct timeline *tl)
 static const char *tick_label(const struct timeline *tl, int64_t us, char *buf,
 			      size_t size)
 {
-	int64_t span = tl->m->t1 - tl->m->t0;
+	int64_t span = tl->span;
 	double div = span >= 10000000 ? 1e6 : span >= 10000 ? 1e3 : 1;
 	const char *unit = div == 1e6 ? "s" : div == 1e3 ? "ms" : "us";
 	size_t n;
@@ -1203,7 +1314,7 @@ static void draw_axis(struct timeline *tl, double y)
 		canvas_line(tl->c, k->x, y, k->x, y - 4, "color", "#888888",
 			    NULL);
 		canvas_text(tl->c, k->x, y - 13, 'c', 8,
-			    tick_label(tl, k->ts - tl->m->t0, t, sizeof(t)),
+			    tick_label(tl, k->ts, t, sizeof(t)),
 			    "fontcolor", "#444444", NULL);
 		last = k->x;
 	}
@@ -1242,12 +1353,17 @@ static void draw_legend(struct timeline *tl, double y)
 }
 
 /* Chapter 07: a row of the key for what only its runs have. */
-static void draw_legend_07(struct timeline *tl, double y)
+static void draw_legend_07(struct timeline *tls, size_t nruns, double y)
 {
-	struct canvas *c = tl->c;
-	double x = tl->x_start;
+	struct canvas *c = tls[0].c;
+	double x = tls[0].x_start;
+	size_t calls = 0, queues = 0;
 
-	if (tl->m->ncalls > 0) {
+	for (size_t r = 0; r < nruns; r++) {
+		calls += tls[r].m->ncalls;
+		queues += tls[r].nq;
+	}
+	if (calls > 0) {
 		canvas_box(c, x, x + 26, y, 14, "", "fillcolor", C_THREAD,
 			   "color", C_THREAD_LN, NULL);
 		canvas_text(c, x + 31, y, 'l', 9,
@@ -1259,7 +1375,7 @@ static void draw_legend_07(struct timeline *tl, double y)
 		canvas_text(c, x + 12, y, 'l', 9, "handed to a thread", NULL);
 		x += 12 + text_width("handed to a thread", 9) + 18;
 	}
-	if (tl->nq > 0) {
+	if (queues > 0) {
 		canvas_box(c, x, x + 26, y, 14, "", "style", "filled",
 			   "fillcolor", C_QUEUE, "color", C_QUEUE_LN, NULL);
 		canvas_text(c, x + 31, y, 'l', 9, "items in a queue", NULL);
@@ -1320,100 +1436,230 @@ static long cut_seq(const struct model *m)
 }
 
 /* Say, above the lanes and on stderr, that the picture is not all. */
-static void note_cut(struct timeline *tl, const struct model *whole)
+static void note_cut(const struct model *m, const struct model *whole,
+		     char *note, size_t size)
 {
-	const struct model *m = tl->m;
-	char note[256], t[32];
+	char t[32];
 
-	snprintf(note, sizeof(note),
+	snprintf(note, size,
 		 "the first %zu of %zu events (to seq %ld, t = %s, %zu of %zu "
 		 "tasks): cotrace draws at most %d events and %d tasks",
 		 m->nev, whole->nev, m->ev[m->nev - 1].seq,
 		 fmt_time(m->t1 - m->t0, t, sizeof(t)), m->ntasks,
 		 whole->ntasks, MAX_EVENTS, MAX_LANES);
-	canvas_text(tl->c, tl->x_start, lane_y(tl, m->tasks[0].id) + 30, 'l',
-		    10, note, "fontcolor", C_WAKE, NULL);
-	fprintf(stderr, "cotrace: timeline: drew %s\n", note);
 }
 
-static int draw(const struct model *m, const struct model *whole,
+/*
+ * Several runs: the band of one process, its title above its lanes
+ * ("chatd (pid 4242)"), its file in the tooltip.
+ */
+static void draw_group(struct timeline *tl, const struct timeline_run *run)
+{
+	double top = row_y(tl, 0) + LANE_H, bottom = row_y(tl, nrows(tl) - 1);
+
+	canvas_box(tl->c, tl->x_start - 106, tl->x_end + 8,
+		   (top + bottom) / 2, top - bottom + LANE_H * 0.8, "",
+		   "style", "rounded,filled", "fillcolor", C_GROUP, "color",
+		   C_GROUP_LN, "tooltip", run->tip, NULL);
+	canvas_text(tl->c, tl->x_start - 100, top, 'l', 11, run->title,
+		    "fontcolor", C_GROUP_TEXT, "tooltip", run->tip, NULL);
+}
+
+/*
+ * Draw nruns runs on one time axis: one alone as it always was (runs
+ * NULL), several each in a group of rows of its own, titled by runs[i].
+ * note: NULL, or what the picture leaves out (said above the lanes).
+ */
+static int draw(struct timeline *tls, size_t nruns,
+		const struct timeline_run *runs, const char *note,
 		const char *out, const char *var)
 {
-	struct timeline tl = {.m = m, .var = var};
+	struct timeline *tl = &tls[0];
+	struct canvas *c = canvas_new("timeline");
+	struct placer pl = {0};
+	size_t rows = 0, r, i;
 	double y_axis;
-	int rc = 1;
+	int rc = 1, ch07 = 0;
 
-	tl.c = canvas_new("timeline");
-	if (find_queues(&tl) < 0) {
-		fprintf(stderr, "cotrace: out of memory\n");
-		goto out;
+	for (r = 0; r < nruns; r++) {
+		tls[r].c = c;
+		tls[r].pl = &pl;
+		tls[r].var = var;
+		if (find_queues(&tls[r]) < 0) {
+			fprintf(stderr, "cotrace: out of memory\n");
+			goto out;
+		}
+		/* several: a row for the group's title, then its lanes */
+		tls[r].row0 = rows + (runs != NULL);
+		rows = tls[r].row0 + nrows(&tls[r]);
+		ch07 |= tls[r].m->ncalls > 0 || tls[r].nq > 0;
 	}
-	y_axis = row_y(&tl, nrows(&tl) - 1) - 30;
+	for (r = 0; r < nruns; r++)
+		tls[r].rows = rows;
+	y_axis = row_y(tl, rows - 1 - tl->row0) - 30;
 	if (var != NULL) {
-		tl.values = model_var_values(m, var);
-		tl.seen = calloc(m->nspans + 1, sizeof(*tl.seen));
-		if (tl.values == NULL || tl.seen == NULL) {
+		tl->values = model_var_values(tl->m, var);
+		tl->seen = calloc(tl->m->nspans + 1, sizeof(*tl->seen));
+		if (tl->values == NULL || tl->seen == NULL) {
 			fprintf(stderr, "cotrace: out of memory\n");
 			goto out;
 		}
 	}
-	if (tl.c == NULL || choose_scale(&tl) < 0 || place_events(&tl) < 0 ||
-	    place_calls(&tl) < 0) {
+	if (c == NULL || choose_scale(tls, nruns) < 0 ||
+	    place_events(tls, nruns) < 0) {
 		fprintf(stderr, "cotrace: out of memory\n");
 		goto out;
 	}
-	if (placer_init(&tl.pl, tl.x_start - 100, tl.x_end + 100) < 0 ||
-	    take_obstacles(&tl) < 0) {
+	for (r = 0; r < nruns; r++)
+		if (place_calls(&tls[r]) < 0) {
+			fprintf(stderr, "cotrace: out of memory\n");
+			goto out;
+		}
+	if (placer_init(&pl, tl->x_start - 100, tl->x_end + 100) < 0) {
 		fprintf(stderr, "cotrace: out of memory\n");
 		goto out;
 	}
-	if (whole != NULL)
-		note_cut(&tl, whole);
-	draw_bands(&tl);
-	draw_lanes(&tl);
-	draw_callbacks(&tl);
-	for (size_t i = 0; i < m->nspans; i++)
-		draw_span(&tl, &m->spans[i]);
-	draw_calls(&tl);
-	for (size_t i = 0; i < tl.nq; i++)
-		draw_queue(&tl, i);
-	for (size_t i = 0; i < m->nmarks; i++)
-		draw_mark(&tl, &m->marks[i]);
-	draw_axis(&tl, y_axis);
-	draw_legend(&tl, y_axis - 40);
+	for (r = 0; r < nruns; r++)
+		if (take_obstacles(&tls[r]) < 0) {
+			fprintf(stderr, "cotrace: out of memory\n");
+			goto out;
+		}
+	if (note != NULL) {
+		canvas_text(c, tl->x_start,
+			    90.0 + (double)(rows - 1) * LANE_H + 30, 'l', 10,
+			    note, "fontcolor", C_WAKE, NULL);
+		fprintf(stderr, "cotrace: timeline: drew %s\n", note);
+	}
+	for (r = 0; r < nruns; r++) {
+		struct timeline *t = &tls[r];
+		if (runs != NULL)
+			draw_group(t, &runs[r]);
+		draw_bands(t);
+		draw_lanes(t);
+		draw_callbacks(t);
+		for (i = 0; i < t->m->nspans; i++)
+			draw_span(t, &t->m->spans[i]);
+		draw_calls(t);
+		for (i = 0; i < t->nq; i++)
+			draw_queue(t, i);
+		for (i = 0; i < t->m->nmarks; i++)
+			draw_mark(t, &t->m->marks[i]);
+	}
+	draw_axis(tl, y_axis);
+	draw_legend(tl, y_axis - 40);
 	if (var != NULL)
-		draw_value_key(&tl, y_axis - 62);
-	if (m->ncalls > 0 || tl.nq > 0)
-		draw_legend_07(&tl, y_axis - (var != NULL ? 84 : 62));
-	rc = canvas_write(tl.c, out);
+		draw_value_key(tl, y_axis - 62);
+	if (ch07)
+		draw_legend_07(tls, nruns, y_axis - (var != NULL ? 84 : 62));
+	rc = canvas_write(c, out);
 out:
-	canvas_free(tl.c);
-	placer_free(&tl.pl);
-	free(tl.x);
-	free(tl.ticks);
-	free(tl.values);
-	free(tl.seen);
-	free(tl.cx0);
-	free(tl.cx1);
-	free(tl.qids);
+	canvas_free(c);
+	placer_free(&pl);
+	for (r = 0; r < nruns; r++) {
+		free(tls[r].x);
+		free(tls[r].ticks);
+		free(tls[r].values);
+		free(tls[r].seen);
+		free(tls[r].cx0);
+		free(tls[r].cx1);
+		free(tls[r].qids);
+	}
 	return rc;
 }
 
 int view_timeline(const struct model *m, const char *out, const char *var)
 {
 	long cut = cut_seq(m);
+	struct timeline tl = {.m = m};
 	struct model part;
+	char note[256];
 	int rc;
 
 	if (cut == 0)
-		return draw(m, NULL, out, var);
+		return draw(&tl, 1, NULL, NULL, out, var);
 	/* A prefix of a run that replayed is a run that replays. */
 	if (model_build(&part, m->t, (size_t)(m->run - m->t->runs), cut) < 0) {
 		fprintf(stderr, "cotrace: %s\n", part.err);
 		model_free(&part);
 		return 1;
 	}
-	rc = draw(&part, m, out, var);
+	note_cut(&part, m, note, sizeof(note));
+	tl.m = &part;
+	rc = draw(&tl, 1, NULL, note, out, var);
 	model_free(&part);
+	return rc;
+}
+
+/*
+ * Several runs, one picture: the limits hold for all of them together.
+ * Walking their events in the axis's order, the first event past
+ * MAX_EVENTS, or the task.new past MAX_LANES, ends every run at the
+ * event before it: upto[i] is run i's last seq drawn (-1: none), and
+ * the return is 1 when something is left out.
+ */
+static int cut_runs(struct timeline *tls, size_t nruns, long *upto)
+{
+	struct merge mg;
+	struct timeline *tl;
+	const struct event *e;
+	size_t n = 0, tasks = 0;
+
+	for (size_t r = 0; r < nruns; r++)
+		upto[r] = -1;
+	merge_start(&mg, tls, nruns);
+	while ((e = merge_next(&mg, &tl)) != NULL) {
+		if (n == MAX_EVENTS ||
+		    (e->kind == EV_TASK_NEW && ++tasks > MAX_LANES))
+			return 1;
+		upto[tl - tls] = e->seq;
+		n++;
+	}
+	return 0;
+}
+
+int view_timeline_runs(const struct timeline_run *runs, size_t nruns,
+		       const char *out)
+{
+	struct timeline tls[MAX_RUNS];
+	struct model parts[MAX_RUNS];
+	long upto[MAX_RUNS];
+	size_t r, built = 0, drawn = 0, whole = 0;
+	char note[256];
+	int rc = 1, cut;
+
+	if (nruns == 0 || nruns > MAX_RUNS) {
+		fprintf(stderr, "cotrace: timeline: 1 to %d traces\n",
+			MAX_RUNS);
+		return 1;
+	}
+	memset(tls, 0, sizeof(tls));
+	for (r = 0; r < nruns; r++) {
+		tls[r].m = runs[r].m;
+		tls[r].off = runs[r].off;
+	}
+	cut = cut_runs(tls, nruns, upto);
+	if (cut) {
+		for (r = 0; r < nruns; r++, built++) {
+			const struct model *m = runs[r].m;
+			if (model_build(&parts[r], m->t,
+					(size_t)(m->run - m->t->runs),
+					upto[r]) < 0) {
+				fprintf(stderr, "cotrace: %s\n", parts[r].err);
+				built++;
+				goto out;
+			}
+			tls[r].m = &parts[r];
+			drawn += parts[r].nev;
+			whole += m->nev;
+		}
+		snprintf(note, sizeof(note),
+			 "the first %zu of %zu events of the %zu traces: "
+			 "cotrace draws at most %d events and %d tasks",
+			 drawn, whole, nruns, MAX_EVENTS, MAX_LANES);
+	}
+	rc = draw(tls, nruns, runs, cut ? note : NULL, out, NULL);
+out:
+	for (r = 0; r < built; r++)
+		model_free(&parts[r]);
 	return rc;
 }

@@ -392,6 +392,72 @@ static int parse_header(struct reader *r, char *p, struct run *run)
 	return 0;
 }
 
+/*
+ * "# corolab-origin pid=4242 monotonic_ns=N realtime_ns=N name=chatd":
+ * where the current run's time starts on the clocks processes share (the
+ * tracer writes it after the header of a monotonic run when asked to:
+ * trace.h). Once per run; pid and both clocks are required, name and
+ * unknown keys are not.
+ */
+static int parse_origin(struct reader *r, char *p, struct run *run)
+{
+	char *w, *val;
+	int64_t v;
+	int seen = 0; /* bits: pid, monotonic_ns, realtime_ns */
+
+	if (run == NULL)
+		return fail(r, "corolab-origin before any '# corolab-trace' "
+			       "header");
+	if (run->has_origin)
+		return fail(r,
+			    "a second corolab-origin in the run (line %d)",
+			    run->origin_line);
+	while (*(w = word(&p)) != '\0') {
+		val = strchr(w, '=');
+		if (val == NULL)
+			return fail(r,
+				    "bad corolab-origin: expected key=value, "
+				    "got '%.40s'",
+				    w);
+		*val++ = '\0';
+		if (strcmp(w, "pid") == 0) {
+			if (parse_num(val, 1, 1LL << 40, &v) < 0)
+				return fail(r, "bad corolab-origin: pid=%.40s",
+					    val);
+			run->pid = (long)v, seen |= 1;
+		} else if (strcmp(w, "monotonic_ns") == 0 ||
+			   strcmp(w, "realtime_ns") == 0) {
+			if (parse_num(val, -(1LL << 62), 1LL << 62, &v) < 0)
+				return fail(r, "bad corolab-origin: %s=%.40s",
+					    w, val);
+			if (w[0] == 'm')
+				run->mono_ns = v, seen |= 2;
+			else
+				run->real_ns = v, seen |= 4;
+		} else if (strcmp(w, "name") == 0 && strcmp(val, "-") != 0) {
+			if (*val == '\0' || strlen(val) > 64 ||
+			    val[strspn(val, "abcdefghijklmnopqrstuvwxyz"
+					    "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					    "0123456789._-")] != '\0')
+				return fail(r,
+					    "bad corolab-origin: name=%.40s "
+					    "(1 to 64 of A-Z a-z 0-9 . _ -)",
+					    val);
+			run->pname = intern(&r->t->strings, val, strlen(val));
+			if (run->pname == NULL)
+				return fail(r, "out of memory");
+		}
+	}
+	if (seen != 7)
+		return fail(r, "bad corolab-origin: missing %s",
+			    !(seen & 1)	  ? "pid="
+			    : !(seen & 2) ? "monotonic_ns="
+					  : "realtime_ns=");
+	run->has_origin = 1;
+	run->origin_line = r->line;
+	return 0;
+}
+
 /* The fixed part of an event line, then its fields. */
 static int parse_event(struct reader *r, char *p, struct event *e,
 		       const struct event *prev, const struct run *run)
@@ -489,6 +555,11 @@ static int read_line(struct reader *r, char *line, size_t len, size_t *evcap,
 		return 0;
 	if (*p == '#') {
 		p += 1 + strspn(p + 1, " \t");
+		if (strncmp(p, "corolab-origin", 14) == 0 &&
+		    (p[14] == ' ' || p[14] == '\0'))
+			return parse_origin(r, p + 14,
+					    t->nruns > 0 ? &t->runs[t->nruns - 1]
+							 : NULL);
 		if (strncmp(p, "corolab-trace", 13) != 0 ||
 		    (p[13] != ' ' && p[13] != '\0'))
 			return 0; /* a comment */

@@ -132,6 +132,14 @@ struct run {
 	size_t first;	   /* index of its first event in trace.ev */
 	size_t n;	   /* how many events */
 	int ended;	   /* it has a loop.end: the loop finished */
+	/* Its "# corolab-origin" line, if any: where ts = 0 is on the
+	 * clocks processes share, for merging the traces of several. */
+	int has_origin;
+	int origin_line;	 /* its line */
+	long pid;		 /* pid=: the process that wrote the run */
+	int64_t mono_ns;	 /* monotonic_ns=: ts 0 on CLOCK_MONOTONIC */
+	int64_t real_ns;	 /* realtime_ns=: ts 0 on CLOCK_REALTIME */
+	const char *pname;	 /* name=, or NULL ("-" or not given) */
 };
 
 /* A whole trace file, as read. Owned by whoever called trace_read. */

@@ -11,6 +11,7 @@
 #ifndef COTRACE_VIEWS_H
 #define COTRACE_VIEWS_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "model.h"
@@ -19,6 +20,23 @@
  * var: NULL, or the context variable whose value colours each step
  * (--colour-by). */
 int view_timeline(const struct model *m, const char *out, const char *var);
+
+/* The most traces one timeline draws together. */
+#define TIMELINE_MAX_RUNS 16
+
+/* One run of a timeline of several (one per process). */
+struct timeline_run {
+	const struct model *m;
+	const char *title; /* above its lanes: "chatd (pid 4242)" */
+	const char *tip;   /* its tooltip: the file */
+	int64_t off;	   /* us to add to its ts: its time on the shared
+			      axis (from its trace's corolab-origin) */
+};
+
+/* Several runs on one time axis, each in a band of its own (timeline.c):
+ * the events of all of them in time order, x shared. */
+int view_timeline_runs(const struct timeline_run *runs, size_t nruns,
+		       const char *out);
 
 /* Who waits on whom when the replay stopped; cycles are deadlocks. */
 int view_awaits(const struct model *m, const char *out);

@@ -23,7 +23,11 @@
 #   6. the tracer (solutions/trace.c) writes what README.md says, and
 #      compiles out with -DCOROLAB_NO_TRACE (built here with $CC $CFLAGS);
 #   7. the fuzz target (tests/fuzz) replays its corpus and every trace
-#      here, built with $CC $CFLAGS and tests/fuzz/replay.c (no clang).
+#      here, built with $CC $CFLAGS and tests/fuzz/replay.c (no clang);
+#   8. the timeline of several traces, one per process (merge-a.trace,
+#      merge-b.trace): golden, aligned by their corolab-origin lines,
+#      and refused, naming the file and line, when a trace cannot be
+#      aligned; the tracer writes the origin line (origin_check.c).
 # Give it a cotrace built with -fsanitize=address,undefined to check memory
 # safety as well: sanitizer reports fail the checks, and lsan.supp (set
 # in LSAN_OPTIONS here) silences the leaks Graphviz and fontconfig keep.
@@ -147,6 +151,8 @@ golden locks.json chrome locks.trace
 golden queues.timeline.dot timeline queues.trace
 golden queues.awaits.dot awaits queues.trace
 golden queues.stats.txt stats queues.trace
+# Several processes, one axis: two workers of a chat (hand-written).
+golden merge.timeline.dot timeline merge-a.trace merge-b.trace
 
 # What Perfetto needs beyond the golden bytes: JSON, nested slices, and
 # every flow end inside a slice (checked on the goldens and on the
@@ -395,6 +401,10 @@ thread-submit-twice 3 future 5 was handed to a thread already (line 2)
 thread-run-twice 4 future 5 came back from a thread already (line 3)
 thread-worker-zero 3 worker ids start at 1
 thread-no-worker 3 thread.run: missing worker=
+origin-no-pid 2 bad corolab-origin: missing pid=
+origin-twice 4 a second corolab-origin in the run (line 2)
+origin-before-header 1 corolab-origin before any
+origin-bad-number 2 bad corolab-origin: monotonic_ns=1e9
 EOF
 # A bad trace is refused before anything is drawn, by every view.
 crashed=0
@@ -589,6 +599,109 @@ else bad "early.trace: status $st, $first"; fi
 $py check_labels.py "$tmp/out" >"$tmp/labels.log" 2>&1 ||
 	bad "early.trace: labels overlap: $(head -n 1 "$tmp/labels.log")"
 
+echo "== several processes, one timeline"
+# x of the dot of fd.ready "fd:N IN" in a timeline's DOT.
+fd_x() {
+	awk -v t="tooltip=\"$1\"" 'BEGIN { RS = "];" }
+		index($0, t) && index($0, "style=filled") {
+			match($0, /pos="[-0-9.]+/)
+			print substr($0, RSTART + 5, RLENGTH - 5); exit }' "$2"
+}
+run timeline merge-a.trace merge-b.trace
+cp "$tmp/out" "$tmp/ab.dot"
+a7=$(fd_x 'fd:7 IN' "$tmp/ab.dot")
+b5=$(fd_x 'fd:5 IN' "$tmp/ab.dot")
+# Worker 2's fd is ready at its 900 us, 1300 us on worker 1's clock: to
+# the right of worker 1's at 1000 us, though its ts is smaller.
+if [ "$st" = 0 ] && [ -n "$a7" ] && [ -n "$b5" ] &&
+	awk -v a="$a7" -v b="$b5" 'BEGIN { exit !(b > a) }' &&
+	grep -q 'label="worker-1 (pid 101)"' "$tmp/ab.dot" &&
+	grep -q 'label="worker-2 (pid 202)"' "$tmp/ab.dot"; then
+	ok "merge: one band per process, titled from its origin line; time aligned by it"
+else bad "merge: status $st, fd:7 at x=$a7, fd:5 at x=$b5"; fi
+# Given in the other order: the bands swap, the times do not move.
+run timeline merge-b.trace merge-a.trace
+if [ "$st" = 0 ] && [ "$(fd_x 'fd:7 IN' "$tmp/out")" = "$a7" ] &&
+	[ "$(fd_x 'fd:5 IN' "$tmp/out")" = "$b5" ]; then
+	ok "merge: the order of the files changes no time"
+else bad "merge b a: status $st, x differ"; fi
+# Worker 2's origin moved 400 us earlier: now its fd comes first.
+sed 's/monotonic_ns=1000400000/monotonic_ns=1000000000/' merge-b.trace \
+	>"$tmp/b-early.trace"
+run timeline merge-a.trace "$tmp/b-early.trace"
+if [ "$st" = 0 ] && awk -v a="$(fd_x 'fd:7 IN' "$tmp/out")" \
+	-v b="$(fd_x 'fd:5 IN' "$tmp/out")" 'BEGIN { exit !(b < a) }'; then
+	ok "merge: the origin, not the ts, places a process's events"
+else bad "merge with worker 2 earlier: status $st"; fi
+if $py_labels "$tmp/ab.dot" >"$tmp/labels.log" 2>&1; then
+	ok "merge: no label covers another"
+else bad "merge: $(head -n 1 "$tmp/labels.log")"; fi
+# Alone, a trace with an origin line draws as the same trace without.
+grep -v '^# corolab-origin' merge-a.trace >"$tmp/a-noorigin.trace"
+run timeline "$tmp/a-noorigin.trace"
+cp "$tmp/out" "$tmp/a-noorigin.dot"
+run timeline merge-a.trace
+if [ "$st" = 0 ] && cmp -s "$tmp/out" "$tmp/a-noorigin.dot"; then
+	ok "merge: one trace alone draws as it did without its origin line"
+else bad "merge-a.trace alone differs from merge-a.trace without its origin"; fi
+# What cannot be merged: the file and line, exit 2 (1 for usage), and
+# nothing written.
+grep -v '^# corolab-origin' merge-b.trace >"$tmp/b-noorigin.trace"
+# refuse STATUS TEXT ARGS...: cotrace ARGS exits STATUS saying TEXT.
+refuse() {
+	want_st=$1 text=$2
+	shift 2
+	rm -f "$tmp/m.dot"
+	run "$@"
+	case $first in
+	*"$text"*)
+		if [ "$st" = "$want_st" ] && [ ! -e "$tmp/m.dot" ]; then
+			ok "merge refused: $text"
+		else bad "merge: $*: status $st, or output written"; fi ;;
+	*) bad "merge: $*: expected '$text', got $st '$first'" ;;
+	esac
+}
+refuse 2 "cotrace: $tmp/a-noorigin.trace:1: run 1 has no corolab-origin line" \
+	timeline "$tmp/a-noorigin.trace" "$tmp/b-noorigin.trace" -o "$tmp/m.dot"
+refuse 2 "cotrace: $tmp/b-noorigin.trace:1: run 1 has no corolab-origin line" \
+	timeline merge-a.trace "$tmp/b-noorigin.trace" -o "$tmp/m.dot"
+refuse 2 "cotrace: basic.trace:1: run 1 is on a virtual clock" \
+	timeline merge-a.trace basic.trace -o "$tmp/m.dot"
+refuse 2 "cotrace: basic.stats.txt:1: missing header" \
+	timeline merge-a.trace basic.stats.txt -o "$tmp/m.dot"
+refuse 2 "cotrace: bad/origin-twice.trace:4: a second corolab-origin" \
+	timeline merge-a.trace bad/origin-twice.trace -o "$tmp/m.dot"
+# A trace that reads but does not replay: the replay's message.
+{ sed -n 1p bad/unknown-task.trace | sed 's/clock=virtual/clock=monotonic/'
+  echo '# corolab-origin pid=9 monotonic_ns=0 realtime_ns=0'
+  sed 1d bad/unknown-task.trace; } >"$tmp/unknown.trace"
+refuse 2 "cotrace: $tmp/unknown.trace:5: step.begin: unknown task 7" \
+	timeline merge-a.trace "$tmp/unknown.trace" -o "$tmp/m.dot"
+refuse 1 "holds 1 run, not 2" \
+	timeline merge-a.trace merge-b.trace --run 2 -o "$tmp/m.dot"
+refuse 1 "no-such.trace" \
+	timeline merge-a.trace "$tmp/no-such.trace" -o "$tmp/m.dot"
+refuse 1 "--colour-by is for the timeline of one trace" \
+	timeline merge-a.trace merge-b.trace --colour-by rid -o "$tmp/m.dot"
+refuse 1 "at most 16 traces" timeline merge-a.trace merge-a.trace \
+	merge-a.trace merge-a.trace merge-a.trace merge-a.trace merge-a.trace \
+	merge-a.trace merge-a.trace merge-a.trace merge-a.trace merge-a.trace \
+	merge-a.trace merge-a.trace merge-a.trace merge-a.trace merge-a.trace \
+	-o "$tmp/m.dot"
+refuse 1 "usage:" awaits merge-a.trace merge-b.trace -o "$tmp/m.dot"
+# Many events: the limits hold for all the traces together.
+$py gen_big.py busy 8000 >"$tmp/busy.trace"
+{ sed -n 1p "$tmp/busy.trace" | sed 's/clock=virtual/clock=monotonic/'
+  echo '# corolab-origin pid=7 monotonic_ns=0 realtime_ns=0 name=busy'
+  sed 1d "$tmp/busy.trace"; } >"$tmp/busy1.trace"
+sed 's/^# corolab-origin pid=7/# corolab-origin pid=8/' "$tmp/busy1.trace" \
+	>"$tmp/busy2.trace"
+run timeline "$tmp/busy1.trace" "$tmp/busy2.trace" -o "$tmp/busy.dot"
+if [ "$st" = 0 ] && grep -q 'of the 2 traces: cotrace draws at most 10000' \
+	"$tmp/busy.dot" && grep -q 'drew the first 10000 of 16' "$tmp/err"; then
+	ok "merge of 2 x 8000 events: the first 10000 drawn, and it says so"
+else bad "merge of two busy traces: status $st, $first"; fi
+
 echo "== rendering and usage"
 for out in timeline.svg timeline.png timeline.pdf awaits.svg awaits.png; do
 	view=${out%.*}
@@ -689,6 +802,18 @@ if [ $tracer_ok = 1 ]; then
 		"$tmp/t_on.json" >"$tmp/chrome.log" 2>&1; then
 		ok "the tracer's run makes Chrome JSON Perfetto can bind"
 	else bad "chrome of the tracer's run: $(tail -n 1 "$tmp/chrome.log")"; fi
+fi
+
+# The origin line and %p (origin_check.c): built and run here.
+# shellcheck disable=SC2086
+if ! $cc $cflags -I"$root/solutions" origin_check.c "$root/solutions/trace.c" \
+	${LDFLAGS:-} -pthread -o "$tmp/origin_check" >"$tmp/cc.log" 2>&1; then
+	bad "origin_check.c does not build"
+	sed 's/^/        /' "$tmp/cc.log" | head -n 10
+elif mkdir -p "$tmp/oc" && "$tmp/origin_check" "$tmp/oc" >"$tmp/oc.log" 2>&1; then
+	ok "the tracer: %p is the pid, a corolab-origin line after a monotonic header"
+else
+	bad "origin_check: $(head -n 1 "$tmp/oc.log")"
 fi
 
 echo "== the fuzz target's corpus"

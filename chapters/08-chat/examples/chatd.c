@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -330,6 +331,27 @@ static void *show_main(void *arg)
 	return NULL;
 }
 
+/*
+ * A descriptor per connection: 50,000 connections on two workers need
+ * more than the usual soft limit. Raise it to 65,536 if we may (root
+ * may raise the hard limit too), else to the hard limit.
+ */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_max < 65536) {
+		struct rlimit more = { 65536, 65536 };
+
+		if (setrlimit(RLIMIT_NOFILE, &more) == 0)
+			return;
+	}
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: chatd serve [-H HOST] [-p PORT] [-w WORKERS] "
@@ -382,6 +404,7 @@ int main(int argc, char **argv)
 	}
 	if (o.workers < 0 || o.workers > MAX_WORKERS)
 		usage();
+	raise_nofile();
 	if (o.workers == 0)
 		return run_worker(&o);
 	return supervise(&o);
