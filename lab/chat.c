@@ -208,7 +208,7 @@ static int room_add(struct chat_room *r, struct chat_member *m)
 /* TODO(ch08): Take m out of its room in O(1): the room's last
  * member takes m's place in r->m (and learns its new index), the
  * count drops, m->room becomes NULL. Order in a room is not
- * kept. Read section 4.
+ * kept. Read section 7.
  * Hints: make hint CH=8 TODO=room_remove (2 levels). */
 static void room_remove(struct chat_member *m)
 {
@@ -246,7 +246,7 @@ static void member_drop(struct chat_member *m, int code, const char *why);
  * queue (cl_ws_buffered) would pass max_queue with it is a slow
  * consumer: drop it (member_drop, 1008) instead, which takes it
  * out of r. Keep st.max_queued the largest queue seen. As
- * websockets.broadcast; read section 5.
+ * websockets.broadcast; read section 8.
  * Hints: make hint CH=8 TODO=room_broadcast (3 levels). */
 static void room_broadcast(struct cl_chat *chat, struct chat_room *r,
 			   const char *frame, size_t n)

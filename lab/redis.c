@@ -73,7 +73,7 @@ struct cl__redis_events {
  * readable, delRead stops that; addWrite and delWrite the same
  * for writable and redisAsyncHandleWrite. Each is idempotent.
  * Mirrors hiredis/adapters/ae.h (redisAeAddRead ...) on
- * fdwatch.h; read section 6.
+ * fdwatch.h; read section 10.
  * Hints: make hint CH=8 TODO=redis_hooks (3 levels). */
 static void cl__redis_add_read(void *privdata)
 {

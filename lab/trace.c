@@ -22,8 +22,16 @@
  * program on its own keeps its buffer in its heap; exit writes it out,
  * and so do cl_trace_flush and the end of every loop run.
  *
+ * Several processes. A program of several processes (chapter 08's chat
+ * runs one loop per worker) leaves one trace per process, and cotrace
+ * draws them on one time axis. For that each trace needs its own file
+ * (COROLAB_TRACE=chat-%p.trace: %p is the pid) and the instant its ts
+ * count from, on clocks every process shares: the origin line, after
+ * the header of a monotonic run (origin_line below).
+ *
  * See trace.h for the format and for when recording is on.
  */
+#define _GNU_SOURCE /* program_invocation_short_name */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -31,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "trace.h"
@@ -73,6 +82,12 @@ static struct {
 	pthread_t owner;	 /* the thread whose loop is traced (while
 				    in_loop) */
 	int hooked;		 /* the atexit and atfork hooks are set */
+	int per_process;	 /* the file's name had a %p: one trace per
+				    process, each with its origin */
+	int env_pattern;	 /* ... and came from COROLAB_TRACE: a forked
+				    child opens a file of its own */
+	int origin_due;		 /* the origin line is to be written at the
+				    loop's next clock reading */
 } tr = { .fd = -1 };
 
 /* Recording is on exactly when there is a file and a loop is running. */
@@ -124,6 +139,19 @@ static int reserve(void)
 	return drain();
 }
 
+/* Is the origin line wanted: a trace named per process (%p), or
+ * COROLAB_TRACE_ORIGIN=1. Only a real clock has one: a virtual clock's
+ * time is the test's, no other process's. */
+static int origin_wanted(void)
+{
+	const char *env = getenv("COROLAB_TRACE_ORIGIN");
+
+	if (tr.virtual_clock)
+		return 0;
+	return tr.per_process ||
+	       (env != NULL && *env != '\0' && strcmp(env, "0") != 0);
+}
+
 static void write_header(void)
 {
 	if (reserve() < 0)
@@ -132,6 +160,58 @@ static void write_header(void)
 	    tr.buf->data + tr.buf->len, CL__TRACE_EVENT_MAX,
 	    "# corolab-trace 1 clock=%s unit=us\n",
 	    tr.virtual_clock ? "virtual" : "monotonic");
+	tr.origin_due = origin_wanted();
+}
+
+static int64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/*
+ * The origin line, for merging the traces of several processes:
+ *
+ *	# corolab-origin pid=4242 monotonic_ns=81234567890000
+ *	  realtime_ns=1717171717123456789 name=chatd	(one line)
+ *
+ * monotonic_ns and realtime_ns are the instant at which this run's ts
+ * is 0, on CLOCK_MONOTONIC (shared by the processes of one machine)
+ * and CLOCK_REALTIME (shared, as well as NTP keeps it, between
+ * machines); so an event happened at monotonic_ns + 1000 * ts. The
+ * loop's clock counts from its own start, which the tracer does not
+ * see: it reads both clocks now, as the loop tells it its time, and
+ * subtracts (a few microseconds off at most). name is COROLAB_TRACE_NAME
+ * or the program's name, cut to [A-Za-z0-9._-]. It is a comment to a
+ * reader that does not know it, so old readers read the trace as before.
+ */
+static void origin_line(void)
+{
+	int64_t back = (int64_t)tr.now_us * 1000;
+	const char *name = getenv("COROLAB_TRACE_NAME");
+	char safe[33];
+	size_t n = 0;
+
+	tr.origin_due = 0;
+	if (name == NULL || *name == '\0')
+		name = program_invocation_short_name;
+	for (; name != NULL && name[n] != '\0' && n < sizeof safe - 1; n++)
+		safe[n] = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOP"
+				 "QRSTUVWXYZ0123456789._-", name[n]) != NULL
+			      ? name[n]
+			      : '_';
+	safe[n] = '\0';
+	if (reserve() < 0)
+		return;
+	tr.buf->len += (size_t)snprintf(
+	    tr.buf->data + tr.buf->len, CL__TRACE_EVENT_MAX,
+	    "# corolab-origin pid=%ld monotonic_ns=%lld realtime_ns=%lld "
+	    "name=%s\n",
+	    (long)getpid(), (long long)(clock_ns(CLOCK_MONOTONIC) - back),
+	    (long long)(clock_ns(CLOCK_REALTIME) - back),
+	    n > 0 ? safe : "-");
 }
 
 /*
@@ -150,6 +230,11 @@ static void forget(void)
 	tr.buf = NULL;
 	free(tr.path);
 	tr.path = NULL;
+	/* A file named per process: the child traces to one of its own,
+	 * from its next loop run. */
+	if (tr.env_pattern)
+		tr.env_tried = 0;
+	tr.per_process = tr.env_pattern = 0;
 	update_enabled();
 }
 
@@ -162,6 +247,32 @@ int cl__trace_buffer(struct cl_trace_buf *buf, size_t size)
 	tr.cap = size - sizeof *buf;
 	tr.own_buf = 0;
 	return 0;
+}
+
+/* path with each %p replaced by the pid, in malloc'd memory, or NULL. */
+static char *expand_pid(const char *path)
+{
+	char pid[24], *out, *q;
+	size_t n = 0, plen;
+	const char *p;
+
+	plen = (size_t)snprintf(pid, sizeof pid, "%ld", (long)getpid());
+	for (p = path; (p = strstr(p, "%p")) != NULL; p += 2)
+		n++;
+	out = malloc(strlen(path) + n * plen + 1);
+	if (out == NULL)
+		return NULL;
+	for (p = path, q = out; *p != '\0';) {
+		if (p[0] == '%' && p[1] == 'p') {
+			memcpy(q, pid, plen);
+			q += plen;
+			p += 2;
+		} else {
+			*q++ = *p++;
+		}
+	}
+	*q = '\0';
+	return out;
 }
 
 int cl_trace_open(const char *path)
@@ -180,16 +291,18 @@ int cl_trace_open(const char *path)
 		tr.cap = CL__TRACE_BUFSIZE;
 		tr.own_buf = 1;
 	}
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	copy = strdup(path);
-	if (copy == NULL) {
-		close(fd);
+	copy = expand_pid(path);
+	if (copy == NULL)
 		return -ENOMEM;
+	fd = open(copy, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		fd = -errno;
+		free(copy);
+		return fd;
 	}
 	tr.fd = fd;
 	tr.path = copy;
+	tr.per_process = strstr(path, "%p") != NULL;
 	tr.buf->len = 0;
 	if (!tr.hooked) {
 		atexit(cl_trace_close);
@@ -227,6 +340,8 @@ void cl__trace_clock(uint64_t now_us, uint64_t iteration)
 	tr.now_us = now_us;
 	tr.iteration = iteration;
 	tr.stamp_len = 0;
+	if (__builtin_expect(tr.origin_due, 0))
+		origin_line();
 }
 
 void cl__trace_loop_start(int virtual_clock)
@@ -248,6 +363,7 @@ void cl__trace_loop_start(int virtual_clock)
 		    (rc = cl_trace_open(env)) < 0)
 			fprintf(stderr, "corolab: trace: cannot open %s: %s\n",
 				env, strerror(-rc));
+		tr.env_pattern = tr.fd >= 0 && tr.per_process;
 	}
 	tr.in_loop = 1;
 	tr.virtual_clock = virtual_clock;

@@ -19,9 +19,23 @@
  * msg="..." with C escapes (cl__trace_escape writes them).
  *
  * Turning it on: set COROLAB_TRACE=file in the environment, or call
- * cl_trace_open(file). Either way the tracer records while an event loop
- * runs, from cl__trace_loop_start to cl__trace_loop_end, because only the
- * loop knows the time and the iteration to stamp events with. Each loop
+ * cl_trace_open(file). A %p in the name is the process id: with
+ * COROLAB_TRACE=chat-%p.trace each process of a program writes its own
+ * trace (a child forked before or after its parent traced opens its own
+ * file at its first loop run), and each monotonic run of such a trace
+ * (or of any trace, with COROLAB_TRACE_ORIGIN=1) says, in a line after
+ * its header, where its time starts on the clocks processes share:
+ *
+ *	# corolab-origin pid=4242 monotonic_ns=81234567890000
+ *	  realtime_ns=1717171717123456789 name=chatd		(one line)
+ *
+ * so that cotrace can draw the traces of several processes on one time
+ * axis (name: COROLAB_TRACE_NAME, or the program's). Readers that do
+ * not know the line take it for a comment.
+ *
+ * Either way the tracer records while an event loop runs, from
+ * cl__trace_loop_start to cl__trace_loop_end, because only the loop
+ * knows the time and the iteration to stamp events with. Each loop
  * run writes the header line again, so a file holds one or more runs,
  * each starting at its header; cotrace --run N picks one.
  *
