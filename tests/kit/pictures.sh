@@ -21,7 +21,9 @@
 #   - an example named <name>_dot is no traced program: it writes a
 #     Graphviz graph on standard output, which "cotrace dot" draws as
 #     img/<name>.svg (chapter 06's hamt_dot makes img/hamt.svg). It runs
-#     without the tracer; if it fails, so does this script.
+#     without the tracer; if it fails, so does this script;
+#   - a drawing made by hand is img/<name>.dot, drawn the same way as
+#     img/<name>.svg (chapter 08's img/architecture.dot).
 set -eu
 ref=$1 cotrace=$2
 shift 2
@@ -32,6 +34,11 @@ for dir in chapters/*/img; do
 	if [ $# -gt 0 ]; then
 		case " $* " in *" $ch "*) ;; *) continue ;; esac
 	fi
+	for dot in "$dir"/*.dot; do
+		[ -f "$dot" ] || continue
+		"$cotrace" dot "$dot" -o "${dot%.dot}.svg"
+		echo "${dot%.dot}.svg"
+	done
 	for ex in "$ref/examples/$ch"/*; do
 		[ -x "$ex" ] || continue
 		name=$(basename "$ex")
