@@ -54,7 +54,6 @@ struct chat_room {
 	size_t n, cap;
 	int live;		/* its Redis subscription is in place (or
 				   there is no Redis, or it is down) */
-	size_t waiting;		/* members not told "joined" yet */
 	struct chat_room *next; /* in its hash bucket */
 };
 
@@ -66,8 +65,8 @@ struct chat_member {
 	struct chat_room *room;	    /* NULL: in no room */
 	size_t index;		    /* in room->m */
 	char name[CL_CHAT_NAME_MAX + 1];
-	int waiting;		    /* joined, not told yet: the room is
-				       not live (room_live) */
+	int waiting;		    /* in room, not told "joined" yet: the
+				       room is not live (room_live) */
 	double last_seen;	    /* loop time of its last frame */
 	int pinged;		    /* a ping went since then */
 	struct chat_member *prev, *next; /* every member: chat->members */
@@ -216,8 +215,6 @@ static void room_remove(struct chat_member *m)
 	struct chat_room *r = m->room;
 	struct chat_member *last = r->m[--r->n];
 
-	r->waiting -= m->waiting;
-	m->waiting = 0;
 	r->m[m->index] = last;
 	last->index = m->index;
 	m->room = NULL;
@@ -389,6 +386,7 @@ static void member_leave(struct chat_member *m)
 
 	if (r == NULL)
 		return;
+	m->waiting = 0;
 	room_remove(m);
 	chat_log(chat, "left %s", r->name);
 	n = sprintf(line, "presence\t%s\t%s\tleave", r->name, m->name);
@@ -450,6 +448,7 @@ static void member_drop(struct chat_member *m, int code, const char *why)
 			chat->flush = cl_handle_incref(cl_loop_call_soon(
 				chat->loop, chat_flush_leaves, chat));
 	}
+	m->waiting = 0;
 	room_remove(m);
 }
 
@@ -495,10 +494,9 @@ static void tell_joined(struct chat_member *m)
 static void room_live(struct chat_room *r)
 {
 	r->live = 1;
-	for (size_t i = 0; i < r->n && r->waiting > 0; i++)
+	for (size_t i = 0; i < r->n; i++)
 		if (r->m[i]->waiting) {
 			r->m[i]->waiting = 0;
-			r->waiting--;
 			tell_joined(r->m[i]);
 		}
 }
@@ -554,7 +552,6 @@ static void member_join(struct chat_member *m, const char *room, size_t rn,
 		tell_joined(m);
 	} else {
 		m->waiting = 1;
-		r->waiting++;
 		if (chat->give_up == NULL)
 			chat->give_up = cl_handle_incref(cl_loop_call_later(
 				chat->loop, 1.0, all_live, chat));

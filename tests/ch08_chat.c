@@ -270,6 +270,55 @@ START_TEST(test_chat_rooms_are_apart)
 }
 END_TEST
 
+/*
+ * Leaving keeps the room whole: m0 leaves, and the last member (m3)
+ * takes its place in the room's array; then m3 leaves from there. The
+ * two left must still hear each other, the two gone nothing more; and
+ * the chat counts each frame it queued (deliveries).
+ */
+static void *leave_main(void *arg)
+{
+	struct fixture f;
+	struct cl_chat_config cc = { 0 };
+	static struct client c[4];
+	struct cl_chat_stats st;
+	char line[64];
+
+	(void)arg;
+	chat_up(&f, &cc);
+	for (int i = 0; i < 4; i++) {
+		snprintf(line, sizeof line, "join\tlobby\tm%d", i);
+		connect_client(&c[i], "m", f.port);
+		say(&c[i], line);
+		wait_for(&c[i], "joined");
+	}
+	say(&c[0], "leave");
+	wait_for(&c[1], "presence\tlobby\tm0\tleave");
+	say(&c[3], "leave");
+	wait_for(&c[1], "presence\tlobby\tm3\tleave");
+	say(&c[1], "msg\thi");
+	wait_for(&c[1], "\thi\n");
+	wait_for(&c[2], "\thi\n");
+	cl_sleep(0.05);
+	cl_chat_stats(f.chat, &st);
+	snprintf(got[0], 200, "m0=%s m1=%s m2=%s m3=%s deliveries=%lu",
+		 strstr(c[0].heard, "\thi\n") ? "hi" : "-",
+		 strstr(c[1].heard, "\thi\n") ? "hi" : "-",
+		 strstr(c[2].heard, "\thi\n") ? "hi" : "-",
+		 strstr(c[3].heard, "\thi\n") ? "hi" : "-", st.deliveries);
+	chat_down(&f, 1.0);
+	return NULL;
+}
+
+START_TEST(test_chat_leave_keeps_the_room)
+{
+	run_main(leave_main, NULL);
+	/* Queued: the joins' notices 1 + 2 + 3, m0's leave 3, m3's 2,
+	 * "hi" 2. */
+	CL_EXPECT_STR(got[0], "m0=- m1=hi m2=hi m3=- deliveries=13");
+}
+END_TEST
+
 /* What the chat refuses, and says so. */
 static void *refuse_main(void *arg)
 {
@@ -454,7 +503,7 @@ static void *slow_main(void *arg)
 		cl_sleep(0.01);
 	cl_chat_stats(f.chat, &st);
 	snprintf(got[0], 200, "slow=%lu bounded=%s bob=%s ann=%s", st.slow,
-		 st.max_queued <= 16384 ? "yes" : "no",
+		 st.max_queued > 0 && st.max_queued <= 16384 ? "yes" : "no",
 		 strstr(bob.heard, "001999zzz") ? "all" : "not all",
 		 strstr(ann.presence, "presence\tlobby\tslow\tleave")
 			 ? "heard-leave"
@@ -556,11 +605,35 @@ END_TEST
  * are gone at once; one that never answers is aborted when the timeout
  * is up, and counted.
  */
+struct late {
+	int fd;
+	struct cl_chat *chat;
+	unsigned long deliveries; /* the chat's, 0.15 s into the shutdown */
+};
+
+/* In the middle of the shutdown, deaf says something, and ann's and
+ * bob's leaves have been said: all to members that are closing. */
+static void *late_main(void *arg)
+{
+	struct late *l = arg;
+	struct cl_chat_stats st;
+
+	cl_sleep(0.05);
+	raw_say(l->fd, "msg\tlate");
+	cl_sleep(0.1);
+	cl_chat_stats(l->chat, &st);
+	l->deliveries = st.deliveries;
+	return NULL;
+}
+
 static void *shutdown_main(void *arg)
 {
 	struct fixture f;
 	struct cl_chat_config cc = { 0 };
 	static struct client ann, bob;
+	static struct late late;
+	struct cl_chat_stats st;
+	unsigned long before;
 	double t0;
 	size_t aborted;
 	int deaf;
@@ -574,10 +647,17 @@ static void *shutdown_main(void *arg)
 	deaf = raw_client(f.port, 0);
 	raw_say(deaf, "join\tlobby\tdeaf");
 	wait_for(&ann, "presence\tlobby\tdeaf\tjoin");
+	cl_chat_stats(f.chat, &st);
+	before = st.deliveries;
+	late.fd = deaf;
+	late.chat = f.chat;
+	cl_task_decref(cl_create_task(late_main, &late, NULL));
 	t0 = cl_loop_time(cl_get_running_loop());
 	aborted = chat_down(&f, 0.3);
 	wait_closed(&ann);
 	wait_closed(&bob);
+	snprintf(got[1], 200, "queued while closing: %lu",
+		 late.deliveries - before);
 	snprintf(got[0], 200, "aborted=%zu ann=%d bob=%d waited=%s", aborted,
 		 ann.closed ? ann.code : 0, bob.closed ? bob.code : 0,
 		 cl_loop_time(cl_get_running_loop()) - t0 >= 0.29 ? "yes" : "no");
@@ -589,6 +669,8 @@ START_TEST(test_chat_graceful_shutdown)
 {
 	run_main(shutdown_main, NULL);
 	CL_EXPECT_STR(got[0], "aborted=1 ann=1001 bob=1001 waited=yes");
+	/* Nothing is queued to a member that is closing. */
+	CL_EXPECT_STR(got[1], "queued while closing: 0");
 }
 END_TEST
 
@@ -670,6 +752,7 @@ static void add_tests(void)
 {
 	cl_test(test_chat_join_and_say, 3, SEC_ROOMS);
 	cl_test(test_chat_rooms_are_apart, 3, SEC_ROOMS);
+	cl_test(test_chat_leave_keeps_the_room, 2, SEC_ROOMS);
 	cl_test(test_chat_refuses_bad_lines, 2, SEC_ROOMS);
 	cl_test(test_chat_one_order_for_all, 2, SEC_BROADCAST);
 	cl_test(test_chat_slow_consumer_dropped, 4, SEC_BROADCAST);
