@@ -34,9 +34,12 @@ pid=
 rpid=
 
 cleanup() {
+	# The workers first: once the supervisor is gone they are no
+	# longer its children to find (they would stop anyway: chatd
+	# gives them a death signal).
+	[ -n "$pid" ] && pkill -KILL -P "$pid" 2>/dev/null
 	[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
 	[ -n "$rpid" ] && kill -KILL "$rpid" 2>/dev/null
-	pkill -KILL -P "$pid" 2>/dev/null
 	rm -rf "$tmp"
 }
 

@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -162,6 +163,11 @@ static pid_t spawn(struct opts *o, int n, int ready_fd)
 	pid_t pid = fork();
 
 	if (pid == 0) {
+		/* A worker outlives no supervisor: if it dies, even by
+		 * SIGKILL, the worker gets the SIGTERM of a shutdown. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() == 1)
+			_exit(1);
 		o->worker = n;
 		o->ready_fd = ready_fd;
 		_exit(run_worker(o));
