@@ -64,8 +64,9 @@ help:
 deps:
 	@sh tests/kit/deps.sh
 
-# Chapter 08's tests start a redis-server and a headless Chromium: the
-# targets that run them install those too (a few hundred MB).
+# Chapter 08's tests start a redis-server, a headless Chromium and
+# Python's websockets: the targets that run them install those too (a
+# few hundred MB).
 deps-chat:
 	@sh tests/kit/deps.sh chat
 

@@ -1,5 +1,5 @@
 /*
- * ch08_browser.c - chapter 08, section 8: the chat page in a real
+ * ch08_browser.c - chapter 08, section 12: the chat page in a real
  * browser.
  *
  * The test serves chapters/08-chat/www and the chat from its loop, and

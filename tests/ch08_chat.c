@@ -1,5 +1,5 @@
 /*
- * ch08_chat.c - chapter 08, sections 4 to 7: the chat (chat.h) with its
+ * ch08_chat.c - chapter 08, sections 7 to 11: the chat (chat.h) with its
  * members on real sockets.
  *
  * Each test runs a chat and its HTTP server on 127.0.0.1 (port 0) in

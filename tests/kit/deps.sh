@@ -6,8 +6,9 @@
 # Checks for Check (libcheck), Graphviz with its C libraries, pkg-config,
 # Python 3 (make test runs the CPython twins of the tests,
 # tests/kit/twins.py), and OpenSSL's libcrypto and hiredis, which
-# chapter 08 links. With "chat", also redis-server and Chromium, which
-# chapter 08's tests start (make test and make grade ask for them); with
+# chapter 08 links. With "chat", also redis-server, Chromium and
+# python3-websockets, which chapter 08's tests start (make test and make
+# grade ask for them); with
 # "bench", also for libuv, Boost.Context and uvloop, the peers the benchmarks measure against (uvloop is checked in
 # /usr/bin/python3, the interpreter Debian's python3-uvloop is for). What
 # is missing is installed with apt-get when we are root on Debian;
@@ -30,6 +31,9 @@ if [ "${1:-}" = chat ]; then
 	command -v redis-server >/dev/null 2>&1 ||
 		missing="$missing redis-server"
 	command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+	# Two WebSocket tests run websockets as the other end.
+	/usr/bin/python3 -c 'import websockets' >/dev/null 2>&1 ||
+		missing="$missing python3-websockets"
 fi
 if [ "${1:-}" = bench ]; then
 	have_pc libuv || missing="$missing libuv1-dev"

@@ -6,7 +6,8 @@
  *		serve the chat (ws://HOST:PORT/ws) and the page in ROOT
  *		(default chapters/08-chat/www) with WORKERS processes
  *		(default: one per core; 0: no supervisor, one loop in this
- *		process). PORT 0: the kernel picks one. With -R, the
+ *		process; without -R, one at most, as workers meet only
+ *		through Redis). PORT 0: the kernel picks one. With -R, the
  *		workers fan out through that Redis. -v logs each
  *		connection's events on stderr, "w1 c42 joined lobby as ann".
  *		Prints "chatd: listening on HOST:PORT, N workers" once
@@ -227,8 +228,8 @@ static int supervise(struct opts *o)
 	}
 	close(ready[0]);
 	close(hold);
-	printf("chatd: listening on %s:%d, %d workers\n", o->host, o->port,
-	       o->workers);
+	printf("chatd: listening on %s:%d, %d worker%s\n", o->host, o->port,
+	       o->workers, o->workers == 1 ? "" : "s");
 	fflush(stdout);
 
 	alive = o->workers;
@@ -410,6 +411,13 @@ int main(int argc, char **argv)
 	}
 	if (o.workers < 0 || o.workers > MAX_WORKERS)
 		usage();
+	/* Without Redis each worker is a chat of its own: two members in
+	 * two workers would never meet. */
+	if (o.redis_host == NULL && o.workers > 1) {
+		fprintf(stderr, "chatd: %d workers without -R would split "
+				"every room; serving with one\n", o.workers);
+		o.workers = 1;
+	}
 	raise_nofile();
 	if (o.workers == 0)
 		return run_worker(&o);
