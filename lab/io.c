@@ -152,7 +152,7 @@ ssize_t cl_io_read(int fd, void *buf, size_t n)
  * is not a socket (sockets get MSG_NOSIGNAL), unless the program has set
  * a handler of its own.
  */
-static void cl__io_ignore_sigpipe(void)
+void cl__io_ignore_sigpipe(void)
 {
 	static int done;
 	struct sigaction old;

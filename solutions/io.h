@@ -62,4 +62,8 @@ struct cl_io_fault_stats {
 };
 struct cl_io_fault_stats cl_io_fault_stats(void);
 
+/* Ignore SIGPIPE, once, unless the program has a handler of its own:
+ * for writes that cannot say MSG_NOSIGNAL (pipes, sendfile). */
+void cl__io_ignore_sigpipe(void);
+
 #endif

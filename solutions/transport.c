@@ -851,23 +851,6 @@ size_t cl_transport_get_write_buffer_size(const struct cl_transport *t)
 /* Sending files. */
 
 /*
- * sendfile(2) has no MSG_NOSIGNAL: a peer gone would raise SIGPIPE. As
- * CPython does at start-up (and io.c for descriptors that are not
- * sockets), ignore it, unless the program has a handler of its own.
- */
-static void cl__transport_ignore_sigpipe(void)
-{
-	static int done;
-	struct sigaction old;
-
-	if (done)
-		return;
-	done = 1;
-	if (sigaction(SIGPIPE, NULL, &old) == 0 && old.sa_handler == SIG_DFL)
-		signal(SIGPIPE, SIG_IGN);
-}
-
-/*
  * Send what is left of file segment f straight to the socket: sendfile(2)
  * until the socket is full, or pread and write for a file sendfile
  * refuses. Returns 1 when all of it is sent, 0 when the socket is full,
@@ -879,7 +862,7 @@ static int cl__transport_send_file(struct cl_transport *t,
 	char tmp[16384];
 	ssize_t n, got;
 
-	cl__transport_ignore_sigpipe();
+	cl__io_ignore_sigpipe(); /* sendfile(2) has no MSG_NOSIGNAL */
 	while (f->left > 0) {
 		if (!f->copy) {
 			n = sendfile(t->fd, f->fd, &f->off,
