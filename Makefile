@@ -10,7 +10,7 @@
 #	TODO=name	make hint: the TODO whose next hint to show
 
 CC ?= cc
-CFLAGS := -std=gnu11 -Wall -Wextra -Werror -g -O2
+CFLAGS := -std=gnu11 -Wall -Wextra -Werror -g -O2 -fno-omit-frame-pointer
 LDFLAGS :=
 BUILD := build
 SANCFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \

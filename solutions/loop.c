@@ -16,6 +16,7 @@
 
 #include "agen.h"
 #include "ctxvar.h"
+#include "debug.h"
 #include "future.h"
 #include "handler.h"
 #include "lines.h"
@@ -103,12 +104,15 @@ struct cl_loop *cl_loop_new(enum cl_clock clock)
 	loop->start_ns = cl__monotonic_ns();
 	loop->err = stderr;
 	loop->debug = cl__debug_from_env();
+	loop->timed = loop->debug;
+	loop->slow_callback_duration = 0.1;
 	return loop;
 }
 
 void cl_loop_set_debug(struct cl_loop *loop, int on)
 {
 	loop->debug = on != 0;
+	loop->timed = loop->debug || loop->metrics != NULL;
 }
 
 int cl_loop_get_debug(const struct cl_loop *loop)
@@ -554,6 +558,10 @@ static void cl__loop_enter(struct cl_loop *loop, struct cl_context *ctx)
 static void cl__loop_run_ready(struct cl_loop *loop, size_t n)
 {
 	volatile size_t left = n;
+	const int timed = loop->timed; /* chapter 09: one test, hoisted */
+	const volatile uint64_t begin = timed ? cl__monotonic_ns() : 0;
+
+	loop->stats.callbacks += n;
 
 	while (left > 0 && loop->nready > 0) {
 		CL_TRY {
@@ -568,6 +576,8 @@ static void cl__loop_run_ready(struct cl_loop *loop, size_t n)
 					loop->cur_handle = h;
 					if (cl__trace_enabled && h->cause == 0)
 						cl__trace_cb(h);
+					if (timed)
+						cl__debug_begin(loop, h);
 					if (h->ctx != NULL)
 						cl__loop_enter(loop, h->ctx);
 					if (h->fut != NULL)
@@ -578,6 +588,8 @@ static void cl__loop_run_ready(struct cl_loop *loop, size_t n)
 						cl__context_leave(loop->cur_ctx);
 						loop->cur_ctx = NULL;
 					}
+					if (timed)
+						cl__debug_end(loop, h);
 					loop->cur_handle = NULL;
 				}
 				cl__handle_decref(h);
@@ -592,6 +604,8 @@ static void cl__loop_run_ready(struct cl_loop *loop, size_t n)
 				cl__context_exit(loop->cur_ctx);
 				loop->cur_ctx = NULL;
 			}
+			if (timed)
+				cl__debug_end(loop, h);
 			if (hook != NULL) {
 				hook(h->arg, e);
 			} else {
@@ -607,6 +621,8 @@ static void cl__loop_run_ready(struct cl_loop *loop, size_t n)
 			cl_handle_decref(h);
 		} CL_END_TRY;
 	}
+	if (timed)
+		cl__debug_iteration(loop, cl__monotonic_ns() - begin);
 }
 
 /*
@@ -622,11 +638,15 @@ static int cl__loop_wait(struct cl_loop *loop, int64_t timeout)
 	uint64_t wake;
 	int err;
 
+	/* The watchdog (chapter 09) reads these from its thread. */
+	__atomic_store_n(&loop->waiting, 1, __ATOMIC_RELAXED);
 	if (loop->poller != NULL) {
 		err = loop->poller->poll(loop->poller, loop->virtual_clock &&
 				timeout > 0 ? 0 : timeout);
-		if (err < 0)
+		if (err < 0) {
+			__atomic_store_n(&loop->waiting, 0, __ATOMIC_RELAXED);
 			return err;
+		}
 	} else if (!loop->virtual_clock && timeout > 0) {
 		wake = loop->start_ns + (loop->now + (uint64_t)timeout) * 1000;
 		ts.tv_sec = (time_t)(wake / 1000000000u);
@@ -638,6 +658,8 @@ static int cl__loop_wait(struct cl_loop *loop, int64_t timeout)
 	if (loop->virtual_clock && timeout > 0 && loop->nready == 0)
 		loop->now += (uint64_t)timeout; /* autojump */
 	cl__loop_tick(loop);
+	__atomic_store_n(&loop->beat, loop->beat + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&loop->waiting, 0, __ATOMIC_RELAXED);
 	return 0;
 }
 

@@ -465,6 +465,7 @@ static void cl__task_step(struct cl_future *f, void *unused)
 {
 	if (cl__context_enter(f->ctx) < 0)
 		cl_raise(cl__context_busy_error(f->ctx));
+	f->loop->stats.steps++; /* chapter 09's /metrics */
 	cl__task_run_step(f, unused);
 	cl__context_leave(f->ctx);
 }
@@ -625,4 +626,15 @@ void cl__task_abandon_all(struct cl_loop *loop)
 		cl__future_cancel(&t->fut);
 		cl_task_decref(t);
 	}
+}
+
+struct cl_task *cl__handle_task(const struct cl_handle *h)
+{
+	if (h->fut == NULL)
+		return NULL;
+	if (h->done_fn == cl__task_step)
+		return (struct cl_task *)h->fut;
+	if (h->done_fn == cl__task_wakeup)
+		return h->arg;
+	return NULL;
 }

@@ -11,7 +11,7 @@ SRC ?= solutions
 OUT ?= build/ref
 # Run by hand, without the top-level Makefile: its flags all the same
 # (a library built without -O2 would be timed as if it were ours).
-CFLAGS ?= -std=gnu11 -Wall -Wextra -Werror -g -O2
+CFLAGS ?= -std=gnu11 -Wall -Wextra -Werror -g -O2 -fno-omit-frame-pointer
 
 LIB_C := $(wildcard $(SRC)/*.c)
 LIB_S := $(wildcard $(SRC)/*.S)

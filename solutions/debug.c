@@ -1,0 +1,119 @@
+/*
+ * debug.c - debug mode's reports: slow callbacks and steps, coroutines
+ * never awaited (see debug.h).
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <time.h>
+
+#include "debug.h"
+#include "symbols.h"
+#include "task.h"
+
+static uint64_t cl__now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void cl_loop_set_slow_callback_duration(struct cl_loop *loop, double s)
+{
+	loop->slow_callback_duration = s;
+}
+
+const char *cl_site_str(char *buf, size_t len, const struct cl_site *site)
+{
+	if (site == NULL)
+		snprintf(buf, len, "?");
+	else
+		snprintf(buf, len, "%s:%d in %s()", site->file, site->line,
+			 site->func);
+	return buf;
+}
+
+void cl__debug_begin(struct cl_loop *loop, struct cl_handle *h)
+{
+	struct cl_task *t = cl__handle_task(h);
+
+	loop->probe.task = t != NULL ? cl_task_incref(t) : NULL;
+	loop->probe.from = t != NULL ? t->await_site : NULL;
+	loop->probe.t0 = cl__now_ns();
+}
+
+/*
+ * The callback is over (returned or raised): report it if it took longer
+ * than slow_callback_duration, as _run_once does in debug mode.
+ */
+void cl__debug_end(struct cl_loop *loop, struct cl_handle *h)
+{
+	struct cl_task *t = loop->probe.task;
+	uint64_t ns = cl__now_ns() - loop->probe.t0;
+	char a[256], b[256];
+
+	loop->probe.task = NULL;
+	if (loop->debug &&
+	    (double)ns / 1e9 >= loop->slow_callback_duration) {
+		loop->stats.slow++;
+		if (t != NULL) {
+			fprintf(loop->err,
+				"corolab: slow step of task:%lu '%s': %.3f s\n"
+				"  resumed at %s\n  %s %s\n",
+				t->id, t->name, (double)ns / 1e9,
+				loop->probe.from ? cl_site_str(a, sizeof a,
+							loop->probe.from)
+						 : "its start",
+				cl_task_done(t) ? "ended after"
+						: "suspended at",
+				cl_site_str(b, sizeof b, t->await_site));
+		} else {
+			fprintf(loop->err,
+				"corolab: slow callback %s: %.3f s\n",
+				cl_symbolize(h->fut != NULL
+						     ? (void *)h->done_fn
+						     : (void *)h->fn,
+					     a, sizeof a),
+				(double)ns / 1e9);
+		}
+		fflush(loop->err);
+	}
+	cl_task_decref(t);
+}
+
+void cl__debug_iteration(struct cl_loop *loop, uint64_t busy_ns)
+{
+	uint64_t bound = 10000; /* 10 us, then decades up to 1 s */
+	int i = 0;
+
+	while (i < CL_LOOP_BUSY_BUCKETS - 1 && busy_ns > bound) {
+		bound *= 10;
+		i++;
+	}
+	loop->stats.busy[i]++;
+	loop->stats.busy_ns += busy_ns;
+}
+
+struct cl_gen *cl__coro_at(void *(*fn)(void *), void *arg, const char *name,
+			   const struct cl_site *site)
+{
+	struct cl_gen *g = cl_gen_new(fn, arg, name);
+
+	if (g != NULL)
+		cl__gen_set_origin(g, site);
+	return g;
+}
+
+void *cl_await_coro(struct cl_gen *coro)
+{
+	void *v = NULL;
+
+	CL_TRY {
+		v = cl_yield_from(coro);
+	} CL_CATCH(e) {
+		cl_gen_free(coro);
+		cl_raise(cl_exc_incref(e));
+	} CL_END_TRY;
+	cl_gen_free(coro);
+	return v;
+}
