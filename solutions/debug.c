@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "debug.h"
+#include "dump.h"
 #include "symbols.h"
 #include "task.h"
 
@@ -59,14 +60,16 @@ void cl__debug_end(struct cl_loop *loop, struct cl_handle *h)
 		if (t != NULL) {
 			fprintf(loop->err,
 				"corolab: slow step of task:%lu '%s': %.3f s\n"
-				"  resumed at %s\n  %s %s\n",
+				"  resumed at %s\n  %s%s\n",
 				t->id, t->name, (double)ns / 1e9,
 				loop->probe.from ? cl_site_str(a, sizeof a,
 							loop->probe.from)
 						 : "its start",
-				cl_task_done(t) ? "ended after"
-						: "suspended at",
-				cl_site_str(b, sizeof b, t->await_site));
+				cl_task_done(t) ? "then ran to its end"
+						: "suspended at ",
+				cl_task_done(t) ? ""
+						: cl_site_str(b, sizeof b,
+							      t->await_site));
 		} else {
 			fprintf(loop->err,
 				"corolab: slow callback %s: %.3f s\n",
@@ -78,6 +81,11 @@ void cl__debug_end(struct cl_loop *loop, struct cl_handle *h)
 		}
 		fflush(loop->err);
 	}
+	/* A wait that closes a cycle of tasks is a deadlock: say so now,
+	 * while the rest of the program goes on (dump.h). */
+	if (loop->debug && t != NULL && !cl_task_done(t) &&
+	    t->fut_waiter != NULL)
+		cl__deadlock_check(loop, t, loop->err);
 	cl_task_decref(t);
 }
 

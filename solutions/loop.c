@@ -17,6 +17,7 @@
 #include "agen.h"
 #include "ctxvar.h"
 #include "debug.h"
+#include "dump.h"
 #include "future.h"
 #include "handler.h"
 #include "lines.h"
@@ -24,6 +25,7 @@
 #include "task.h"
 #include "threads.h"
 #include "trace.h"
+#include "watchdog.h"
 
 /*
  * The running loop of this thread (asyncio's _running_loop). A loop is
@@ -106,6 +108,7 @@ struct cl_loop *cl_loop_new(enum cl_clock clock)
 	loop->debug = cl__debug_from_env();
 	loop->timed = loop->debug;
 	loop->slow_callback_duration = 0.1;
+	loop->waiting = 1; /* not running: idle, for the watchdog */
 	return loop;
 }
 
@@ -659,7 +662,9 @@ static int cl__loop_wait(struct cl_loop *loop, int64_t timeout)
 		loop->now += (uint64_t)timeout; /* autojump */
 	cl__loop_tick(loop);
 	__atomic_store_n(&loop->beat, loop->beat + 1, __ATOMIC_RELAXED);
-	__atomic_store_n(&loop->waiting, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&loop->waiting, 0, __ATOMIC_RELEASE);
+	if (__builtin_expect(cl__dump_requested != 0, 0)) /* chapter 09 */
+		cl__dump_signalled(loop);
 	return 0;
 }
 
@@ -833,6 +838,7 @@ int cl_loop_run_until_complete(struct cl_loop *loop, struct cl_future *f)
 	} while (err == 0 && !loop->stopping);
 	loop->stopping = 0;
 	loop->running = 0;
+	__atomic_store_n(&loop->waiting, 1, __ATOMIC_RELAXED);
 	cl__running = NULL;
 	cl_future_remove_done_callback(f, cl__loop_stop_cb, loop);
 	if (err < 0)
@@ -854,6 +860,7 @@ void cl_loop_free(struct cl_loop *loop)
 
 	if (loop == NULL)
 		return;
+	cl_watchdog_stop(loop); /* chapter 09 */
 	/* Forget the async generators first: freeing one may close it,
 	 * and what that queues is dropped below (agen.c). */
 	cl__agen_loop_free(loop);

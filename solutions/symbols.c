@@ -28,6 +28,7 @@
 /* One object's symbols, as mapped from its file. */
 struct cl__symobj {
 	uintptr_t bias;		/* load bias: memory = file value + bias */
+	int program;		/* the program itself, not a shared library */
 	const Elf64_Sym *syms;	/* NULL: the file had no symbol table */
 	size_t nsyms;
 	const char *strtab;
@@ -46,6 +47,7 @@ struct cl__find {
 	uintptr_t bias;
 	char path[4096];
 	int found;
+	int program;
 };
 
 static int cl__find_object(struct dl_phdr_info *info, size_t size, void *arg)
@@ -65,6 +67,7 @@ static int cl__find_object(struct dl_phdr_info *info, size_t size, void *arg)
 		snprintf(f->path, sizeof f->path, "%s",
 			 info->dlpi_name[0] ? info->dlpi_name
 					    : "/proc/self/exe");
+		f->program = info->dlpi_name[0] == '\0';
 		f->found = 1;
 		return 1;
 	}
@@ -131,12 +134,47 @@ static struct cl__symobj *cl__symobj_of(uintptr_t pc)
 		return NULL;
 	o = &cl__syms.obj[cl__syms.n++];
 	o->bias = f.bias;
+	o->program = f.program;
 	cl__symobj_load(o, f.path);
 	return o;
 }
 
-/* The function symbol holding pc: its name and offset. 0 if none. */
-static int cl__lookup(uintptr_t pc, char *name, size_t len, uintptr_t *off)
+/*
+ * The kit's own source files, for cl_symbol_in_kit: the build passes
+ * their names (tests/kit/variant.mk); without them only the cl_ prefix
+ * tells.
+ */
+static const char *const cl__kit_files[] = {
+#ifdef CL_KIT_FILES
+	CL_KIT_FILES
+#endif
+	NULL
+};
+
+/* Is the local symbol at index i defined in one of the kit's files? The
+ * symbol table lists each file's locals after an STT_FILE entry. */
+static int cl__in_kit_file(const struct cl__symobj *o, size_t i)
+{
+	const char *file;
+
+	if (ELF64_ST_BIND(o->syms[i].st_info) != STB_LOCAL)
+		return 0;
+	while (i > 0 && ELF64_ST_TYPE(o->syms[i].st_info) != STT_FILE)
+		i--;
+	if (ELF64_ST_TYPE(o->syms[i].st_info) != STT_FILE ||
+	    o->syms[i].st_name >= o->strsize)
+		return 0;
+	file = o->strtab + o->syms[i].st_name;
+	for (int k = 0; cl__kit_files[k] != NULL; k++)
+		if (strcmp(file, cl__kit_files[k]) == 0)
+			return 1;
+	return 0;
+}
+
+/* The function symbol holding pc: its name and offset, and whether the
+ * kit defines it. 0 if none. */
+static int cl__lookup(uintptr_t pc, char *name, size_t len, uintptr_t *off,
+		      int *kit)
 {
 	struct cl__symobj *o;
 	const Elf64_Sym *best = NULL;
@@ -160,6 +198,12 @@ static int cl__lookup(uintptr_t pc, char *name, size_t len, uintptr_t *off)
 		if (best != NULL) {
 			snprintf(name, len, "%s", o->strtab + best->st_name);
 			*off = v - best->st_value;
+			if (strncmp(name, "cl_", 3) == 0 ||
+			    cl__in_kit_file(o, (size_t)(best - o->syms)))
+				*kit = CL_SYM_KIT;
+			else
+				*kit = o->program ? CL_SYM_PROGRAM
+						  : CL_SYM_LIBRARY;
 		}
 	}
 	pthread_mutex_unlock(&cl__syms.lock);
@@ -170,8 +214,9 @@ const char *cl_symbolize(const void *pc, char *buf, size_t len)
 {
 	char name[256];
 	uintptr_t off;
+	int kit;
 
-	if (!cl__lookup((uintptr_t)pc, name, sizeof name, &off))
+	if (!cl__lookup((uintptr_t)pc, name, sizeof name, &off, &kit))
 		snprintf(buf, len, "%p", pc);
 	else if (off == 0)
 		snprintf(buf, len, "%s", name);
@@ -183,8 +228,20 @@ const char *cl_symbolize(const void *pc, char *buf, size_t len)
 const char *cl_symbol_name(const void *pc, char *buf, size_t len)
 {
 	uintptr_t off;
+	int kit;
 
-	if (len > 0 && !cl__lookup((uintptr_t)pc, buf, len, &off))
+	if (len > 0 && !cl__lookup((uintptr_t)pc, buf, len, &off, &kit))
 		buf[0] = '\0';
 	return buf;
+}
+
+int cl_symbol_whose(const void *pc)
+{
+	char name[256];
+	uintptr_t off;
+	int kit;
+
+	if (!cl__lookup((uintptr_t)pc, name, sizeof name, &off, &kit))
+		return CL_SYM_UNKNOWN;
+	return kit;
 }

@@ -30,4 +30,18 @@ const char *cl_symbolize(const void *pc, char *buf, size_t len);
 /* Just the name of the function that holds pc, into buf; "" if none. */
 const char *cl_symbol_name(const void *pc, char *buf, size_t len);
 
+/*
+ * Whose code pc is in: the kit's (its cl_ names, and the static functions
+ * of its files), the program's (the rest of the executable), a shared
+ * library's (libc ...), or nobody's that we can tell. Reports name the
+ * innermost frame of the program's: the place to look.
+ */
+enum cl_sym_whose {
+	CL_SYM_UNKNOWN,
+	CL_SYM_KIT,
+	CL_SYM_PROGRAM,
+	CL_SYM_LIBRARY,
+};
+int cl_symbol_whose(const void *pc);
+
 #endif
