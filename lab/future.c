@@ -36,6 +36,7 @@ void cl__future_init(struct cl_future *f, struct cl_loop *loop,
 	f->id = ++loop->last_fut_id;
 	f->what = CL_WHAT_FUTURE;
 	f->what_id = 0;
+	f->what_obj = NULL;
 	f->state = CL_FUTURE_PENDING;
 	f->result = NULL;
 	f->exc = NULL;
@@ -417,6 +418,9 @@ void *cl__await_at(struct cl_future *f, const struct cl_site *site)
 		cl__raise_at(cl_exc_new(&cl_RuntimeError,
 					"cl_await outside a task"), site);
 	if (f->state == CL_FUTURE_PENDING) {
+		/* for the task dump and debug mode (chapter 09) */
+		loop->cur_task->await_site = site;
+		loop->cur_task->await_since = loop->now;
 		cl__yield_exc(f, &e);
 		if (e != NULL) /* what f ended with, or a cancellation; its
 				  queued wake-up retrieved it already */

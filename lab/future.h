@@ -112,19 +112,22 @@ struct cl_future_ops {
  */
 struct cl_future {
 	int refcnt;
+	int log_tb; /* exc not retrieved yet (futures.py __log_traceback):
+		       reported when freed */
 	const struct cl_future_ops *ops; /* NULL for a plain future */
 	struct cl_loop *loop;		 /* not a reference: a future never
 					    outlives its loop's run */
 	unsigned long id;		 /* fut:N in the trace */
 	enum cl_future_what what;	 /* set by its maker, for the trace */
-	unsigned long what_id;
-
 	enum cl_future_state state;
+	unsigned long what_id;
+	const void *what_obj; /* the object waited on, for the deadlock
+				 report (chapter 09): a lock's or a queue's
+				 waiter queue; NULL for the others */
+
 	void *result;	    /* CL_FUTURE_DONE without exc */
 	struct cl_exc *exc; /* CL_FUTURE_DONE with an exception: owned */
 	struct cl_tb *exc_tb; /* exc's traceback when it was set: owned */
-	int log_tb;	      /* exc not retrieved yet (futures.py
-				 __log_traceback): reported when freed */
 	char *cancel_msg;     /* cancel(msg)'s msg, owned; NULL for none
 				 (_cancel_message) */
 	struct cl_exc *cancelled_exc; /* the CancelledError a task's coroutine

@@ -56,6 +56,9 @@ struct cl_gen {
 	void *(*fn)(void *arg); /* the body */
 	void *arg;
 	struct cl_stack *stack; /* NULL once the generator is closed */
+	const struct cl_site *origin; /* a coroutine object's creation site
+					 (debug.h's cl_coro), NULL for a
+					 plain generator */
 
 	char name[]; /* copied by cl_gen_new */
 };
@@ -329,8 +332,32 @@ void cl_gen_free(struct cl_gen *g)
 			cl_exc_message(err));
 		cl_exc_decref(err);
 	}
+	/* A coroutine that never ran: its await was forgotten (chapter 09;
+	 * genobject.c's _PyErr_WarnUnawaitedCoroutine). */
+	if (g->state == CL_GEN_CREATED && g->origin != NULL)
+		cl__debug_unawaited(g->name, g->origin);
 	/* Still holding a stack: never started, or it ignored the close. */
 	if (g->stack != NULL)
 		cl_stack_free(g->stack);
 	free(g);
+}
+
+void cl__gen_set_origin(struct cl_gen *g, const struct cl_site *site)
+{
+	g->origin = site;
+}
+
+int cl__gen_frame(const struct cl_gen *g, void **sp, void **lo, void **hi)
+{
+	if (g->stack == NULL)
+		return -1;
+	*lo = g->stack->base;
+	*hi = (char *)g->stack->base + g->stack->size;
+	*sp = g->state == CL_GEN_RUNNING ? NULL : g->ctx.sp;
+	return 0;
+}
+
+struct cl_stack *cl__gen_stack(const struct cl_gen *g)
+{
+	return g->stack;
 }

@@ -132,6 +132,19 @@ void *cl_yield_from(struct cl_gen *sub);
 /* The generator whose body is running on this thread, NULL outside. */
 struct cl_gen *cl_gen_current(void);
 
+/*
+ * Chapter 09. cl__gen_frame: g's stack, [*lo, *hi), and where its saved
+ * registers sit (*sp, the context's saved stack pointer; NULL while g
+ * runs); -1 when g holds no stack (finished). cl__gen_stack: its stack
+ * or NULL. cl__gen_set_origin: g is a coroutine object made at site
+ * (debug.h).
+ */
+struct cl_stack;
+int cl__gen_frame(const struct cl_gen *g, void **sp, void **lo, void **hi);
+struct cl_stack *cl__gen_stack(const struct cl_gen *g);
+void cl__gen_set_origin(struct cl_gen *g, const struct cl_site *site);
+void cl__debug_unawaited(const char *name, const struct cl_site *origin);
+
 enum cl_gen_state cl_gen_state(const struct cl_gen *g);
 const char *cl_gen_name(const struct cl_gen *g); /* g.__name__ */
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "io.h"
+#include "loop.h"
 
 /*
  * -1 until the environment has been read (the first call reads it), then
@@ -133,6 +134,19 @@ static int cl__io_fault(size_t *n)
 	}
 }
 
+/* Chapter 09's /metrics: bytes in and out, on the running loop. */
+static void cl__io_count(ssize_t n, int out)
+{
+	struct cl_loop *loop = cl_get_running_loop();
+
+	if (loop == NULL)
+		return;
+	if (out)
+		loop->stats.bytes_out += (uint64_t)n;
+	else
+		loop->stats.bytes_in += (uint64_t)n;
+}
+
 ssize_t cl_io_read(int fd, void *buf, size_t n)
 {
 	ssize_t r;
@@ -142,7 +156,10 @@ ssize_t cl_io_read(int fd, void *buf, size_t n)
 	    (f = cl__io_fault(&n)) < 0)
 		return f;
 	r = read(fd, buf, n);
-	return r < 0 ? -errno : r;
+	if (r < 0)
+		return -errno;
+	cl__io_count(r, 0);
+	return r;
 }
 
 /*
@@ -177,7 +194,10 @@ ssize_t cl_io_write(int fd, const void *buf, size_t n)
 		cl__io_ignore_sigpipe();
 		r = write(fd, buf, n);
 	}
-	return r < 0 ? -errno : r;
+	if (r < 0)
+		return -errno;
+	cl__io_count(r, 1);
+	return r;
 }
 
 int cl_io_accept(int lfd)

@@ -23,6 +23,7 @@
  * locks.py builds them on a deque; Barrier is built on a Condition,
  * as locks.py builds it. Where the C differs, a comment says so.
  */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,6 +131,7 @@ static struct cl_future *cl__waiter_new(struct cl__waitq *q,
 	}
 	fut->what = CL_WHAT_SYNC;
 	fut->what_id = q->what_id;
+	fut->what_obj = q;
 	return fut;
 }
 
@@ -237,6 +239,18 @@ static void *cl__async_with(void *obj, void (*acquire)(void *obj),
 /* ---- Lock ------------------------------------------------------------ */
 
 /* Lock.__init__ */
+unsigned long cl__sync_holder(const struct cl_future *w)
+{
+	const struct cl_lock *l;
+
+	if (w == NULL || w->what != CL_WHAT_SYNC || w->what_obj == NULL ||
+	    CL_SYNC_KIND(w->what_id) != CL_SYNC_LOCK)
+		return 0;
+	l = (const struct cl_lock *)((const char *)w->what_obj -
+				     offsetof(struct cl_lock, waiters));
+	return l->locked ? l->owner : 0;
+}
+
 void cl_lock_init(struct cl_lock *l)
 {
 	l->locked = 0;

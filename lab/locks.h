@@ -380,4 +380,11 @@ static inline int cl_barrier_broken(const struct cl_barrier *b)
 const char *cl_barrier_repr(const struct cl_barrier *b, char *buf,
 			    size_t size);
 
+/*
+ * Chapter 09's deadlock report: the task holding the lock that the
+ * waiter future w (a task's fut_waiter) waits for, 0 when w waits on no
+ * lock or the lock has no owner.
+ */
+unsigned long cl__sync_holder(const struct cl_future *w);
+
 #endif

@@ -16,6 +16,8 @@
 
 #include "agen.h"
 #include "ctxvar.h"
+#include "debug.h"
+#include "dump.h"
 #include "future.h"
 #include "handler.h"
 #include "lines.h"
@@ -23,6 +25,7 @@
 #include "task.h"
 #include "threads.h"
 #include "trace.h"
+#include "watchdog.h"
 
 /*
  * The running loop of this thread (asyncio's _running_loop). A loop is
@@ -103,12 +106,16 @@ struct cl_loop *cl_loop_new(enum cl_clock clock)
 	loop->start_ns = cl__monotonic_ns();
 	loop->err = stderr;
 	loop->debug = cl__debug_from_env();
+	loop->timed = loop->debug;
+	loop->slow_callback_duration = 0.1;
+	loop->waiting = 1; /* not running: idle, for the watchdog */
 	return loop;
 }
 
 void cl_loop_set_debug(struct cl_loop *loop, int on)
 {
 	loop->debug = on != 0;
+	loop->timed = loop->debug || loop->metrics != NULL;
 }
 
 int cl_loop_get_debug(const struct cl_loop *loop)
@@ -524,6 +531,10 @@ static void cl__loop_enter(struct cl_loop *loop, struct cl_context *ctx)
 static void cl__loop_run_ready(struct cl_loop *loop, size_t n)
 {
 	volatile size_t left = n;
+	const int timed = loop->timed; /* chapter 09: one test, hoisted */
+	const volatile uint64_t begin = timed ? cl__monotonic_ns() : 0;
+
+	loop->stats.callbacks += n;
 
 	while (left > 0 && loop->nready > 0) {
 		CL_TRY {
@@ -538,6 +549,8 @@ static void cl__loop_run_ready(struct cl_loop *loop, size_t n)
 					loop->cur_handle = h;
 					if (cl__trace_enabled && h->cause == 0)
 						cl__trace_cb(h);
+					if (timed)
+						cl__debug_begin(loop, h);
 					if (h->ctx != NULL)
 						cl__loop_enter(loop, h->ctx);
 					if (h->fut != NULL)
@@ -548,6 +561,8 @@ static void cl__loop_run_ready(struct cl_loop *loop, size_t n)
 						cl__context_leave(loop->cur_ctx);
 						loop->cur_ctx = NULL;
 					}
+					if (timed)
+						cl__debug_end(loop, h);
 					loop->cur_handle = NULL;
 				}
 				cl__handle_decref(h);
@@ -562,6 +577,8 @@ static void cl__loop_run_ready(struct cl_loop *loop, size_t n)
 				cl__context_exit(loop->cur_ctx);
 				loop->cur_ctx = NULL;
 			}
+			if (timed)
+				cl__debug_end(loop, h);
 			if (hook != NULL) {
 				hook(h->arg, e);
 			} else {
@@ -577,6 +594,8 @@ static void cl__loop_run_ready(struct cl_loop *loop, size_t n)
 			cl_handle_decref(h);
 		} CL_END_TRY;
 	}
+	if (timed)
+		cl__debug_iteration(loop, cl__monotonic_ns() - begin);
 }
 
 /*
@@ -592,11 +611,15 @@ static int cl__loop_wait(struct cl_loop *loop, int64_t timeout)
 	uint64_t wake;
 	int err;
 
+	/* The watchdog (chapter 09) reads these from its thread. */
+	__atomic_store_n(&loop->waiting, 1, __ATOMIC_RELAXED);
 	if (loop->poller != NULL) {
 		err = loop->poller->poll(loop->poller, loop->virtual_clock &&
 				timeout > 0 ? 0 : timeout);
-		if (err < 0)
+		if (err < 0) {
+			__atomic_store_n(&loop->waiting, 0, __ATOMIC_RELAXED);
 			return err;
+		}
 	} else if (!loop->virtual_clock && timeout > 0) {
 		wake = loop->start_ns + (loop->now + (uint64_t)timeout) * 1000;
 		ts.tv_sec = (time_t)(wake / 1000000000u);
@@ -608,6 +631,10 @@ static int cl__loop_wait(struct cl_loop *loop, int64_t timeout)
 	if (loop->virtual_clock && timeout > 0 && loop->nready == 0)
 		loop->now += (uint64_t)timeout; /* autojump */
 	cl__loop_tick(loop);
+	__atomic_store_n(&loop->beat, loop->beat + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&loop->waiting, 0, __ATOMIC_RELEASE);
+	if (__builtin_expect(cl__dump_requested != 0, 0)) /* chapter 09 */
+		cl__dump_signalled(loop);
 	return 0;
 }
 
@@ -672,6 +699,7 @@ int cl_loop_run_until_complete(struct cl_loop *loop, struct cl_future *f)
 	} while (err == 0 && !loop->stopping);
 	loop->stopping = 0;
 	loop->running = 0;
+	__atomic_store_n(&loop->waiting, 1, __ATOMIC_RELAXED);
 	cl__running = NULL;
 	cl_future_remove_done_callback(f, cl__loop_stop_cb, loop);
 	if (err < 0)
@@ -693,6 +721,7 @@ void cl_loop_free(struct cl_loop *loop)
 
 	if (loop == NULL)
 		return;
+	cl_watchdog_stop(loop); /* chapter 09 */
 	/* Forget the async generators first: freeing one may close it,
 	 * and what that queues is dropped below (agen.c). */
 	cl__agen_loop_free(loop);

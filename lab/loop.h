@@ -148,6 +148,26 @@ struct cl_poller {
  */
 struct cl_exc_context;
 
+/*
+ * Chapter 09: what a running loop has done, for /metrics (metrics.h)
+ * and debug mode (debug.h). Plain counters, written by the loop's own
+ * thread only; the files named write them.
+ */
+#define CL_LOOP_BUSY_BUCKETS 7 /* <= 10 us, 100 us, ... 1 s, and more */
+struct cl_loop_stats {
+	uint64_t callbacks;	  /* callbacks run, steps among them: loop.c */
+	uint64_t steps;		  /* task steps: task.c */
+	uint64_t slow;		  /* slow callbacks reported: debug.c */
+	uint64_t bytes_in;	  /* read from sockets: io.c */
+	uint64_t bytes_out;	  /* written to sockets: io.c */
+	/* How long each iteration ran callbacks, while timed (debug mode
+	 * or metrics on): a histogram by decades, and the total. loop.c */
+	uint64_t busy[CL_LOOP_BUSY_BUCKETS];
+	uint64_t busy_ns;
+};
+
+struct cl_watchdog;
+struct cl_metrics;
 struct cl__xthread;
 struct cl_executor;
 struct cl_agen;
@@ -209,6 +229,25 @@ struct cl_loop {
 	 * own prev/next: a weak list, holding no references (asyncio's
 	 * _asyncgens WeakSet, filled by its firstiter hook). agen.c. */
 	struct cl_agen *agens;
+
+	/* Chapter 09. stats as above. beat counts the iterations past
+	 * their wait and waiting is set during the wait: the watchdog's
+	 * thread reads both (atomically) to tell a loop that is idle from
+	 * one that is stuck in a callback. timed: time each callback (and
+	 * report the slow ones, in debug mode) and each iteration. loop.c,
+	 * debug.c, watchdog.c, metrics.c. */
+	struct cl_loop_stats stats;
+	uint64_t beat;
+	int waiting;
+	int timed;
+	double slow_callback_duration; /* seconds; 0.1 as asyncio's */
+	struct {		       /* the callback being timed: debug.c */
+		uint64_t t0;	       /* when it began (monotonic ns) */
+		struct cl_task *task;  /* the task it steps (a reference) */
+		const struct cl_site *from; /* where that task resumes */
+	} probe;
+	struct cl_watchdog *watchdog;  /* NULL: none */
+	struct cl_metrics *metrics;    /* NULL: none */
 };
 
 /* A new loop on the given clock, not running. NULL and errno on error. */

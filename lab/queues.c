@@ -103,6 +103,7 @@ static struct cl_future *waiter_future(const struct cl_queue *q)
 					: cl_exc_new(&cl_MemoryError, NULL));
 	f->what = CL_WHAT_SYNC;
 	f->what_id = CL_SYNC_ID(CL_SYNC_QUEUE, q->id);
+	f->what_obj = q;
 	return f;
 }
 
@@ -269,6 +270,14 @@ static void queue_init(struct cl_queue *q, enum cl_queue_kind kind,
 }
 
 /* queues.py Queue(maxsize). */
+const struct cl_queue *cl__queue_of_waiter(const struct cl_future *w)
+{
+	if (w == NULL || w->what != CL_WHAT_SYNC ||
+	    CL_SYNC_KIND(w->what_id) != CL_SYNC_QUEUE)
+		return NULL;
+	return w->what_obj;
+}
+
 void cl_queue_init(struct cl_queue *q, size_t maxsize)
 {
 	queue_init(q, CL_QUEUE_FIFO, maxsize, NULL);

@@ -223,4 +223,10 @@ static inline size_t cl_queue_unfinished_tasks(const struct cl_queue *q)
 	return q->unfinished;
 }
 
+/*
+ * Chapter 09's deadlock report: the queue whose waiter future w is (a
+ * task's fut_waiter, blocked in get or put), NULL for any other future.
+ */
+const struct cl_queue *cl__queue_of_waiter(const struct cl_future *w);
+
 #endif

@@ -14,10 +14,13 @@
 #include "agen.h"
 #include "run.h"
 #include "task.h"
+#include "dump.h"
 #include "trace.h"
+#include "watchdog.h"
 
-/* What a stuck task waits on, in words, for the report. */
-static void cl__run_describe(FILE *err, const struct cl_future *w)
+/* What a stuck task waits on, in words, for the report (and chapter
+ * 09's dump). */
+void cl__run_describe(FILE *err, const struct cl_future *w)
 {
 	if (w == NULL) {
 		fprintf(err, "nothing (its next step was never queued)");
@@ -65,6 +68,7 @@ void cl__run_report_deadlock(struct cl_loop *loop, const char *when)
 		cl__run_describe(err, t->fut_waiter);
 		fputc('\n', err);
 	}
+	cl_deadlock_report(loop, err); /* the cycles among them, if any */
 	fflush(err);
 }
 
@@ -156,6 +160,24 @@ int cl__run_result(struct cl_future *f, int status, void **out)
 	return 0;
 }
 
+/* COROLAB_WATCHDOG=ms: a watchdog on the loop (chapter 09). */
+static void cl__run_watchdog_from_env(struct cl_loop *loop)
+{
+	const char *s = getenv("COROLAB_WATCHDOG");
+	char *end;
+	unsigned long ms;
+
+	if (s == NULL || *s == '\0')
+		return;
+	ms = strtoul(s, &end, 10);
+	if (*end != '\0' || ms == 0 || ms > 3600000) {
+		fprintf(loop->err, "corolab: COROLAB_WATCHDOG=%s: expected "
+				   "a limit in milliseconds\n", s);
+		return;
+	}
+	cl_watchdog_start(loop, (unsigned)ms);
+}
+
 int cl_run_with(void *(*main_fn)(void *arg), void *arg,
 		const struct cl_run_opts *opts, void **out)
 {
@@ -178,6 +200,7 @@ int cl_run_with(void *(*main_fn)(void *arg), void *arg,
 		return -errno;
 	if (opts->err != NULL)
 		loop->err = opts->err;
+	cl__run_watchdog_from_env(loop);
 	cl__trace_loop_start(loop->virtual_clock);
 	cl__trace_clock(cl_loop_time_us(loop), 0);
 

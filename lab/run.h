@@ -90,6 +90,7 @@ void cl_runner_close(struct cl_runner *r);
 
 /* For runner.c: what run.c does around a run. */
 void cl__run_report_deadlock(struct cl_loop *loop, const char *when);
+void cl__run_describe(FILE *err, const struct cl_future *w);
 int cl__run_cancel_leftovers(struct cl_loop *loop);
 struct cl_future;
 int cl__run_result(struct cl_future *f, int status, void **out);

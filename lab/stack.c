@@ -284,3 +284,29 @@ void cl_stack_set_name(struct cl_stack *s, const char *name)
 	if (s != NULL)
 		snprintf(s->name, sizeof s->name, "%s", name ? name : "");
 }
+
+/*
+ * Chapter 09: a stack grows down from base + size, and the kernel gives
+ * it a page the first time it is touched. mincore(2) says which pages of
+ * the mapping are in memory, so the lowest one, counted from the top, is
+ * how deep the stack has ever been.
+ */
+size_t cl_stack_high_water(const struct cl_stack *s)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t n = s->size / page, i;
+	unsigned char small[256], *vec = small;
+
+	if (n > sizeof small && (vec = malloc(n)) == NULL)
+		return 0;
+	if (mincore(s->base, s->size, vec) < 0) {
+		if (vec != small)
+			free(vec);
+		return 0;
+	}
+	for (i = 0; i < n && !(vec[i] & 1); i++)
+		;
+	if (vec != small)
+		free(vec);
+	return (n - i) * page;
+}

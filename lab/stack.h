@@ -47,6 +47,14 @@ struct cl_stack {
  */
 struct cl_stack *cl_stack_alloc(size_t size);
 
+/*
+ * Chapter 09: how many bytes from the top of s have ever been touched
+ * (pages in memory, by mincore): the deepest the coroutines that ran on
+ * it went. A stack from the pool remembers its earlier users. 0 if the
+ * kernel will not say.
+ */
+size_t cl_stack_high_water(const struct cl_stack *s);
+
 /* Give s back: to the pool while it has room, otherwise munmap. s must
  * not be running. NULL is ignored. */
 void cl_stack_free(struct cl_stack *s);

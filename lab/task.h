@@ -37,6 +37,7 @@
 #define CL_TASK_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "future.h"
 #include "gen.h"
@@ -58,11 +59,17 @@ struct cl_task {
 					 the message waits in
 					 fut.cancel_msg */
 	unsigned long steps;	      /* steps begun, for the trace */
+	const struct cl_site *await_site; /* where its coroutine last
+					     awaited (cl_await), NULL
+					     before its first await */
+	uint64_t await_since;	      /* loop time (us) of that await */
 
 	/* On the loop's list of tasks not done yet (loop.h), while
 	 * listed is set. task.c only. */
 	struct cl_task *prev, *next;
 	int listed;
+	int in_cancel; /* its cancel is passing the request on: a cycle of
+			  tasks awaiting each other comes back here */
 
 	char name[]; /* task.get_name() */
 };
@@ -148,6 +155,10 @@ int cl_task_uncancel(struct cl_task *t);
 /* asyncio.current_task(): the task whose step is running, NULL outside
  * any task (or outside a loop). Borrowed. */
 struct cl_task *cl_current_task(void);
+
+/* Chapter 09: the task whose step the handle h runs (its first step, or a
+ * wake-up), NULL when h is any other callback. */
+struct cl_task *cl__handle_task(const struct cl_handle *h);
 
 /*
  * asyncio.all_tasks(loop): how many tasks of loop (NULL: the running

@@ -62,11 +62,15 @@ size_t cl__walk_frames(uintptr_t fp, uintptr_t lo, uintptr_t hi, void **pcs,
 		fp = r[0];
 	}
 	return n;
-	// STUB ch09:
-	// (void)fp, (void)lo, (void)hi, (void)pcs, (void)max;
-	// return 0;
-	// END ch09
 }
+// STUB ch09:
+// size_t cl__walk_frames(uintptr_t fp, uintptr_t lo, uintptr_t hi, void **pcs,
+// 		       size_t max)
+// {
+// 	(void)fp, (void)lo, (void)hi, (void)pcs, (void)max;
+// 	return 0;
+// }
+// END ch09
 
 /*
  * Where cl_ctx_switch left the frame pointer and the return address on a
@@ -151,13 +155,16 @@ static void cl__dump_task(struct cl_loop *loop, struct cl_task *t, FILE *out)
 	} else {
 		fprintf(out, " ready: its next step is queued\n");
 	}
+	n = cl_task_backtrace(t, pcs, CL__DUMP_FRAMES);
+	if (n > 0)
+		fprintf(out, "  in %s\n",
+			cl_backtrace_place(pcs, n, buf, sizeof buf));
 	if (t->await_site != NULL && t != loop->cur_task)
 		fprintf(out, "  awaits at %s\n",
 			cl_site_str(buf, sizeof buf, t->await_site));
 	if (s != NULL)
 		fprintf(out, "  stack: %zu KiB touched of %zu KiB\n",
 			cl_stack_high_water(s) / 1024, s->size / 1024);
-	n = cl_task_backtrace(t, pcs, CL__DUMP_FRAMES);
 	for (size_t i = 0; i < n; i++)
 		fprintf(out, "  #%zu %s\n", i,
 			cl_symbolize(pcs[i], buf, sizeof buf));

@@ -456,10 +456,7 @@ void cl_gen_free(struct cl_gen *g)
 	/* A coroutine that never ran: its await was forgotten (chapter 09;
 	 * genobject.c's _PyErr_WarnUnawaitedCoroutine). */
 	if (g->state == CL_GEN_CREATED && g->origin != NULL)
-		fprintf(stderr, "corolab: coroutine '%s' was never awaited\n"
-				"  created at %s:%d in %s()\n",
-			g->name, g->origin->file, g->origin->line,
-			g->origin->func);
+		cl__debug_unawaited(g->name, g->origin);
 	/* Still holding a stack: never started, or it ignored the close. */
 	if (g->stack != NULL)
 		cl_stack_free(g->stack);

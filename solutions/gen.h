@@ -143,6 +143,7 @@ struct cl_stack;
 int cl__gen_frame(const struct cl_gen *g, void **sp, void **lo, void **hi);
 struct cl_stack *cl__gen_stack(const struct cl_gen *g);
 void cl__gen_set_origin(struct cl_gen *g, const struct cl_site *site);
+void cl__debug_unawaited(const char *name, const struct cl_site *origin);
 
 enum cl_gen_state cl_gen_state(const struct cl_gen *g);
 const char *cl_gen_name(const struct cl_gen *g); /* g.__name__ */

@@ -210,8 +210,12 @@ static int cl__task_cancel(struct cl_future *f, const char *msg)
 {
 	struct cl_task *t = (struct cl_task *)f;
 	char by[32];
+	int ok;
 
-	if (cl_future_done(f))
+	/* Done, or a cycle of awaits (a deadlock, chapter 09) that led the
+	 * request back here: refused. CPython recurses until RecursionError
+	 * there; the task that passed it on keeps it for its next step. */
+	if (cl_future_done(f) || t->in_cancel)
 		return 0;
 	if (msg != NULL) {
 		char word[48];
@@ -223,7 +227,10 @@ static int cl__task_cancel(struct cl_future *f, const char *msg)
 		CL_TRACE("cancel", "task=%lu by=%s", t->id,
 			 cl__src_str(by, cl__loop_waker(f->loop)));
 	}
-	return cl__task_cancel_request(t, msg);
+	t->in_cancel = 1;
+	ok = cl__task_cancel_request(t, msg);
+	t->in_cancel = 0;
+	return ok;
 }
 
 int cl_task_cancel(struct cl_task *t)
@@ -593,6 +600,8 @@ void cl__sleep_at(double seconds, const struct cl_site *site)
 		return;
 	}
 	/* sleep(0): a bare yield, one iteration. */
+	loop->cur_task->await_site = site; /* chapter 09 */
+	loop->cur_task->await_since = loop->now;
 	cl__yield_at(NULL, site);
 }
 

@@ -68,6 +68,8 @@ struct cl_task {
 	 * listed is set. task.c only. */
 	struct cl_task *prev, *next;
 	int listed;
+	int in_cancel; /* its cancel is passing the request on: a cycle of
+			  tasks awaiting each other comes back here */
 
 	char name[]; /* task.get_name() */
 };

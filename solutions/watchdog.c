@@ -97,11 +97,15 @@ enum cl_wd_verdict cl__watchdog_look(struct cl_wd_seen *seen, uint64_t beat,
 		return CL_WD_STUCK;
 	}
 	return CL_WD_FINE;
-	// STUB ch09:
-	// (void)seen, (void)beat, (void)waiting, (void)now, (void)limit;
-	// return CL_WD_FINE;
-	// END ch09
 }
+// STUB ch09:
+// enum cl_wd_verdict cl__watchdog_look(struct cl_wd_seen *seen, uint64_t beat,
+// 				     int waiting, uint64_t now, uint64_t limit)
+// {
+// 	(void)seen, (void)beat, (void)waiting, (void)now, (void)limit;
+// 	return CL_WD_FINE;
+// }
+// END ch09
 
 /* On the loop's thread, in the middle of what is stuck. */
 static void cl__wd_handler(int sig, siginfo_t *si, void *uctx)
