@@ -722,6 +722,8 @@ void cl_loop_free(struct cl_loop *loop)
 	if (loop == NULL)
 		return;
 	cl_watchdog_stop(loop); /* chapter 09 */
+	if (loop->debug)
+		cl__debug_loop_free(loop);
 	/* Forget the async generators first: freeing one may close it,
 	 * and what that queues is dropped below (agen.c). */
 	cl__agen_loop_free(loop);

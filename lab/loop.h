@@ -168,6 +168,7 @@ struct cl_loop_stats {
 
 struct cl_watchdog;
 struct cl_metrics;
+struct cl_transport;
 struct cl__xthread;
 struct cl_executor;
 struct cl_agen;
@@ -248,6 +249,11 @@ struct cl_loop {
 	} probe;
 	struct cl_watchdog *watchdog;  /* NULL: none */
 	struct cl_metrics *metrics;    /* NULL: none */
+	/* Open transports, newest first (linked through their own
+	 * lprev/lnext: transport.c), and servers not closed (server.c):
+	 * for /metrics, and debug mode's warning at cl_loop_free. */
+	struct cl_transport *transports;
+	size_t ntransports, nservers;
 };
 
 /* A new loop on the given clock, not running. NULL and errno on error. */

@@ -154,6 +154,8 @@ struct cl_transport {
 	struct cl_future *done;	   /* set when connection_made has run */
 	struct cl__conn *conn;	   /* our place in a server, or NULL */
 	char *peername, *sockname; /* get_extra_info's answers, made once */
+	struct cl_transport *lprev, *lnext; /* on loop->transports while its
+					       fd is open (chapter 09) */
 	struct cl__tfile *files;   /* sendfile's segments, oldest first */
 };
 
@@ -172,6 +174,39 @@ static void cl__transport_drop_files(struct cl_transport *t)
 	}
 }
 
+/* On and off loop->transports: the open ones (chapter 09). */
+static void cl__transport_list(struct cl_transport *t)
+{
+	struct cl_loop *loop = t->loop;
+
+	t->lprev = NULL;
+	t->lnext = loop->transports;
+	if (t->lnext != NULL)
+		t->lnext->lprev = t;
+	loop->transports = t;
+	loop->ntransports++;
+}
+
+static void cl__transport_unlist(struct cl_transport *t)
+{
+	if (t->lprev != NULL)
+		t->lprev->lnext = t->lnext;
+	else
+		t->loop->transports = t->lnext;
+	if (t->lnext != NULL)
+		t->lnext->lprev = t->lprev;
+	t->loop->ntransports--;
+}
+
+void cl__transport_warn_unclosed(struct cl_loop *loop, FILE *err)
+{
+	for (struct cl_transport *t = loop->transports; t; t = t->lnext)
+		fprintf(err, "corolab: ResourceWarning: unclosed transport "
+			     "fd=%d%s%s\n",
+			t->fd, t->peername ? " peer=" : "",
+			t->peername ? t->peername : "");
+}
+
 struct cl_transport *cl_transport_incref(struct cl_transport *t)
 {
 	t->refcnt++;
@@ -182,8 +217,10 @@ void cl_transport_decref(struct cl_transport *t)
 {
 	if (t == NULL || --t->refcnt > 0)
 		return;
-	if (t->fd >= 0)
+	if (t->fd >= 0) {
+		cl__transport_unlist(t);
 		close(t->fd); /* not reached: connection_lost closed it */
+	}
 	cl_exc_decref(t->lost_exc);
 	cl_future_decref(t->done);
 	cl__transport_drop_files(t);
@@ -253,6 +290,7 @@ static void cl__transport_call_lost(struct cl_transport *t)
 			cl_exc_decref(e);
 		} CL_END_TRY;
 	}
+	cl__transport_unlist(t);
 	close(t->fd);
 	t->fd = -1;
 	cl__transport_drop_files(t);
@@ -450,6 +488,7 @@ struct cl_transport *cl__transport_open(struct cl_loop *loop, int fd,
 		return NULL;
 	}
 	t->done = done != NULL ? cl_future_incref(done) : NULL;
+	cl__transport_list(t);
 	return t;
 }
 

@@ -10,6 +10,7 @@
 #include "dump.h"
 #include "symbols.h"
 #include "task.h"
+#include "transport.h"
 
 static uint64_t cl__now_ns(void)
 {
@@ -162,4 +163,23 @@ void *cl_await_coro(struct cl_gen *coro)
 	} CL_END_TRY;
 	cl_gen_free(coro);
 	return v;
+}
+
+void cl__debug_loop_free(struct cl_loop *loop)
+{
+	// LAB ch09 resource_warnings: Warn on loop->err of what the program
+	// LAB ch09: left open: a line per transport still open (transport.h
+	// LAB ch09: writes them), then "corolab: ResourceWarning: N unclosed
+	// LAB ch09: server" (and an s when N is not 1) if N servers were never
+	// LAB ch09: closed. asyncio's ResourceWarning "unclosed transport";
+	// LAB ch09: read section 1.
+	cl__transport_warn_unclosed(loop, loop->err);
+	if (loop->nservers > 0)
+		fprintf(loop->err, "corolab: ResourceWarning: %zu unclosed "
+				   "server%s\n",
+			loop->nservers, loop->nservers == 1 ? "" : "s");
+	fflush(loop->err);
+	// STUB ch09:
+	// (void)loop;
+	// END ch09
 }

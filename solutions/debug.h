@@ -66,4 +66,8 @@ void cl__debug_begin(struct cl_loop *loop, struct cl_handle *h);
 void cl__debug_end(struct cl_loop *loop, struct cl_handle *h);
 void cl__debug_iteration(struct cl_loop *loop, uint64_t busy_ns);
 
+/* cl_loop_free's, in debug mode: warn of transports and servers left
+ * open, as asyncio's ResourceWarning "unclosed transport". */
+void cl__debug_loop_free(struct cl_loop *loop);
+
 #endif

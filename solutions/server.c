@@ -407,6 +407,7 @@ static struct cl_server *cl__server_new(struct cl_loop *loop,
 	}
 	srv->refcnt = 1;
 	srv->loop = loop;
+	loop->nservers++; /* until closed (chapter 09) */
 	srv->factory = f;
 	srv->factory_arg = farg;
 	srv->fn = fn;
@@ -441,6 +442,7 @@ fail:
 	cl__server_stop_serving(srv);
 	for (size_t i = 0; i < srv->nls; i++)
 		close(srv->ls[i].fd);
+	loop->nservers--;
 	cl__server_decref(srv);
 	cl_raise(cl_os_error(err, msg));
 }
@@ -498,6 +500,7 @@ void cl_server_close(struct cl_server *srv)
 	if (srv->closed)
 		return;
 	srv->closed = 1;
+	srv->loop->nservers--;
 	cl__server_stop_serving(srv);
 	for (size_t i = 0; i < srv->nls; i++)
 		close(srv->ls[i].fd);

@@ -307,6 +307,10 @@ struct cl_transport *cl__transport_open(struct cl_loop *loop, int fd,
  */
 void cl__transport_abort_now(struct cl_transport *t);
 
+/* Chapter 09's debug mode, at cl_loop_free: a ResourceWarning line for
+ * each transport still open on loop. */
+void cl__transport_warn_unclosed(struct cl_loop *loop, FILE *err);
+
 /*
  * For stream.c: one read of the socket as the loop's readiness callback
  * does it (get_buffer, read, buffer_updated or eof_received), without

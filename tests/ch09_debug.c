@@ -25,6 +25,8 @@
 #include "grade.h"
 #include "loop.h"
 #include "run.h"
+#include "server.h"
+#include "transport.h"
 #include "task.h"
 #include "value.h"
 
@@ -191,11 +193,86 @@ START_TEST(test_debug_never_awaited)
 }
 END_TEST
 
+static void leak_lost(struct cl_protocol *p, struct cl_exc *exc)
+{
+	(void)exc;
+	free(p);
+}
+
+static const struct cl_protocol_ops leak_ops = {
+	.connection_lost = leak_lost,
+};
+
+static struct cl_protocol *leak_factory(void *arg)
+{
+	struct cl_protocol *p = calloc(1, sizeof *p);
+
+	(void)arg;
+	if (p != NULL)
+		p->ops = &leak_ops;
+	return p;
+}
+
+static int leak_client = -1;
+
+/* LeakSanitizer's switch, when the test runs under it: what this test
+ * leaves open on purpose is not a leak to report. */
+extern void __lsan_disable(void) __attribute__((weak));
+
+/* A server and one connection to it, left open at the end of main. */
+static void *leaves_open(void *arg)
+{
+	struct cl_loop *loop = cl_get_running_loop();
+	struct cl_server *srv;
+
+	(void)arg;
+	cl_loop_set_debug(loop, debug_on);
+	cl_loop_create_server(loop, leak_factory, NULL, "127.0.0.1", 0, &srv);
+	leak_client = cl__connect("127.0.0.1", cl_server_port(srv));
+	cl_sleep(0.05); /* the server accepts it */
+	return NULL;
+}
+
+/*
+ * Debug mode at the loop's end: a ResourceWarning for the transport
+ * still open and for the server never closed, as asyncio's
+ * "unclosed transport"; nothing without debug mode.
+ */
+START_TEST(test_debug_resource_warnings)
+{
+	struct cl_run_opts opts = { .clock = CL_CLOCK_REAL };
+	const char *err;
+	void *out;
+
+	if (__lsan_disable != NULL)
+		__lsan_disable();
+	capture_begin(2);
+	CL_EXPECT_INT(cl_run_with(leaves_open, NULL, &opts, &out), 0);
+	err = capture_end(2);
+	CL_EXPECT(count_of(err, "corolab: ResourceWarning: unclosed "
+				"transport fd=") == 1 &&
+			  strstr(err, "corolab: ResourceWarning: 1 unclosed "
+				      "server\n") != NULL,
+		  "one transport and one server left open, got:\n%s", err);
+	close(leak_client);
+
+	debug_on = 0;
+	capture_begin(2);
+	CL_EXPECT_INT(cl_run_with(leaves_open, NULL, &opts, &out), 0);
+	err = capture_end(2);
+	debug_on = 1;
+	close(leak_client);
+	CL_EXPECT(strstr(err, "ResourceWarning") == NULL,
+		  "debug mode is off, yet:\n%s", err);
+}
+END_TEST
+
 static void add_debug(void)
 {
 	cl_test(test_debug_slow_steps, 3, SEC_DEBUG);
 	cl_test(test_debug_slow_callback, 1, SEC_DEBUG);
 	cl_test(test_debug_never_awaited, 2, SEC_DEBUG);
+	cl_test(test_debug_resource_warnings, 1, SEC_DEBUG);
 }
 
 CL_CHAPTER(9, "09-debugging", "debugging", add_debug)
