@@ -174,7 +174,8 @@ valgrind: ref
 
 # ThreadSanitizer cannot run with ASan: its own build, without SAN's
 # flags. The thread tests run REPEAT times each (tests/kit/tsan.sh).
-TSANFLAGS := -std=gnu11 -Wall -Wextra -Werror -g -O2 -fsanitize=thread
+TSANFLAGS := -std=gnu11 -Wall -Wextra -Werror -g -O2 -fno-omit-frame-pointer \
+	-fsanitize=thread
 tsan: deps
 	@$(MAKE) --no-print-directory -f tests/kit/variant.mk SRC=solutions \
 		OUT=build/tsan CFLAGS="$(TSANFLAGS)" LDFLAGS="-fsanitize=thread" all

@@ -267,12 +267,49 @@ START_TEST(test_debug_resource_warnings)
 }
 END_TEST
 
+/* What f holds so far on disk, without flushing it: what a program
+ * whose reports go to a buffered stream shows while it is still running. */
+static const char *written(FILE *f)
+{
+	static char buf[4096];
+	ssize_t n = pread(fileno(f), buf, sizeof buf - 1, 0);
+
+	buf[n > 0 ? n : 0] = '\0';
+	return buf;
+}
+
+/*
+ * A report goes out at once, even to a buffered stream (loop->err set
+ * to a file): a report that waits in a buffer is no help while the
+ * program is stuck. Both the slow step and the resource warnings are on
+ * disk before the stream is flushed or closed.
+ */
+START_TEST(test_debug_reports_flushed)
+{
+	FILE *f = tmpfile();
+	struct cl_run_opts opts = { .clock = CL_CLOCK_REAL, .err = f };
+	void *out;
+
+	if (__lsan_disable != NULL)
+		__lsan_disable();
+	setvbuf(f, NULL, _IOFBF, 1 << 16);
+	CL_EXPECT_INT(cl_run_with(run_slowpoke, NULL, &opts, &out), 0);
+	CL_EXPECT_INT(count_of(written(f), "corolab: slow step"), 2);
+	CL_EXPECT_INT(cl_run_with(leaves_open, NULL, &opts, &out), 0);
+	CL_EXPECT(strstr(written(f), "1 unclosed server\n") != NULL,
+		  "the warning is still in the buffer:\n%s", written(f));
+	close(leak_client);
+	fclose(f);
+}
+END_TEST
+
 static void add_debug(void)
 {
 	cl_test(test_debug_slow_steps, 3, SEC_DEBUG);
 	cl_test(test_debug_slow_callback, 1, SEC_DEBUG);
 	cl_test(test_debug_never_awaited, 2, SEC_DEBUG);
 	cl_test(test_debug_resource_warnings, 1, SEC_DEBUG);
+	cl_test(test_debug_reports_flushed, 1, SEC_DEBUG);
 }
 
 CL_CHAPTER(9, "09-debugging", "debugging", add_debug)

@@ -556,8 +556,11 @@ class Worker:
 		sources to objects once: variant.mk compiles them again at every
 		link (5 s a mutant), and no mutant touches them (regions are in
 		solutions/*.c, never in a header)."""
+		# The Makefile's flags: chapter 09's backtraces need the
+		# frame pointers.
 		self.cflags = os.environ.get(
-			"CFLAGS", "-std=gnu11 -Wall -Wextra -Werror -g -O2").split()
+			"CFLAGS", "-std=gnu11 -Wall -Wextra -Werror -g -O2 "
+			"-fno-omit-frame-pointer").split()
 		self.ldflags = os.environ.get("LDFLAGS", "").split()
 		if self.san:
 			for f in SAN_CFLAGS:
