@@ -18,6 +18,7 @@
  *	shutdown	close frames to all, wait, abort the rest
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,6 +30,7 @@
 #include "ctxvar.h"
 #include "exc.h"
 #include "future.h"
+#include "metrics.h"
 #include "redis.h"
 #include "timeouts.h"
 #include "transport.h"
@@ -89,6 +91,9 @@ struct cl_chat {
 	char *frame;		     /* scratch for the frame being sent */
 	size_t frame_cap;
 	struct cl_chat_stats st;
+	struct cl_metrics *metrics;  /* what GET /metrics renders; NULL
+					until the first scrape */
+	int own_metrics;	     /* the chat made it (and frees it) */
 };
 
 static void room_live(struct chat_room *r);
@@ -768,6 +773,100 @@ static void chat_stats_json(struct cl_chat *chat, struct cl_http_conn *c)
 	cl_http_respond(c, 200, "application/json", body, (size_t)n);
 }
 
+/* The chat's series in /metrics (chapter 09): what /stats says, and
+ * the members of each room. */
+static void chat_collect(struct cl_metrics_out *o, void *arg)
+{
+	struct cl_chat *chat = arg;
+	struct cl_chat_stats st;
+
+	cl_chat_stats(chat, &st);
+	const struct {
+		const char *name, *help;
+		enum cl_metric_type type;
+		double v;
+	} series[] = {
+		{ "corolab_chat_connections", "WebSocket connections open.",
+		  CL_METRIC_GAUGE, (double)st.connections },
+		{ "corolab_chat_rooms", "Rooms with a member here.",
+		  CL_METRIC_GAUGE, (double)st.rooms },
+		{ "corolab_chat_messages_total",
+		  "Messages taken in from members.", CL_METRIC_COUNTER,
+		  (double)st.messages },
+		{ "corolab_chat_deliveries_total", "Frames queued to members.",
+		  CL_METRIC_COUNTER, (double)st.deliveries },
+		{ "corolab_chat_remote_total", "Messages that came by Redis.",
+		  CL_METRIC_COUNTER, (double)st.remote },
+		{ "corolab_chat_slow_drops_total",
+		  "Members dropped as slow consumers.", CL_METRIC_COUNTER,
+		  (double)st.slow },
+		{ "corolab_chat_idle_closes_total", "Members closed as idle.",
+		  CL_METRIC_COUNTER, (double)st.idle },
+		{ "corolab_chat_lost_total",
+		  "Publications Redis did not take.", CL_METRIC_COUNTER,
+		  (double)st.lost },
+		{ "corolab_chat_redis_reconnects_total",
+		  "Reconnections to Redis.", CL_METRIC_COUNTER,
+		  (double)st.reconnects },
+		{ "corolab_chat_max_queued_bytes",
+		  "The most bytes one member had queued.", CL_METRIC_GAUGE,
+		  (double)st.max_queued },
+	};
+
+	for (size_t i = 0; i < sizeof series / sizeof series[0]; i++) {
+		cl_metrics_family(o, series[i].name, series[i].help,
+				  series[i].type);
+		cl_metrics_sample(o, series[i].v, NULL);
+	}
+	cl_metrics_family(o, "corolab_chat_members",
+			  "Members of each room here.", CL_METRIC_GAUGE);
+	for (int i = 0; i < ROOM_BUCKETS; i++)
+		for (struct chat_room *r = chat->rooms[i]; r; r = r->next)
+			cl_metrics_sample(o, (double)r->n, "room", r->name,
+					  NULL);
+}
+
+/*
+ * GET /metrics: the loop's series and the chat's, in Prometheus's text
+ * format. The first scrape turns metrics on for the loop (unless the
+ * program did already: then the chat joins its metrics), so that a chat
+ * nobody scrapes does not time its loop.
+ */
+static void chat_metrics(struct cl_chat *chat, struct cl_http_conn *c)
+{
+	char *text, err[128];
+	size_t n;
+	int e;
+
+	if (chat->metrics == NULL) {
+		struct cl_metrics *m = chat->loop->metrics;
+		int own = m == NULL;
+
+		if (own)
+			m = cl_metrics_new(chat->loop);
+		e = m != NULL ? -cl_metrics_collect(m, chat_collect, chat)
+			      : errno;
+		if (e != 0) {
+			if (own)
+				cl_metrics_free(m);
+			goto fail;
+		}
+		chat->metrics = m;
+		chat->own_metrics = own;
+	}
+	text = cl_metrics_render(chat->metrics, &n);
+	if (text == NULL) {
+		e = errno;
+		goto fail;
+	}
+	cl_http_respond(c, 200, CL_METRICS_CONTENT_TYPE, text, n);
+	free(text);
+	return;
+fail:
+	n = (size_t)snprintf(err, sizeof err, "metrics: %s\n", strerror(e));
+	cl_http_respond(c, 500, "text/plain", err, n);
+}
+
 static int path_is(const struct cl_http_request *req, const char *p)
 {
 	return req->path_len == strlen(p) &&
@@ -783,6 +882,8 @@ void cl_chat_http(struct cl_http_conn *c, const struct cl_http_request *req,
 		chat_upgrade(chat, c, req);
 	else if (path_is(req, "/stats"))
 		chat_stats_json(chat, c);
+	else if (path_is(req, "/metrics"))
+		chat_metrics(chat, c);
 	else
 		cl_http_serve_file(c, req);
 }
@@ -893,6 +994,10 @@ void cl_chat_free(struct cl_chat *chat)
 {
 	if (chat == NULL)
 		return;
+	if (chat->own_metrics)
+		cl_metrics_free(chat->metrics);
+	else if (chat->metrics != NULL)
+		cl_metrics_uncollect(chat->metrics, chat_collect, chat);
 	if (chat->sweep != NULL) {
 		cl_handle_cancel(chat->sweep);
 		cl_handle_decref(chat->sweep);

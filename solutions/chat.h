@@ -92,8 +92,15 @@ struct cl_chat *cl_chat_new(struct cl_loop *loop,
 
 /*
  * The chat's HTTP handler (http.h): GET /ws upgrades to WebSocket and
- * joins the chat, GET /stats answers the counters as JSON, anything
- * else is a static file from the server's root. arg is the chat.
+ * joins the chat, GET /stats answers the counters as JSON, GET /metrics
+ * the same counters, the members of each room and the loop's own series
+ * in Prometheus's text format (chapter 09, metrics.h), anything else is
+ * a static file from the server's root. arg is the chat.
+ *
+ * The first scrape of /metrics turns metrics on for the loop
+ * (cl_metrics_new), and cl_chat_free turns them off again; if the
+ * program made the loop's metrics itself, the chat adds its series to
+ * them instead, and they must then outlive the chat.
  */
 void cl_chat_http(struct cl_http_conn *c, const struct cl_http_request *req,
 		  void *arg);

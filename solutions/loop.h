@@ -234,8 +234,8 @@ struct cl_loop {
 	/* Chapter 09. stats as above. beat counts the iterations past
 	 * their wait and waiting is set during the wait: the watchdog's
 	 * thread reads both (atomically) to tell a loop that is idle from
-	 * one that is stuck in a callback. timed: time each callback (and
-	 * report the slow ones, in debug mode) and each iteration. loop.c,
+	 * one that is stuck in a callback. timed: time each iteration (debug
+	 * mode or /metrics; debug mode times each callback too). loop.c,
 	 * debug.c, watchdog.c, metrics.c. */
 	struct cl_loop_stats stats;
 	uint64_t beat;

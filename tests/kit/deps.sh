@@ -27,6 +27,9 @@ command -v python3 >/dev/null 2>&1 || missing="$missing python3"
 # hiredis; its tests start a redis-server and a headless Chromium.
 have_pc libcrypto || missing="$missing libssl-dev"
 have_pc hiredis || missing="$missing libhiredis-dev"
+# Chapter 09's /metrics tests read the text with Prometheus's parser.
+/usr/bin/python3 -c 'import prometheus_client' >/dev/null 2>&1 ||
+	missing="$missing python3-prometheus-client"
 if [ "${1:-}" = chat ]; then
 	command -v redis-server >/dev/null 2>&1 ||
 		missing="$missing redis-server"

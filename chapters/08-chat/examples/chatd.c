@@ -13,6 +13,10 @@
  *		Prints "chatd: listening on HOST:PORT, N workers" once
  *		every worker listens. SIGTERM or SIGINT: a graceful
  *		shutdown (close frames to everyone, 5 s, then abort).
+ *		GET /stats and GET /metrics (Prometheus's text, chapter
+ *		09) answer whatever ROOT is, each for the worker that took
+ *		the connection: chapter 09's page draws them with
+ *		-r chapters/09-debugging/www (open /metrics.html).
  *	chatd	show it: one worker in this process, two clients that
  *		join a room and talk, then the shutdown.
  *
