@@ -915,6 +915,9 @@ size_t cl_chat_shutdown(struct cl_chat *chat, double timeout)
 	struct chat_member *m;
 	size_t aborted = 0;
 
+	/* A shutdown cancelled half way left its future behind. */
+	cl_future_decref(chat->all_gone);
+	chat->all_gone = NULL;
 	chat->closing = 1;
 	if (chat->members == NULL)
 		return 0;
@@ -987,6 +990,7 @@ void cl_chat_free(struct cl_chat *chat)
 	}
 	if (chat->bus != NULL)
 		cl_redis_bus_free(chat->bus);
+	cl_future_decref(chat->all_gone); /* a shutdown was cancelled */
 	free(chat->frame);
 	free(chat);
 }

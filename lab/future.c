@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cancel.h"
+#include "chaos.h"
 #include "ctxvar.h"
 #include "future.h"
 #include "gen.h"
@@ -421,6 +422,8 @@ void *cl__await_at(struct cl_future *f, const struct cl_site *site)
 		/* for the task dump and debug mode (chapter 09) */
 		loop->cur_task->await_site = site;
 		loop->cur_task->await_since = loop->now;
+		if (CL__CHAOS(cl__chaos_cancel)) /* chapter 09: a cancel */
+			cl__chaos_await(loop->cur_task);
 		cl__yield_exc(f, &e);
 		if (e != NULL) /* what f ended with, or a cancellation; its
 				  queued wake-up retrieved it already */

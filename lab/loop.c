@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "agen.h"
+#include "chaos.h"
 #include "ctxvar.h"
 #include "debug.h"
 #include "dump.h"
@@ -405,6 +406,8 @@ static struct cl_handle *cl__loop_call_at_us(struct cl_loop *loop,
 	h->loop = loop;
 	h->timer = ++loop->last_timer_id;
 	h->src = (struct cl_src){ CL_SRC_TIMER, h->timer };
+	if (CL__CHAOS(cl__chaos_late)) /* chapter 09: late on purpose */
+		when = cl__chaos_timer(when);
 	h->node.when = when;
 	h->node.seq = loop->timer_seq++;
 	err = cl_heap_push(&loop->timers, &h->node);

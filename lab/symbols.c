@@ -196,7 +196,11 @@ static int cl__lookup(uintptr_t pc, char *name, size_t len, uintptr_t *off,
 			}
 		}
 		if (best != NULL) {
-			snprintf(name, len, "%s", o->strtab + best->st_name);
+			/* "ship.constprop.0", "f.part.1": a copy of ship
+			 * the compiler made; the reader wants ship. */
+			snprintf(name, len, "%.*s",
+				 (int)strcspn(o->strtab + best->st_name, "."),
+				 o->strtab + best->st_name);
 			*off = v - best->st_value;
 			if (strncmp(name, "cl_", 3) == 0 ||
 			    cl__in_kit_file(o, (size_t)(best - o->syms)))

@@ -1,10 +1,13 @@
 /*
  * io.c - read, write, accept, and fault injection (see io.h).
  *
- * The injector is a few numbers: whether it is on, the rate, and the
- * state of a splitmix64 generator. A call asks it first, and only when
- * it is not plainly off: one branch on one global in the common case.
- * The injector is the loop thread's alone, like the loop.
+ * The injector is a few numbers: whether it is on and the rate. A call
+ * asks it first, and only when it is not plainly off: one branch on one
+ * global in the common case. The numbers it draws come from chapter
+ * 09's generator (chaos.c), which also makes timers late and cancels
+ * awaits, so that one seed orders every fault of a run; the spec is
+ * parsed there too. The injector is the loop thread's alone, like the
+ * loop.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -16,77 +19,39 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "chaos.h"
 #include "io.h"
 #include "loop.h"
 
 /*
- * -1 until the environment has been read (the first call reads it), then
- * 0 (off) or 1 (on). The one thing a call looks at when injection is
- * off.
+ * -1 until the environment has been read (the first call reads it, or
+ * chaos.c's first hook), then 0 (off) or 1 (on). The one thing a call
+ * looks at when injection is off.
  */
 static int cl__io_faults = -1;
 
 static struct {
 	double rate;	/* probability that a call misbehaves */
-	uint64_t prng;	/* splitmix64 state, from the seed */
 	struct cl_io_fault_stats stats;
 } fi;
 
-/* splitmix64 (Steele, Lea, Flood 2014): small, fast, good enough. */
+/* The fault injector's generator (chaos.c): one for every fault. */
 static uint64_t cl__io_next(void)
 {
-	uint64_t z = (fi.prng += 0x9e3779b97f4a7c15u);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-	return z ^ (z >> 31);
+	return cl__chaos_next();
 }
 
-/* "seed=N,rate=R", in any order, both optional (seed 0, rate 0). */
-static int cl__io_parse(const char *spec, uint64_t *seed, double *rate)
-{
-	char buf[128], *tok, *save, *end;
-
-	*seed = 0;
-	*rate = 0;
-	if (strlen(spec) >= sizeof buf)
-		return -EINVAL;
-	strcpy(buf, spec);
-	for (tok = strtok_r(buf, ",", &save); tok != NULL;
-	     tok = strtok_r(NULL, ",", &save)) {
-		errno = 0;
-		if (strncmp(tok, "seed=", 5) == 0) {
-			*seed = strtoull(tok + 5, &end, 0);
-		} else if (strncmp(tok, "rate=", 5) == 0) {
-			*rate = strtod(tok + 5, &end);
-			if (!(*rate >= 0 && *rate <= 1))
-				return -EINVAL;
-		} else {
-			return -EINVAL;
-		}
-		if (errno != 0 || end == tok + 5 || *end != '\0')
-			return -EINVAL;
-	}
-	return 0;
-}
-
+/* The spec: "seed=N,rate=R" and chapter 09's keys (chaos.h). */
 int cl_io_set_faults(const char *spec)
 {
-	uint64_t seed;
-	double rate;
-	int err;
+	return cl_chaos_set(spec);
+}
 
+void cl__io_arm(double rate)
+{
 	memset(&fi, 0, sizeof fi);
-	cl__io_faults = 0;
-	if (spec == NULL || *spec == '\0')
-		return 0;
-	err = cl__io_parse(spec, &seed, &rate);
-	if (err < 0)
-		return err;
 	fi.rate = rate;
-	fi.prng = seed;
 	cl__io_faults = rate > 0;
-	return 0;
 }
 
 struct cl_io_fault_stats cl_io_fault_stats(void)

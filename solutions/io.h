@@ -20,7 +20,8 @@
  * failure found with one seed comes back with the same seed. Callers
  * must cope: EINTR means call again, EAGAIN means wait for readiness
  * again (sock.c does both). The variable is read at the first call. Off,
- * the cost is one predictable branch per call.
+ * the cost is one predictable branch per call. Chapter 09 (chaos.h) adds
+ * late timers and cancelled awaits to the same variable and generator.
  *
  * Writes never raise SIGPIPE: a write to a socket whose peer is gone
  * returns -EPIPE (send with MSG_NOSIGNAL; for other descriptors SIGPIPE
@@ -49,7 +50,8 @@ int cl_io_accept(int lfd);
  * Set fault injection from a spec like COROLAB_FAULTS's ("seed=N,rate=R";
  * NULL or "" turns it off), restarting the generator from the seed. The
  * environment variable is then no longer read. 0, or -EINVAL for a
- * malformed spec (injection is then off).
+ * malformed spec (injection is then off). Chapter 09 adds keys for late
+ * timers and cancelled awaits: this is chaos.h's cl_chaos_set.
  */
 int cl_io_set_faults(const char *spec);
 
@@ -61,6 +63,9 @@ struct cl_io_fault_stats {
 	unsigned long eagain; /* EAGAIN made up */
 };
 struct cl_io_fault_stats cl_io_fault_stats(void);
+
+/* For chaos.c, which parses the spec: the rate (0: off) and zero counts. */
+void cl__io_arm(double rate);
 
 /* Ignore SIGPIPE, once, unless the program has a handler of its own:
  * for writes that cannot say MSG_NOSIGNAL (pipes, sendfile). */

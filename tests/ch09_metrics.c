@@ -42,6 +42,17 @@
 #include "task.h"
 #include "threads.h"
 #include "ws.h"
+#include "capture.h"
+
+#define main unbounded_main
+#define fixed unbounded_fixed
+#define main_task unbounded_main_task
+#define scrape unbounded_scrape
+#include "../chapters/09-debugging/examples/unbounded.c"
+#undef main
+#undef fixed
+#undef main_task
+#undef scrape
 
 #define SEC "6. Metrics"
 
@@ -901,6 +912,52 @@ START_TEST(test_metrics_counters_increase)
 }
 END_TEST
 
+/*
+ * Planted bug 4: the unbounded queue. Two scrapes half a second apart
+ * show what received and shipped (500 and 100 more) and the queue's
+ * length (400, then 800): it grows by 800 records a second. The dump
+ * names the task that is behind, the shipper, in ship(). Fixed with a
+ * bound of 100, the queue stays at 100 and the dump shows the receiver
+ * waiting on the full queue in receiver(): back-pressure.
+ */
+START_TEST(test_metrics_unbounded_program)
+{
+	char *argv[] = { "unbounded", NULL };
+	char *fixed_argv[] = { "unbounded", "fixed", NULL };
+	const char *err, *outp;
+
+	capture_begin(2);
+	capture_begin(1);
+	CL_EXPECT_INT(unbounded_main(1, argv), 0);
+	outp = capture_end(1);
+	err = capture_end(2);
+	CL_EXPECT(strstr(outp, "scrape at 0.5 s:\n"
+			       "  app_received_total 500\n"
+			       "  app_shipped_total 99\n"
+			       "  app_queue_records 400\n"
+			       "scrape at 1.0 s:\n"
+			       "  app_received_total 1000\n"
+			       "  app_shipped_total 199\n"
+			       "  app_queue_records 800\n") != NULL,
+		  "the two scrapes:\n%s", outp);
+	CL_EXPECT(strstr(err, "task:3 'shipper' waiting 0.004 s on timer:") &&
+			  strstr(err, "(sleep)\n  in ship+"),
+		  "the dump should find the shipper in ship():\n%s", err);
+
+	cl_queue_fini(&records);
+	capture_begin(2);
+	capture_begin(1);
+	CL_EXPECT_INT(unbounded_main(2, fixed_argv), 0);
+	outp = capture_end(1);
+	err = capture_end(2);
+	CL_EXPECT(count_of(outp, "  app_queue_records 100\n") == 2,
+		  "the bounded queue stays at 100:\n%s", outp);
+	CL_EXPECT(strstr(err, "task:2 'receiver' waiting 0.004 s on queue:") &&
+			  strstr(err, " (100 of 100 items)\n  in receiver+"),
+		  "the receiver should wait on the full queue:\n%s", err);
+}
+END_TEST
+
 static void add_tests(void)
 {
 	cl_test(test_metrics_escaping, 2, SEC);
@@ -910,5 +967,6 @@ static void add_tests(void)
 	cl_test(test_metrics_bad_input, 1, SEC);
 	cl_test_timeout(test_metrics_scrape_parses, 3, SEC, 10);
 	cl_test_timeout(test_metrics_counters_increase, 2, SEC, 10);
+	cl_test(test_metrics_unbounded_program, 3, "8. Four bugs");
 }
 CL_CHAPTER(9, "09-debugging", "debugging", add_tests)
