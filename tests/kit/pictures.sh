@@ -18,6 +18,9 @@
 #     with a view's name draws that view instead: chapter 07's
 #     img/deadlock.opts says "awaits --at deadlock" (the await graph at
 #     the moment the lock cycle closed);
+#   - img/<example>.opts saying "none" leaves the example out (chapter
+#     09's blocking.c blocks for real, which a timeline of the loop's
+#     clock cannot show; its unbounded.c runs for thousands of steps);
 #   - an example named <name>_dot is no traced program: it writes a
 #     Graphviz graph on standard output, which "cotrace dot" draws as
 #     img/<name>.svg (chapter 06's hamt_dot makes img/hamt.svg). It runs
@@ -53,6 +56,8 @@ for dir in chapters/*/img; do
 			continue ;;
 		esac
 		rm -f "$dir/$name.trace"
+		# "none": an example the chapter shows no picture of
+		[ "$(cat "$dir/$name.opts" 2>/dev/null)" = none ] && continue
 		COROLAB_CLOCK=virtual COROLAB_TRACE=$dir/$name.trace "$ex" \
 			>/dev/null 2>&1 || true
 		[ -s "$dir/$name.trace" ] || { rm -f "$dir/$name.trace"; continue; }
