@@ -269,8 +269,14 @@ void *cl_wait_for(struct cl_future *fut, double timeout)
 					       w.waiter);
 		cl_future_decref(w.waiter);
 		/* fut must not be running when wait_for returns
-		 * (bpo-32751): cancel it and wait until it is done. */
-		cl__cancel_and_wait(fut);
+		 * (bpo-32751): cancel it and wait until it is done. A
+		 * second cancel there is what comes out instead. */
+		CL_TRY {
+			cl__cancel_and_wait(fut);
+		} CL_CATCH(again) {
+			cl_exc_decref(e);
+			cl_raise(again);
+		} CL_END_TRY;
 		cl_raise(e);
 	} CL_END_TRY;
 

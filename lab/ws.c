@@ -939,7 +939,10 @@ struct cl_ws *cl_ws_connect(const char *host, int port, const char *path,
 		cl_await(ws->hs_done);
 	} CL_CATCH(e) {
 		/* Never returned: connecting stays set, so closed() is not
-		 * called when the transport's connection_lost comes. */
+		 * called when the transport's connection_lost comes. Nobody
+		 * waits on the handshake any more: cancelled, its failure is
+		 * nobody's "exception never retrieved". */
+		cl_future_cancel(ws->hs_done);
 		if (ws->t != NULL)
 			cl_transport_abort(ws->t);
 		cl__ws_unref(ws);
