@@ -262,11 +262,6 @@ void cl_dump_awaits(struct cl_loop *loop, FILE *out)
 	/* Each waiting task's last step, as the trace has it: begun, the
 	 * await, ended pending. */
 	for (struct cl_task *t = loop->tasks_head; t != NULL; t = t->next) {
-		if (t == loop->cur_task) /* the one dumping: running */
-			fprintf(out, "%lu %llu %llu step.begin task=%lu "
-				     "step=%lu\n",
-				++seq, (unsigned long long)now,
-				(unsigned long long)it, t->id, t->steps);
 		if (t->fut_waiter == NULL)
 			continue;
 		fprintf(out, "%lu %llu %llu step.begin task=%lu step=%lu\n",
@@ -278,5 +273,9 @@ void cl_dump_awaits(struct cl_loop *loop, FILE *out)
 			++seq, (unsigned long long)now,
 			(unsigned long long)it, t->id, t->steps);
 	}
+	if (loop->cur_task != NULL) /* the one dumping: running, last */
+		fprintf(out, "%lu %llu %llu step.begin task=%lu step=%lu\n",
+			++seq, (unsigned long long)now, (unsigned long long)it,
+			loop->cur_task->id, loop->cur_task->steps);
 	fflush(out);
 }
