@@ -23,7 +23,7 @@
  * as the other clients of a server would.
  *
  * The task dump shows it. SIGQUIT (kill -QUIT, or Ctrl-\ in a terminal)
- * makes the loop print every task: the worker "waiting 1.2 s on
+ * makes the loop print every task: the worker "waiting 0.950 s on
  * event:1", in worker() at the wait, while the program's own count says
  * one job is pending. Here the program sends itself the signal once the
  * heartbeat has beaten ten times, then stops.
