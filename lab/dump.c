@@ -235,8 +235,23 @@ void cl_dump_awaits(struct cl_loop *loop, FILE *out)
 				(unsigned long long)it,
 				CL_SYNC_NUM(t->fut_waiter->what_id), h);
 	}
-	for (struct cl_task *t = loop->tasks_head; t != NULL; t = t->next)
-		if (t->fut_waiter != NULL)
-			cl__dump_await_line(out, ++seq, now, it, t);
+	/* Each waiting task's last step, as the trace has it: begun, the
+	 * await, ended pending. */
+	for (struct cl_task *t = loop->tasks_head; t != NULL; t = t->next) {
+		if (t->fut_waiter == NULL)
+			continue;
+		fprintf(out, "%lu %llu %llu step.begin task=%lu step=%lu\n",
+			++seq, (unsigned long long)now,
+			(unsigned long long)it, t->id, t->steps);
+		cl__dump_await_line(out, ++seq, now, it, t);
+		fprintf(out, "%lu %llu %llu step.end task=%lu step=%lu "
+			     "result=pending\n",
+			++seq, (unsigned long long)now,
+			(unsigned long long)it, t->id, t->steps);
+	}
+	if (loop->cur_task != NULL) /* the one dumping: running, last */
+		fprintf(out, "%lu %llu %llu step.begin task=%lu step=%lu\n",
+			++seq, (unsigned long long)now, (unsigned long long)it,
+			loop->cur_task->id, loop->cur_task->steps);
 	fflush(out);
 }

@@ -86,10 +86,11 @@ void cl_dump_awaits(struct cl_loop *loop, FILE *out);
  * (await t) or on a lock another task holds. Each cycle is printed once
  * to out:
  *
- *	corolab: deadlock: task:2 'transfer' waits on lock:2, held by
- *	  task:3 'refund', which waits on lock:1, held by task:2 'transfer'
- *	  task:2 'transfer' in with_first+0x2c
- *	  task:3 'refund' in with_first+0x2c
+ *	corolab: deadlock: 2 tasks waiting on each other in a cycle
+ *	  task:3 'refund' waits on lock:1, held by task:2 'transfer'
+ *	    in move_money+0x23
+ *	  task:2 'transfer' waits on lock:2, held by task:3 'refund'
+ *	    in move_money+0x23
  *
  * Returns how many. cl_run calls it when the loop runs dry; debug mode
  * calls cl__deadlock_check after every step that ends waiting, so that
