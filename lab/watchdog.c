@@ -216,6 +216,19 @@ static void *cl__wd_main(void *arg)
 	return NULL;
 }
 
+/* Take wd off the loop (and this thread's handler) and free it; its
+ * thread is not running. */
+static void cl__wd_free(struct cl_loop *loop, struct cl_watchdog *wd)
+{
+	if (cl__wd_mine == wd)
+		cl__wd_mine = NULL;
+	loop->watchdog = NULL;
+	sem_destroy(&wd->caught);
+	pthread_mutex_destroy(&wd->lock);
+	pthread_cond_destroy(&wd->wake);
+	free(wd);
+}
+
 int cl_watchdog_start(struct cl_loop *loop, unsigned limit_ms)
 {
 	struct cl_watchdog *wd;
@@ -252,12 +265,7 @@ int cl_watchdog_start(struct cl_loop *loop, unsigned limit_ms)
 	loop->watchdog = wd;
 	err = pthread_create(&wd->thread, NULL, cl__wd_main, wd);
 	if (err != 0) {
-		cl__wd_mine = NULL;
-		loop->watchdog = NULL;
-		sem_destroy(&wd->caught);
-		pthread_mutex_destroy(&wd->lock);
-		pthread_cond_destroy(&wd->wake);
-		free(wd);
+		cl__wd_free(loop, wd);
 		return -err;
 	}
 	return 0;
@@ -274,13 +282,7 @@ void cl_watchdog_stop(struct cl_loop *loop)
 	pthread_cond_signal(&wd->wake);
 	pthread_mutex_unlock(&wd->lock);
 	pthread_join(wd->thread, NULL);
-	if (cl__wd_mine == wd)
-		cl__wd_mine = NULL;
-	loop->watchdog = NULL;
-	sem_destroy(&wd->caught);
-	pthread_mutex_destroy(&wd->lock);
-	pthread_cond_destroy(&wd->wake);
-	free(wd);
+	cl__wd_free(loop, wd);
 }
 
 unsigned long cl_watchdog_reports(struct cl_loop *loop)
