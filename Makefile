@@ -8,6 +8,8 @@
 #	NOSAN=1		make grade: skip its run under the sanitizers
 #	FORCE=1		let "make lab" overwrite edits in lab/
 #	TODO=name	make hint: the TODO whose next hint to show
+#	ARCH=aarch64	make test: the kit cross-built for 64-bit ARM and run
+#			under qemu-user (tests/kit/cross.sh)
 
 CC ?= cc
 CFLAGS := -std=gnu11 -Wall -Wextra -Werror -g -O2 -fno-omit-frame-pointer
@@ -43,6 +45,7 @@ help:
 	@echo "  make demo        install what is missing, build, run the examples"
 	@echo "  make examples    build the examples on your lab/ (build/lab/examples)"
 	@echo "  make test        the kit's self-test: reference, promises, examples"
+	@echo "                   (ARCH=aarch64: cross-built for ARM, run under qemu)"
 	@echo "  make grade       grade lab/ (CH=N, BORROW=N|all, LAB=DIR, NOSAN=1);"
 	@echo "                   under the sanitizers too; results in"
 	@echo "                   build/grade/results.json (Gradescope format)"
@@ -96,6 +99,17 @@ endif
 pictures: ref $(COTRACE)
 	@sh tests/kit/pictures.sh $(BUILD)/ref $(COTRACE)
 
+ifeq ($(ARCH),aarch64)
+# The kit on 64-bit ARM: Debian's cross compiler, qemu-user and the
+# arm64 builds of the libraries (some 300 MB), installed when missing.
+test:
+	@sh tests/kit/deps.sh aarch64
+	@sh tests/kit/cross.sh $(BUILD)
+else ifneq ($(ARCH),)
+test:
+	@echo "ARCH=$(ARCH): make test knows ARCH=aarch64 (the host's own needs no ARCH)"
+	@exit 1
+else
 test: deps-chat $(BUILD)/labgen $(COTRACE)
 ifeq ($(HAVE_SOLUTIONS),)
 	@echo "make test checks the kit against solutions/, which this copy does not have."
@@ -103,6 +117,7 @@ ifeq ($(HAVE_SOLUTIONS),)
 	@exit 1
 endif
 	@sh tests/kit/selftest.sh $(BUILD)
+endif
 
 # Grade a lab tree, taking BORROW's chapters from solutions/. The
 # grader's exit status is ignored: a low score is not a build failure.

@@ -1,7 +1,7 @@
 #!/bin/sh
 # deps.sh - make sure what the kit builds with is installed.
 #
-#	deps.sh [chat|bench]
+#	deps.sh [chat|bench|aarch64]
 #
 # Checks for Check (libcheck), Graphviz with its C libraries, pkg-config,
 # Python 3 (make test runs the CPython twins of the tests,
@@ -10,9 +10,12 @@
 # python3-websockets, which chapter 08's tests start (make test and make
 # grade ask for them); with
 # "bench", also for libuv, Boost.Context and uvloop, the peers the benchmarks measure against (uvloop is checked in
-# /usr/bin/python3, the interpreter Debian's python3-uvloop is for). What
-# is missing is installed with apt-get when we are root on Debian;
-# otherwise we stop and print the command.
+# /usr/bin/python3, the interpreter Debian's python3-uvloop is for); with
+# "aarch64", also the cross compiler, qemu-user and the arm64 builds of
+# Check, libcrypto and hiredis (make test ARCH=aarch64; Debian's
+# multiarch: dpkg --add-architecture arm64 first). What is missing is
+# installed with apt-get when we are root on Debian; otherwise we stop
+# and print the command.
 set -u
 
 missing=""
@@ -56,17 +59,36 @@ if [ "${1:-}" = bench ]; then
 	command -v wrk >/dev/null 2>&1 || missing="$missing wrk"
 	command -v gnuplot >/dev/null 2>&1 || missing="$missing gnuplot-nox"
 fi
+foreign=""
+if [ "${1:-}" = aarch64 ]; then
+	command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 ||
+		missing="$missing gcc-aarch64-linux-gnu"
+	command -v qemu-aarch64 >/dev/null 2>&1 || missing="$missing qemu-user"
+	# The arm64 libraries come from the arm64 side of the archive.
+	have_arm() {
+		PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig \
+			pkg-config --exists "$1" 2>/dev/null
+	}
+	have_arm check || foreign="$foreign check:arm64 libsubunit-dev:arm64"
+	have_arm libcrypto || foreign="$foreign libssl-dev:arm64"
+	have_arm hiredis || foreign="$foreign libhiredis-dev:arm64"
+	missing="$missing$foreign"
+fi
 [ -z "$missing" ] && exit 0
 
 echo "corolab needs:$missing"
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
 	echo "installing with apt-get ..."
 	export DEBIAN_FRONTEND=noninteractive
+	if [ -n "$foreign" ] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+		dpkg --add-architecture arm64
+	fi
 	apt-get update -qq && apt-get install -y -qq $missing >/dev/null &&
 		exit 0
 	echo "apt-get failed; try it by hand:" >&2
 else
 	echo "run this, then make again:" >&2
 fi
+[ -n "$foreign" ] && echo "    sudo dpkg --add-architecture arm64 && sudo apt-get update" >&2
 echo "    sudo apt-get install -y$missing" >&2
 exit 1
