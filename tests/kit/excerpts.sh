@@ -5,14 +5,15 @@
 #
 # Every ```c block of chapters/*/README.md must appear, line for line,
 # in one of the kit's C files (solutions/, the chapters' examples,
-# tests/, visualizer/); trailing blanks do not count. An excerpt that no
+# tests/, visualizer/), and every ```asm block in one of its assembly
+# files (solutions/*.S); trailing blanks do not count. An excerpt that no
 # longer matches teaches what the code does not do: change the code, and
 # the chapter has to follow.
 #
 # One line per chapter, "ok" or "FAIL" with the README line of each
 # block not found; last, "N passed, N failed" (a check per chapter).
 set -u
-srcs=$(ls solutions/*.[ch] chapters/*/examples/*.[ch] tests/*.[ch] \
+srcs=$(ls solutions/*.[chS] chapters/*/examples/*.[ch] tests/*.[ch] \
 	tests/bench/*.[ch] visualizer/*.[ch] 2>/dev/null)
 # shellcheck disable=SC2086
 awk -v nsrc="$(echo "$srcs" | wc -l)" '
@@ -20,7 +21,7 @@ awk -v nsrc="$(echo "$srcs" | wc -l)" '
 		if (md == "")
 			return
 		if (bad == "") {
-			printf "  ok    %s: its %d C excerpts are in the code\n",
+			printf "  ok    %s: its %d C and assembly excerpts are in the code\n",
 				md, n
 			passed++
 		} else {
@@ -41,7 +42,7 @@ awk -v nsrc="$(echo "$srcs" | wc -l)" '
 		next
 	}
 	inblock { block = block "\n" $0; if (first == "") first = $0; next }
-	$0 == "```c" { inblock = 1; block = ""; first = ""; start = FNR }
+	$0 == "```c" || $0 == "```asm" { inblock = 1; block = ""; first = ""; start = FNR }
 	END {
 		chapter_done()
 		printf "%d passed, %d failed\n", passed, failed
