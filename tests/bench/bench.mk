@@ -22,7 +22,7 @@ NOTRACE_OBJS := \
 	$(patsubst solutions/%.S,$(NOTRACE)/obj/%.o,$(wildcard solutions/*.S))
 
 all: $(OUT)/switch $(OUT)/switch_boost $(OUT)/gen_send $(OUT)/sched \
-	$(OUT)/sched_notrace $(OUT)/exc $(OUT)/ctxvar $(OUT)/ch07 \
+	$(OUT)/sched_notrace $(OUT)/steps $(OUT)/exc $(OUT)/ctxvar $(OUT)/ch07 \
 	$(OUT)/chatload
 
 # Chapter 08's WebSocket load client: standalone (an independent peer,
@@ -44,6 +44,11 @@ $(OUT)/switch_boost: tests/bench/switch_boost.cpp
 	$(CXX) -O2 -g -Wall -Wextra -Werror $< -lboost_context -o $@
 
 $(OUT)/sched: tests/bench/sched.c tests/bench/bench.h $(LIB)/libcorolab.a
+	@mkdir -p $(@D)
+	$(CC) $(BFLAGS) $< $(LIB)/libcorolab.a -pthread -o $@
+
+# For steps.sh: counted under callgrind, never timed.
+$(OUT)/steps: tests/bench/steps.c $(LIB)/libcorolab.a
 	@mkdir -p $(@D)
 	$(CC) $(BFLAGS) $< $(LIB)/libcorolab.a -pthread -o $@
 
