@@ -5,6 +5,8 @@
 #	BORROW=N[,N]|all  take these chapters from solutions/ (make grade)
 #	LAB=DIR		grade a submission laid out like lab/ (default lab)
 #	SAN=1		build with AddressSanitizer and UBSan
+#	NOFPU=1		a switch that keeps no floating-point control per
+#			context (solutions/ctx.h says when that is safe)
 #	NOSAN=1		make grade: skip its run under the sanitizers
 #	FORCE=1		let "make lab" overwrite edits in lab/
 #	TODO=name	make hint: the TODO whose next hint to show
@@ -26,6 +28,10 @@ BUILD := build/san
 export CK_TIMEOUT_MULTIPLIER ?= 4
 # Graphviz and fontconfig leak memory of their own, on purpose.
 export LSAN_OPTIONS ?= suppressions=$(CURDIR)/tests/visualizer/lsan.supp
+endif
+ifeq ($(NOFPU),1)
+CFLAGS += -DCL_CTX_NOFPU
+BUILD := $(BUILD)/nofpu
 endif
 export CC CFLAGS LDFLAGS
 
@@ -63,6 +69,7 @@ help:
 	@echo "  make mutants     CH=N: mutants of chapter N's regions the tests miss"
 	@echo "  make clean       remove build/ (the tree is then as cloned)"
 	@echo "  SAN=1 make ...   any of them under AddressSanitizer + UBSan"
+	@echo "  NOFPU=1 make ... with a switch that saves no floating-point control"
 
 deps:
 	@sh tests/kit/deps.sh

@@ -17,6 +17,10 @@
  *	sp+64   x19 x20 x21 x22 x23 x24 x25 x26 x27 x28
  *	sp+144  x29 (fp)  x30 (lr, where ret goes)
  *	sp+160  fpcr      (padding)
+ *
+ * With -DCL_CTX_NOFPU the FPCR is neither saved nor restored (its slot
+ * stays): one floating-point environment for every context, as in
+ * ctx_x86_64.S.
  */
 #ifdef __aarch64__
 
@@ -37,8 +41,10 @@ cl_ctx_switch:
 	stp	x25, x26, [sp, #112]
 	stp	x27, x28, [sp, #128]
 	stp	x29, x30, [sp, #144]
+#ifndef CL_CTX_NOFPU
 	mrs	x9, fpcr
 	str	x9, [sp, #160]
+#endif
 
 	/* The switch itself: from->sp = sp; sp = to->sp. */
 	mov	x9, sp
@@ -47,8 +53,10 @@ cl_ctx_switch:
 	mov	sp, x9
 
 	/* Restore to's registers from its stack. */
+#ifndef CL_CTX_NOFPU
 	ldr	x9, [sp, #160]
 	msr	fpcr, x9
+#endif
 	ldp	x29, x30, [sp, #144]
 	ldp	x27, x28, [sp, #128]
 	ldp	x25, x26, [sp, #112]

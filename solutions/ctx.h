@@ -70,6 +70,11 @@ struct cl_ctx {
 /*
  * Save the current context into from, resume to. Assembly, one file per
  * architecture. Returns when some context switches back to from.
+ *
+ * The floating-point control (rounding mode, exception masks) is part
+ * of a context, unless the kit is built with -DCL_CTX_NOFPU (make
+ * NOFPU=1): then all contexts share the thread's, and a coroutine that
+ * changes it changes it for everyone until it is put back.
  */
 void cl_ctx_switch(struct cl_ctx *from, struct cl_ctx *to);
 

@@ -24,6 +24,12 @@
  *	sp+56  return address
  *
  * Scratch: r8, which the ABI lets any function clobber.
+ *
+ * Built with -DCL_CTX_NOFPU, the switch leaves MXCSR and the x87 control
+ * word alone (the frame keeps their slot, unused): every context then
+ * shares one floating-point environment, as in libaco. Safe only when no
+ * coroutine changes the rounding mode, the exception masks or
+ * flush-to-zero, or when one that does puts them back before it yields.
  */
 #ifdef __x86_64__
 
@@ -41,16 +47,20 @@ cl_ctx_switch:
 	pushq	%r14
 	pushq	%r15
 	subq	$8, %rsp
+#ifndef CL_CTX_NOFPU
 	stmxcsr	(%rsp)
 	fnstcw	4(%rsp)
+#endif
 
 	/* The switch itself: from->sp = rsp; rsp = to->sp. */
 	movq	%rsp, (%rdi)
 	movq	(%rsi), %rsp
 
 	/* Restore to's registers from its stack, in reverse order. */
+#ifndef CL_CTX_NOFPU
 	ldmxcsr	(%rsp)
 	fldcw	4(%rsp)
+#endif
 	addq	$8, %rsp
 	popq	%r15
 	popq	%r14

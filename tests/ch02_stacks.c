@@ -365,6 +365,43 @@ static void fp_body(void *arg)
 	cl_ctx_swap_final(&a_ctx, &main_ctx);
 }
 
+#ifdef CL_CTX_NOFPU
+/* Built with -DCL_CTX_NOFPU (make NOFPU=1), the switch leaves the
+ * floating-point control alone: one rounding mode for every context,
+ * the one current at each switch. */
+START_TEST(test_rounding_mode_per_context)
+{
+	int arith = arithmetic_rounds();
+	struct cl_stack *s;
+
+	fesetround(FE_TOWARDZERO);
+	s = new_ctx(&a_ctx, 0, fp_body, NULL);
+	fesetround(FE_TONEAREST);
+	cl_ctx_swap(&main_ctx, &a_ctx);
+	CL_EXPECT(fp_at_start == FE_TONEAREST && sse_at_start == FE_TONEAREST,
+		  "NOFPU: a new context runs in the mode current when it is "
+		  "first switched to (FE_TONEAREST = %#x), got %#x (SSE %#x)",
+		  FE_TONEAREST, fp_at_start, sse_at_start);
+	CL_EXPECT(fegetround() == FE_UPWARD && sse_round() == FE_UPWARD,
+		  "NOFPU: the coroutine's FE_UPWARD (%#x) is everybody's, "
+		  "but the test has fegetround() = %#x, SSE mode %#x",
+		  FE_UPWARD, fegetround(), sse_round());
+	CL_EXPECT(!arith || third() == THIRD_UPWARD,
+		  "NOFPU: 1.0/3.0 in the test after the coroutine set "
+		  "FE_UPWARD: %#llx, expected %#llx",
+		  (unsigned long long)third(),
+		  (unsigned long long)THIRD_UPWARD);
+	fesetround(FE_TOWARDZERO);
+	cl_ctx_swap(&main_ctx, &a_ctx);
+	CL_EXPECT(fp_after == FE_TOWARDZERO && sse_after == FE_TOWARDZERO,
+		  "NOFPU: the test's FE_TOWARDZERO (%#x) is the coroutine's "
+		  "too, got %#x (SSE %#x)",
+		  FE_TOWARDZERO, fp_after, sse_after);
+	fesetround(FE_TONEAREST);
+	cl_stack_free(s);
+}
+END_TEST
+#else
 /* The rounding mode is per context: x87 control word and MXCSR on
  * x86-64, FPCR on aarch64. A new context starts with its creator's. */
 START_TEST(test_rounding_mode_per_context)
@@ -403,6 +440,7 @@ START_TEST(test_rounding_mode_per_context)
 	cl_stack_free(s);
 }
 END_TEST
+#endif
 
 /* ---- 2. The first frame ---- */
 

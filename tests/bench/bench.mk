@@ -31,9 +31,15 @@ $(OUT)/chatload: tests/bench/chatload.c
 	@mkdir -p $(@D)
 	$(CC) $(BFLAGS) $< -lcrypto -o $@
 
-$(OUT)/switch: tests/bench/switch.c tests/bench/bench.h $(LIB)/libcorolab.a
+# The switch once more, built with -DCL_CTX_NOFPU under another name.
+$(OUT)/ctx_nofpu.o: solutions/ctx_$(shell uname -m).S
 	@mkdir -p $(@D)
-	$(CC) $(BFLAGS) $< $(LIB)/libcorolab.a -pthread -o $@
+	$(CC) $(BFLAGS) -DCL_CTX_NOFPU -Dcl_ctx_switch=cl_ctx_switch_nofpu \
+		-Dcl__ctx_entry=cl__ctx_entry_nofpu -c $< -o $@
+
+$(OUT)/switch: tests/bench/switch.c tests/bench/bench.h $(OUT)/ctx_nofpu.o $(LIB)/libcorolab.a
+	@mkdir -p $(@D)
+	$(CC) $(BFLAGS) $< $(OUT)/ctx_nofpu.o $(LIB)/libcorolab.a -pthread -o $@
 
 $(OUT)/gen_send: tests/bench/gen_send.c tests/bench/bench.h $(LIB)/libcorolab.a
 	@mkdir -p $(@D)

@@ -19,6 +19,11 @@
  *	ucontext   glibc swapcontext: saves every register, the FPU state
  *	           and the signal mask, which costs an rt_sigprocmask system
  *	           call per switch
+ *	corolab_nofpu  the same switch built with -DCL_CTX_NOFPU (make
+ *	           NOFPU=1): no MXCSR or x87 control word
+ *	limit      the least a switch can be: stack pointers swapped, the
+ *	           return address popped and jumped to, rbp kept, nothing
+ *	           else (see limit_switch)
  *	os_thread  two kernel threads pinned to one CPU handing a futex word
  *	           back and forth: a real scheduler switch, with the futex
  *	           wake and wait system calls any blocking hand-off needs
@@ -45,6 +50,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -102,6 +108,106 @@ static void corolab_run(long n)
 	for (long i = 0; i < n; i++)
 		cl_ctx_swap(&cl_main, &cl_peer);
 }
+
+/*
+ * corolab_nofpu: the same switch assembled with -DCL_CTX_NOFPU (bench.mk
+ * renames it cl_ctx_switch_nofpu), which leaves MXCSR and the x87 control
+ * word alone. Its frame is the same, so cl_ctx_make's first frame serves.
+ */
+void cl_ctx_switch_nofpu(struct cl_ctx *from, struct cl_ctx *to);
+static struct cl_ctx nf_main, nf_peer;
+static struct cl_stack *nf_peer_stack;
+
+static void nf_peer_body(void *arg)
+{
+	(void)arg;
+	for (;;)
+		cl_ctx_switch_nofpu(&nf_peer, &nf_main);
+}
+
+static void nofpu_setup(void)
+{
+	nf_peer_stack = cl_stack_alloc(STACK_SIZE);
+	if (nf_peer_stack == NULL ||
+	    cl_ctx_make(&nf_peer, nf_peer_stack->base, nf_peer_stack->size,
+			nf_peer_body, NULL) < 0)
+		die("nofpu setup");
+}
+
+static void nofpu_run(long n)
+{
+	for (long i = 0; i < n; i++)
+		cl_ctx_switch_nofpu(&nf_main, &nf_peer);
+}
+
+/*
+ * limit: the least a switch can do, to measure the others against. It
+ * saves no register but rbp (which a frame-pointer build cannot hand to
+ * the compiler): the stack pointer out, the other's in, its return
+ * address popped and jumped to. Correct only because every call goes
+ * through an asm statement telling the compiler that all the other
+ * registers die there, so nothing lives in them across it (and it
+ * steps over the 128-byte red zone below rsp, which a call would
+ * overwrite).
+ */
+#if defined(__x86_64__)
+__asm__(".pushsection .text\n"
+	".type limit_switch, @function\n"
+	"limit_switch:\n"
+	"	pushq %rbp\n"
+	"	movq %rsp, (%rdi)\n"
+	"	movq (%rsi), %rsp\n"
+	"	popq %rbp\n"
+	"	popq %r8\n"
+	"	jmpq *%r8\n"
+	".size limit_switch, .-limit_switch\n"
+	".popsection\n");
+
+static void *limit_main_sp, *limit_peer_sp;
+static char *limit_stack;
+
+static inline void limit_swap(void **from, void **to)
+{
+	__asm__ volatile("leaq -128(%%rsp), %%rsp\n\t"
+			 "call limit_switch\n\t"
+			 "leaq 128(%%rsp), %%rsp"
+			 : "+D"(from), "+S"(to)
+			 :
+			 : "rax", "rcx", "rdx", "r8", "r9", "r10", "r11", "rbx",
+			   "r12", "r13", "r14", "r15", "xmm0", "xmm1", "xmm2",
+			   "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8",
+			   "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14",
+			   "xmm15", "memory", "cc");
+}
+
+static __attribute__((noreturn, used)) void limit_peer_body(void)
+{
+	for (;;)
+		limit_swap(&limit_peer_sp, &limit_main_sp);
+}
+
+/* The peer's first frame: rbp = 0 and the address to "return" to, with
+ * rsp left 8 bytes below a 16-byte boundary, as after a call. */
+static void limit_setup(void)
+{
+	void **top;
+
+	limit_stack = malloc(STACK_SIZE);
+	if (limit_stack == NULL)
+		die("malloc");
+	top = (void **)(((uintptr_t)limit_stack + STACK_SIZE) & ~(uintptr_t)15);
+	top[-1] = NULL;
+	top[-2] = (void *)limit_peer_body;
+	top[-3] = NULL;
+	limit_peer_sp = &top[-3];
+}
+
+static void limit_run(long n)
+{
+	for (long i = 0; i < n; i++)
+		limit_swap(&limit_main_sp, &limit_peer_sp);
+}
+#endif
 
 /* ucontext: the same ping-pong with swapcontext, on a plain mmap stack. */
 static ucontext_t uc_main, uc_peer;
@@ -225,6 +331,10 @@ struct method {
 
 static struct method methods[] = {
 	{ "corolab", corolab_setup, corolab_run, 2, 0, 0, 1 },
+	{ "corolab_nofpu", nofpu_setup, nofpu_run, 2, 0, 0, 1 },
+#if defined(__x86_64__)
+	{ "limit", limit_setup, limit_run, 2, 0, 0, 1 },
+#endif
 	{ "ucontext", ucontext_setup, ucontext_run, 2, 0, 0, 1 },
 	{ "os_thread", os_thread_setup, os_thread_run, 2, 0, 0, 1 },
 	{ "rt_sigprocmask", NULL, sigprocmask_run, 1, 0, 0, 0 },

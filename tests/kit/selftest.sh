@@ -15,7 +15,8 @@
 #	meaningful:  lab stubs for chapter N, reference elsewhere, passes
 #		     no test of chapter N;
 #   5. the untouched lab/ grades without a crash and scores 0 everywhere;
-#   6. the examples build and run;
+#   6. the examples build and run, and chapter 02 passes with the
+#      switch that keeps no floating-point control (NOFPU=1);
 #   7. cotrace's golden outputs match and bad traces are refused by line
 #      (tests/visualizer/run.sh);
 #   8. the chapter 04 echo servers, on streams and on a protocol, each
@@ -173,6 +174,17 @@ for ex in "$BUILD"/ref/examples/*/*; do
 	if timeout 20 "$ex" >"$KIT/example.out" 2>&1; then ok "$name"
 	else bad "$name exited with status $?"; sed 's/^/        /' "$KIT/example.out" | tail -n 5; fi
 done
+
+echo "== NOFPU=1"
+# The switch without floating-point control (ctx.h): chapter 02's tests,
+# whose rounding test then expects one mode shared by every context.
+if $VARIANT SRC=solutions OUT="$KIT/nofpu" CFLAGS="${CFLAGS:-} -DCL_CTX_NOFPU" \
+	all >"$KIT/nofpu.build" 2>&1; then
+	set -- $(grade_counts "$KIT/nofpu" -c 2)
+	if [ "$1" -gt 0 ] && [ "$2" = 0 ]; then
+		ok "chapter 02 with -DCL_CTX_NOFPU: $1/$1 tests pass"
+	else bad "chapter 02 with -DCL_CTX_NOFPU: $1 passed, $2 failed"; fi
+else bad "the NOFPU build fails (see $KIT/nofpu.build)"; fi
 
 echo "== visualizer"
 vis=$(sh tests/visualizer/run.sh "$BUILD/visualizer/cotrace")
