@@ -137,7 +137,7 @@ echo "== 10,000 connections on aarch64"
 # The server runs under qemu (a two-line script execs it, so the pid
 # c10k.sh watches is the emulated server's); the load client is native.
 printf '#!/bin/sh\nexec %s %s "$@"\n' "$QEMU" \
-	"$(pwd)/$OUT/ref/examples/04-epoll/echo_server" >"$OUT/echo_server"
+	"$(cd "$OUT/ref/examples/04-epoll" && pwd)/echo_server" >"$OUT/echo_server"
 chmod +x "$OUT/echo_server"
 if ${HOSTCC:-cc} -std=gnu11 -O2 -g -Wall -Wextra -Werror tests/bench/load.c \
 	-o "$OUT/load" 2>"$OUT/load.build"; then
